@@ -1,0 +1,142 @@
+"""SMPL body model files: loading without chumpy, checking, and building smplx models.
+
+The official SMPL `.pkl` files were pickled with chumpy arrays, and chumpy does not run
+on Python 3.11; `load_smpl_arrays` reads them with an unpickler that turns chumpy objects
+into plain arrays. `.npz` files with the same keys load directly.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NUM_VERTICES = 6890
+NUM_JOINTS = 24
+NUM_POSE_BASIS = (NUM_JOINTS - 1) * 9
+REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
+
+
+class BodyModelError(ValueError):
+    """A body model file that is missing or is not an SMPL model."""
+
+
+class _ChumpyArray:
+    """Stands in for chumpy classes while unpickling; keeps the wrapped array."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        self.__dict__.update(state if isinstance(state, dict) else {"x": state})
+
+    def to_array(self) -> np.ndarray:
+        if "x" not in self.__dict__:
+            raise BodyModelError("a chumpy object in the model file holds no array data")
+        return np.asarray(self.__dict__["x"])
+
+
+class _SmplUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module.split(".")[0] == "chumpy":
+            return _ChumpyArray
+        if module.startswith("scipy.sparse"):
+            import scipy.sparse  # the official files store J_regressor as a sparse matrix
+
+            return getattr(scipy.sparse, name, None) or super().find_class(module, name)
+        return super().find_class(module, name)
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, _ChumpyArray):
+        return value.to_array()
+    return value
+
+
+def load_smpl_arrays(path: str | os.PathLike) -> dict[str, Any]:
+    """Read an SMPL model file (.pkl or .npz) into plain numpy/scipy objects and check it."""
+    path = Path(path)
+    if not path.exists():
+        raise BodyModelError(
+            f"SMPL model file '{path}' does not exist; download SMPL (smpl.is.tue.mpg.de) and "
+            "point to SMPL_NEUTRAL.pkl (or basicmodel_neutral_lbs_10_207_0_v1.1.0.pkl)")
+    if path.is_dir():
+        candidates = sorted(p.name for p in path.glob("*") if p.suffix in (".pkl", ".npz"))
+        hint = f"; it holds {', '.join(candidates)}" if candidates else ""
+        raise BodyModelError(f"'{path}' is a folder; give the SMPL model file itself{hint}")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                data = {k: npz[k] for k in npz.files}
+        else:
+            with open(path, "rb") as fh:
+                data = _SmplUnpickler(fh, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, AttributeError,
+            ImportError, IndexError, TypeError, OSError) as exc:
+        raise BodyModelError(
+            f"'{path}' is not a readable SMPL model file ({type(exc).__name__}: {exc}); "
+            "use the .pkl or .npz file from the SMPL download") from exc
+    if not isinstance(data, dict):
+        raise BodyModelError(f"'{path}' does not hold an SMPL model (found {type(data).__name__}, not a dict)")
+    data = {k: _to_plain(v) for k, v in data.items()}
+    check_smpl_arrays(data, path)
+    return data
+
+
+def check_smpl_arrays(data: dict[str, Any], path: str | os.PathLike = "model") -> None:
+    """Raise BodyModelError saying what is wrong if `data` is not a 24-joint SMPL model."""
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise BodyModelError(f"'{path}' is not an SMPL model: missing {', '.join(missing)}")
+    v = np.shape(data["v_template"])
+    jreg = np.shape(data["J_regressor"])
+    if v != (NUM_VERTICES, 3) or jreg != (NUM_JOINTS, NUM_VERTICES):
+        kind = {10475: "SMPL-X", 6890: "SMPL-H or another 6890-vertex model"}.get(v[0] if v else 0, "an unknown model")
+        raise BodyModelError(
+            f"'{path}' looks like {kind} ({v[0] if v else '?'} vertices, {jreg[0] if jreg else '?'} joints); "
+            f"Video to Motion needs an SMPL model with {NUM_VERTICES} vertices and {NUM_JOINTS} joints")
+    checks = {
+        "shapedirs": (lambda s: len(s) == 3 and s[:2] == (NUM_VERTICES, 3) and s[2] >= 10, "[6890, 3, >=10]"),
+        "posedirs": (lambda s: s == (NUM_VERTICES, 3, NUM_POSE_BASIS), "[6890, 3, 207]"),
+        "weights": (lambda s: s == (NUM_VERTICES, NUM_JOINTS), "[6890, 24]"),
+        "kintree_table": (lambda s: s == (2, NUM_JOINTS), "[2, 24]"),
+        "f": (lambda s: len(s) == 2 and s[1] == 3, "[F, 3]"),
+    }
+    for key, (ok, expected) in checks.items():
+        shape = tuple(np.shape(data[key]))
+        if not ok(shape):
+            raise BodyModelError(f"'{path}': {key} has shape {list(shape)}, expected {expected}")
+
+
+class _Struct:
+    def __init__(self, **kwargs: Any):
+        self.__dict__.update(kwargs)
+
+
+def create_smpl(path: str | os.PathLike, num_betas: int = 10, device: str = "cpu", dtype=None):
+    """An `smplx.SMPL` built from a model file (official chumpy pickles included)."""
+    import torch
+    import smplx
+
+    data = load_smpl_arrays(path)
+    model = smplx.SMPL(str(path), data_struct=_Struct(**data), num_betas=num_betas,
+                       dtype=dtype or torch.float32)
+    return model.to(device)
+
+
+def smpl_rest_joints(model, betas: np.ndarray) -> np.ndarray:
+    """The 24 SMPL joints at zero pose and zero translation for each row of betas.
+
+    betas [N, 10] -> float32 [N, 24, 3] (what smplx returns for that input).
+    """
+    import torch
+
+    betas_t = torch.as_tensor(np.asarray(betas), dtype=model.shapedirs.dtype, device=model.shapedirs.device)
+    with torch.no_grad():
+        out = model(betas=betas_t, body_pose=torch.zeros(len(betas_t), 69, dtype=betas_t.dtype, device=betas_t.device),
+                    global_orient=torch.zeros(len(betas_t), 3, dtype=betas_t.dtype, device=betas_t.device),
+                    transl=torch.zeros(len(betas_t), 3, dtype=betas_t.dtype, device=betas_t.device))
+    return out.joints[:, :NUM_JOINTS].cpu().numpy().astype(np.float32)

@@ -1,0 +1,299 @@
+"""The motion file contract `vtm.motion/1`: reader, writer, validator, AMASS export.
+
+A motion file is an `.npz` with one row per (track, video frame). numpy only, so the
+Blender add-on imports it directly.
+
+Keys (extra keys are allowed and ignored):
+    schema        str          "vtm.motion/1"
+    estimator     str          name of what produced the file
+    fps           float        video frames per second
+    image_size    int32[2]     (width, height) in pixels
+    focal_length  float        pixels; principal point at the image centre
+    frame_ids     int32[N]     0-based video frame of each row
+    track_ids     int32[N]     person track of each row; rows sorted by (track, frame)
+    poses         float32[N,72] SMPL axis-angle, SMPL joint order, global orientation
+                               in the camera frame (OpenCV: x right, y down, z forward)
+    betas         float32[N,10]
+    trans         float32[N,3]  metres, camera frame, exactly smplx's `transl`
+    rest_joints   float32[N,24,3] SMPL joints of the row's betas at zero pose, zero transl
+    bboxes        float32[N,4]  x1, y1, x2, y2 in pixels
+    scores        float32[N]
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import rotations
+from .atomic import atomic_path
+
+SCHEMA = "vtm.motion/1"
+
+
+class MotionFormatError(ValueError):
+    """A motion file or array set that breaks the `vtm.motion/1` contract."""
+
+
+# name -> (dtype, shape with "N" for the row count); scalars have shape ().
+ARRAY_FIELDS: dict[str, tuple[np.dtype, tuple]] = {
+    "frame_ids": (np.dtype(np.int32), ("N",)),
+    "track_ids": (np.dtype(np.int32), ("N",)),
+    "poses": (np.dtype(np.float32), ("N", 72)),
+    "betas": (np.dtype(np.float32), ("N", 10)),
+    "trans": (np.dtype(np.float32), ("N", 3)),
+    "rest_joints": (np.dtype(np.float32), ("N", 24, 3)),
+    "bboxes": (np.dtype(np.float32), ("N", 4)),
+    "scores": (np.dtype(np.float32), ("N",)),
+}
+SCALAR_FIELDS = ("schema", "estimator", "fps", "focal_length")
+REQUIRED_KEYS = SCALAR_FIELDS + ("image_size",) + tuple(ARRAY_FIELDS)
+
+
+@dataclasses.dataclass
+class Motion:
+    """In-memory form of a `vtm.motion/1` file. Arrays follow ARRAY_FIELDS."""
+
+    estimator: str
+    fps: float
+    image_size: tuple[int, int]
+    focal_length: float
+    frame_ids: np.ndarray
+    track_ids: np.ndarray
+    poses: np.ndarray
+    betas: np.ndarray
+    trans: np.ndarray
+    rest_joints: np.ndarray
+    bboxes: np.ndarray
+    scores: np.ndarray
+    extras: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.frame_ids.shape[0])
+
+    def track_list(self) -> list[int]:
+        return [int(t) for t in np.unique(self.track_ids)]
+
+    def rows_of_track(self, track_id: int) -> np.ndarray:
+        """Row indices of one track, in frame order."""
+        return np.flatnonzero(self.track_ids == track_id)
+
+    def select(self, rows: np.ndarray) -> "Motion":
+        """A new Motion holding only `rows` (indices or boolean mask), order kept."""
+        arrays = {k: getattr(self, k)[rows] for k in ARRAY_FIELDS}
+        return dataclasses.replace(self, **arrays, extras=dict(self.extras))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The exact arrays written to disk (dtypes of the contract)."""
+        out: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in self.extras.items()}
+        out.update(
+            schema=np.array(SCHEMA),
+            estimator=np.array(str(self.estimator)),
+            fps=np.array(float(self.fps), dtype=np.float64),
+            image_size=np.asarray(self.image_size, dtype=np.int32),
+            focal_length=np.array(float(self.focal_length), dtype=np.float64),
+        )
+        for name, (dtype, _) in ARRAY_FIELDS.items():
+            out[name] = np.ascontiguousarray(getattr(self, name), dtype=dtype)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, Any]) -> "Motion":
+        """Validate `arrays` against the contract and wrap them."""
+        validate_arrays(arrays)
+        extras = {k: np.asarray(v) for k, v in arrays.items() if k not in REQUIRED_KEYS}
+        return cls(
+            estimator=str(arrays["estimator"]),
+            fps=float(arrays["fps"]),
+            image_size=tuple(int(v) for v in np.asarray(arrays["image_size"])),
+            focal_length=float(arrays["focal_length"]),
+            **{k: np.asarray(arrays[k]) for k in ARRAY_FIELDS},
+            extras=extras,
+        )
+
+
+def sort_rows(motion: Motion) -> Motion:
+    """Rows ordered by (track, frame), as the contract requires."""
+    order = np.lexsort((motion.frame_ids, motion.track_ids))
+    return motion.select(order)
+
+
+def validate_arrays(arrays: Mapping[str, Any]) -> None:
+    """Raise MotionFormatError naming the first field that breaks the contract."""
+    missing = [k for k in REQUIRED_KEYS if k not in arrays]
+    if missing:
+        raise MotionFormatError(f"missing key(s) {', '.join(missing)}; a {SCHEMA} file needs {', '.join(REQUIRED_KEYS)}")
+
+    schema = np.asarray(arrays["schema"])
+    if schema.shape != () or schema.dtype.kind not in "US" or str(schema) != SCHEMA:
+        raise MotionFormatError(f"schema is {_describe(schema)}, expected the string '{SCHEMA}'")
+    estimator = np.asarray(arrays["estimator"])
+    if estimator.shape != () or estimator.dtype.kind not in "US":
+        raise MotionFormatError(f"estimator must be a string, got {_describe(estimator)}")
+    for name in ("fps", "focal_length"):
+        value = np.asarray(arrays[name])
+        if value.shape != () or value.dtype.kind not in "fiu":
+            raise MotionFormatError(f"{name} must be a number, got {_describe(value)}")
+        if not np.isfinite(value) or value <= 0:
+            raise MotionFormatError(f"{name} must be a positive finite number, got {value!r}")
+    size = np.asarray(arrays["image_size"])
+    if size.shape != (2,) or size.dtype != np.int32:
+        raise MotionFormatError(f"image_size must be int32[2] (width, height), got {_describe(size)}")
+    if np.any(size <= 0):
+        raise MotionFormatError(f"image_size must be positive, got {size.tolist()}")
+
+    n = None
+    for name, (dtype, shape) in ARRAY_FIELDS.items():
+        value = np.asarray(arrays[name])
+        if n is None:
+            n = value.shape[0] if value.ndim >= 1 else -1
+        expected = tuple(n if s == "N" else s for s in shape)
+        if value.shape != expected:
+            pretty = "[" + ",".join(str(s) for s in shape) + "]"
+            raise MotionFormatError(
+                f"{name} has shape {list(value.shape)}, expected {pretty} with N={n} rows (from frame_ids)")
+        if value.dtype != dtype:
+            raise MotionFormatError(f"{name} has dtype {value.dtype}, expected {dtype}")
+        if dtype.kind == "f" and not np.all(np.isfinite(value)):
+            bad = np.argwhere(~np.isfinite(value))[0]
+            raise MotionFormatError(f"{name} holds a non-finite value (NaN or inf) at index {bad.tolist()}")
+
+    frames = np.asarray(arrays["frame_ids"])
+    tracks = np.asarray(arrays["track_ids"])
+    if np.any(frames < 0):
+        raise MotionFormatError(f"frame_ids must be >= 0, found {int(frames.min())}")
+    if n and n > 1:
+        key_prev = tracks[:-1].astype(np.int64) * (1 << 32) + frames[:-1]
+        key_next = tracks[1:].astype(np.int64) * (1 << 32) + frames[1:]
+        bad = np.flatnonzero(key_next <= key_prev)
+        if bad.size:
+            i = int(bad[0])
+            what = "duplicated" if key_next[i] == key_prev[i] else "out of order"
+            raise MotionFormatError(
+                f"rows must be sorted by (track, frame) without repeats: rows {i} and {i + 1} "
+                f"(track {tracks[i]} frame {frames[i]}, track {tracks[i + 1]} frame {frames[i + 1]}) are {what}")
+
+
+def _describe(value: np.ndarray) -> str:
+    return f"{value.dtype}{list(value.shape)} {value!r}" if value.size <= 4 else f"{value.dtype}{list(value.shape)}"
+
+
+def write_motion(path: str | os.PathLike, motion: Motion) -> Path:
+    """Validate and write `motion` to `path` atomically; returns the path."""
+    arrays = motion.to_arrays()
+    validate_arrays(arrays)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **arrays)
+    return Path(path)
+
+
+def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an `.npz`, with clear errors for a missing or unreadable file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"motion file '{path}' does not exist")
+    if path.is_dir():
+        raise MotionFormatError(f"motion file '{path}' is a directory, not an .npz file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise MotionFormatError(f"'{path}' is not a readable .npz motion file ({exc})") from exc
+
+
+def read_motion(path: str | os.PathLike) -> Motion:
+    """Load and validate a `vtm.motion/1` file."""
+    arrays = load_arrays(path)
+    try:
+        return Motion.from_arrays(arrays)
+    except MotionFormatError as exc:
+        raise MotionFormatError(f"'{path}': {exc}") from None
+
+
+def validate_file(path: str | os.PathLike) -> None:
+    """Raise MotionFormatError (or FileNotFoundError) if `path` breaks the contract."""
+    read_motion(path)
+
+
+# --- AMASS export ----------------------------------------------------------------------
+
+# Camera frame (x right, y down, z forward) to a Z-up world: (x, y, z) -> (x, z, -y).
+CAMERA_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+
+def camera_to_world(poses: np.ndarray, trans: np.ndarray, pelvis_rest: np.ndarray,
+                    world_from_camera: np.ndarray = CAMERA_TO_ZUP) -> tuple[np.ndarray, np.ndarray]:
+    """Re-express SMPL (poses, trans) in another frame given by a rotation.
+
+    SMPL rotates the body about the rest pelvis J0, not the origin, so turning the whole
+    body by R needs transl' = R (J0 + transl) - J0 as well as root' = R root.
+    poses [N,72], trans [N,3], pelvis_rest [N,3] -> (poses' [N,72], trans' [N,3]).
+    """
+    poses = np.array(poses, dtype=np.float64, copy=True)
+    root = rotations.axis_angle_to_matrix(poses[:, :3])
+    poses[:, :3] = rotations.matrix_to_axis_angle(world_from_camera @ root)
+    trans_w = (np.asarray(pelvis_rest) + trans) @ world_from_camera.T - pelvis_rest
+    return poses, trans_w
+
+
+def fill_track_gaps(motion: Motion, track_id: int) -> dict[str, np.ndarray]:
+    """One track on every frame from its first to its last, gaps interpolated.
+
+    Rotations are slerped joint by joint, translations and shapes interpolated linearly.
+    Returns frame_ids, poses [F,72], trans [F,3], betas [F,10], rest_joints [F,24,3] and
+    `observed` [F] (False on interpolated frames).
+    """
+    rows = motion.rows_of_track(track_id)
+    if rows.size == 0:
+        raise MotionFormatError(f"track {track_id} is not in the motion; tracks are {motion.track_list()}")
+    frames = motion.frame_ids[rows].astype(np.int64)
+    full = np.arange(frames[0], frames[-1] + 1)
+    # Index of the last observed row at or before each frame, and the fraction to the next.
+    left = np.searchsorted(frames, full, side="right") - 1
+    right = np.minimum(left + 1, len(frames) - 1)
+    span = np.maximum(frames[right] - frames[left], 1)
+    t = np.clip((full - frames[left]) / span, 0.0, 1.0)
+
+    def lerp(a: np.ndarray) -> np.ndarray:
+        a = a.astype(np.float64)
+        shape = (-1,) + (1,) * (a.ndim - 1)
+        return a[left] * (1 - t.reshape(shape)) + a[right] * t.reshape(shape)
+
+    quats = rotations.axis_angle_to_quaternion(motion.poses[rows].reshape(-1, 24, 3))
+    q = rotations.slerp(quats[left], quats[right], np.broadcast_to(t[:, None], (len(full), 24)))
+    return {
+        "frame_ids": full,
+        "poses": rotations.quaternion_to_axis_angle(q).reshape(-1, 72),
+        "trans": lerp(motion.trans[rows]),
+        "betas": lerp(motion.betas[rows]),
+        "rest_joints": lerp(motion.rest_joints[rows]),
+        "observed": np.isin(full, frames),
+    }
+
+
+def export_amass(path: str | os.PathLike, motion: Motion, track_id: int, gender: str = "neutral") -> Path:
+    """Write one track as an AMASS-style `.npz` (Z-up world, contiguous frames).
+
+    Keys: poses [F,72], trans [F,3], betas [10] (median over the track), mocap_framerate,
+    gender; plus frame_ids [F] so the frames can be matched back to the video.
+    """
+    track = fill_track_gaps(motion, track_id)
+    # Readers pose one body (the median betas), so rotate about that body's pelvis.
+    pelvis = np.median(track["rest_joints"][:, 0], axis=0)
+    poses, trans = camera_to_world(track["poses"], track["trans"], pelvis)
+    arrays = {
+        "poses": poses.astype(np.float32),
+        "trans": trans.astype(np.float32),
+        "betas": np.median(track["betas"], axis=0).astype(np.float32),
+        "mocap_framerate": np.array(float(motion.fps)),
+        "gender": np.array(gender),
+        "frame_ids": track["frame_ids"].astype(np.int32),
+    }
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **arrays)
+    return Path(path)
