@@ -34,12 +34,13 @@ CHILDREN = children(PARENTS)
 _X, _Y, _Z = np.eye(3)
 # Rest direction (SMPL frame) of each joint's side vector: the direction the caller's
 # `sides` give after posing. Legs and torso: the body's left (+x; for hips and knees the
-# knee's bending axis, thigh x shank). Collars: up. Arms: the elbow's bending axis
+# knee's bending axis, thigh x shank). Arms: the elbow's bending axis
 # (upper arm x forearm), which is -y for the left arm and +y for the right in SMPL's
-# T-pose. Wrists: forward (+z, from pinky towards index with the palm down).
+# T-pose. Collars: forward (their bones point sideways). Wrists: forward (+z, from pinky
+# towards index with the palm down).
 SIDE_AXES = np.array([
     _X, _X, _X, _X, _X, _X, _X, _X, _X, _X, _X, _X,   # pelvis .. right_foot (0-11)
-    _X, _Y, _Y, _X,                                   # neck, left/right collar, head
+    _X, _Z, _Z, _X,                                   # neck, left/right collar, head
     -_Y, _Y, -_Y, _Y, _Z, _Z, _Z, _Z,                 # shoulders, elbows, wrists, hands
 ])
 # Rest pointing direction of leaf joints (no child): head up, feet forward, hands outward.
