@@ -1,0 +1,98 @@
+"""MediaPipe BlazePose on person crops: 33 landmarks in image pixels and metric 3D.
+
+Uses `mediapipe.solutions.pose` from `mediapipe==0.10.21` with `model_complexity=1`, the
+one pose landmark model that ships inside the wheel (0 and 2 are downloaded on first use,
+which fails offline). Each crop is a square around one tracked person, upscaled: BlazePose
+finds people of 100-200 px only when they fill most of its input.
+
+Per-stream state: MediaPipe's video mode runs its person detector once and then follows
+the person from the previous frame's landmarks (and filters them over time), so every
+person track gets its own `Pose` graph (a stream); static mode runs the detector on every
+crop and shares one graph. `core.estimators.blazepose` documents which it uses and why.
+
+Landmark frames: `image` [33,2] full-image pixels (continuous coordinates: pixel (i, j)
+covers [i, i+1) x [j, j+1)); `world` [33,3] metres, origin at the hips' midpoint, axes of
+the camera that looked at the crop (x right, y down, z away from the camera);
+`visibility` [33] in [0, 1].
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+MODEL_COMPLEXITY = 1
+
+
+@dataclasses.dataclass
+class PoseLandmarks:
+    image: np.ndarray       # float64[33, 2] full-image pixels
+    world: np.ndarray       # float64[33, 3] metres, hip-centred, crop camera axes
+    visibility: np.ndarray  # float64[33]
+
+
+def import_mediapipe_pose():
+    """`mediapipe.solutions.pose`, or ImportError saying what to install."""
+    try:
+        from mediapipe.python.solutions import pose
+    except ImportError as exc:
+        raise ImportError(f"MediaPipe is missing or too new ({exc}); the default estimator needs "
+                          "mediapipe==0.10.21 (pip install 'mediapipe==0.10.21')") from exc
+    return pose
+
+
+def image_from_crop(crop_from_image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Map crop pixel coordinates [..., 2] back to the image with the crop's affine M [2,3]."""
+    m = np.asarray(crop_from_image, np.float64)
+    a_inv = np.linalg.inv(m[:, :2])
+    return (np.asarray(points, np.float64) - m[:, 2]) @ a_inv.T
+
+
+class BlazePoseCrops:
+    """Runs BlazePose on crops, one MediaPipe graph per stream (video mode) or one shared (static)."""
+
+    def __init__(self, static_mode: bool = False, min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5, smooth_landmarks: bool = True):
+        self._pose = import_mediapipe_pose()
+        self.static_mode = static_mode
+        self._kwargs = dict(static_image_mode=static_mode, model_complexity=MODEL_COMPLEXITY,
+                            smooth_landmarks=smooth_landmarks and not static_mode, enable_segmentation=False,
+                            min_detection_confidence=min_detection_confidence,
+                            min_tracking_confidence=min_tracking_confidence)
+        self._graphs: dict[int, object] = {}
+
+    def _graph(self, stream: int):
+        key = 0 if self.static_mode else stream
+        if key not in self._graphs:
+            self._graphs[key] = self._pose.Pose(**self._kwargs)
+        return self._graphs[key]
+
+    def process(self, stream: int, crop_rgb: np.ndarray, crop_from_image: np.ndarray) -> PoseLandmarks | None:
+        """Landmarks of the person in an RGB crop uint8[S,S,3], or None when BlazePose finds nobody.
+
+        crop_from_image: float[2,3] affine from image pixels to crop pixels.
+        """
+        result = self._graph(stream).process(np.ascontiguousarray(crop_rgb))
+        if result.pose_landmarks is None or result.pose_world_landmarks is None:
+            return None
+        h, w = crop_rgb.shape[:2]
+        norm = np.array([(lm.x, lm.y, lm.visibility) for lm in result.pose_landmarks.landmark], np.float64)
+        world = np.array([(lm.x, lm.y, lm.z) for lm in result.pose_world_landmarks.landmark], np.float64)
+        pixels = image_from_crop(crop_from_image, norm[:, :2] * [w, h])
+        return PoseLandmarks(image=pixels, world=world, visibility=np.clip(norm[:, 2], 0.0, 1.0))
+
+    def close_stream(self, stream: int) -> None:
+        """Free a stream's graph (its person track has ended)."""
+        if not self.static_mode and stream in self._graphs:
+            self._graphs.pop(stream).close()
+
+    def close(self) -> None:
+        for graph in self._graphs.values():
+            graph.close()
+        self._graphs.clear()
+
+    def __enter__(self) -> "BlazePoseCrops":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,196 @@
+"""Root translation from 2D landmarks, and the camera geometry of person crops. numpy only.
+
+Camera: pinhole, OpenCV frame (x right, y down, z forward), focal length f in pixels and
+principal point c at the image centre; CLIFF's convention f = sqrt(W^2 + H^2) when the
+real focal length is unknown. A point X projects to u = f X_xy / X_z + c.
+
+The translation t of a posed skeleton with camera-frame joints X_k (root at the rest
+pelvis, as `core.skeleton.forward_kinematics` gives them) is found from pixels u_k by
+least squares on the linear form of the projection,
+    f t_xy - (u_k - c) t_z = (u_k - c) X_z,k - f X_xy,k,
+each row divided by the joint's depth so that the residuals are in pixels, reweighted
+to shrug off wrong landmarks (Huber), and then smoothed over time: the depth (the only
+badly observed part) in log space with a robust Gaussian, the image position hardly.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ik import minimal_rotation, unit
+
+
+def cliff_focal_length(width: int, height: int) -> float:
+    """CLIFF's focal length for an image of unknown intrinsics: its diagonal in pixels."""
+    return float(np.hypot(width, height))
+
+
+def crop_camera_rotation(centers: np.ndarray, image_size: tuple[int, int], focal: float) -> np.ndarray:
+    """Rotation from a crop's own camera frame to the real camera frame.
+
+    A pose model sees a crop as if the camera looked straight at it; the crop's centre
+    really lies along the ray (c_crop - c) / f off the optical axis (CLIFF). centers
+    [..., 2] pixels -> [..., 3, 3] mapping crop-camera vectors into the camera frame.
+    """
+    centers = np.asarray(centers, np.float64)
+    principal = np.asarray(image_size, np.float64) / 2
+    ray = np.concatenate([centers - principal, np.full(centers.shape[:-1] + (1,), float(focal))], axis=-1)
+    return minimal_rotation(np.array([0.0, 0.0, 1.0]), unit(ray))
+
+
+def project(points: np.ndarray, focal: float, principal: np.ndarray) -> np.ndarray:
+    """[..., 3] camera-frame points -> [..., 2] pixels."""
+    z = np.maximum(points[..., 2:], 1e-6)
+    return focal * points[..., :2] / z + principal
+
+
+def fit_translation(joints: np.ndarray, pixels: np.ndarray, weights: np.ndarray, focal: float,
+                    principal: np.ndarray, iterations: int = 4, huber_px: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame translation placing posed joints onto their pixels.
+
+    joints [F, K, 3] camera-frame joints without translation; pixels [F, K, 2];
+    weights [F, K] >= 0 (landmark confidence); huber_px: residual beyond which a point
+    counts less (default: 5% of the skeleton's pixel height).
+    Returns (trans [F, 3], rms pixel residual [F]).
+    """
+    joints = np.asarray(joints, np.float64)
+    uv = np.asarray(pixels, np.float64) - np.asarray(principal, np.float64)
+    base_w = np.clip(np.asarray(weights, np.float64), 0.0, None)
+    # Start: depth from the ratio of the skeleton's size to its pixel size.
+    size_3d = _spread(joints[..., :2], base_w)
+    size_px = _spread(uv, base_w)
+    depth0 = focal * size_3d / np.maximum(size_px, 1e-6)
+    centre = _weighted_mean(uv, base_w)
+    t = np.concatenate([centre * depth0[:, None] / focal - _weighted_mean(joints[..., :2], base_w),
+                        (depth0 - _weighted_mean(joints[..., 2:], base_w)[:, 0])[:, None]], axis=-1)
+    huber = 0.05 * np.maximum(size_px, 1.0) * 2 if huber_px is None else np.full(len(joints), huber_px)
+    w = base_w
+    for _ in range(iterations):
+        depth = np.maximum(joints[..., 2] + t[:, None, 2], 1e-3)  # [F, K]
+        scale = np.sqrt(w) / depth
+        # Rows for x and y: [f, 0, -(u_x)] t = u_x X_z - f X_x, and likewise for y.
+        a = np.zeros(joints.shape[:2] + (2, 3))
+        a[..., 0, 0] = focal
+        a[..., 1, 1] = focal
+        a[..., :, 2] = -uv
+        b = uv * joints[..., 2:] - focal * joints[..., :2]
+        a = a * scale[..., None, None]
+        b = b * scale[..., None]
+        a = a.reshape(len(joints), -1, 3)
+        b = b.reshape(len(joints), -1)
+        ata = np.einsum("fki,fkj->fij", a, a) + 1e-9 * np.eye(3)
+        atb = np.einsum("fki,fk->fi", a, b)
+        t = np.linalg.solve(ata, atb[..., None])[..., 0]
+        residual = np.linalg.norm(project(joints + t[:, None], focal, np.zeros(2)) - uv, axis=-1)
+        w = base_w * np.minimum(1.0, huber[:, None] / np.maximum(residual, 1e-9))
+    rms = np.sqrt(np.sum(base_w * residual**2, axis=1) / np.maximum(base_w.sum(axis=1), 1e-9))
+    return t, rms
+
+
+def body_height(rest_joints: np.ndarray) -> float:
+    """Standing height (m) of a rest skeleton [24,3]: ankles to head joint, plus the head
+    above it and the heel below the ankle (SMPL's template: about 0.2 m together)."""
+    rest = np.asarray(rest_joints, np.float64)
+    return float(rest[15, 1] - min(rest[7, 1], rest[8, 1]) + 0.2)
+
+
+def depth_confidence(depth: np.ndarray, rms: np.ndarray, box_heights: np.ndarray, height: float,
+                     focal: float) -> np.ndarray:
+    """Confidence [F] in each frame's fitted depth, for smoothing over time.
+
+    Low where the skeleton fits its landmarks badly (rms pixel residual [F] large for the
+    box height [F]), or where the depth [F] disagrees grossly (by tens of percent) with
+    the depth at which a standing person of `height` fills the box: that check only
+    separates wrong frames from the rest of a track, since a person who sits or bends
+    disagrees with it on every frame alike.
+    """
+    box_heights = np.maximum(np.asarray(box_heights, np.float64), 1.0)
+    fit = 1.0 / (1.0 + (np.asarray(rms, np.float64) / (0.05 * box_heights)) ** 2)
+    box_depth = focal * height / box_heights
+    ratio = np.log(np.maximum(np.asarray(depth, np.float64), 1e-3) / box_depth)
+    return fit / (1.0 + (ratio / 0.3) ** 2)
+
+
+def _weighted_mean(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return np.sum(x * w[..., None], axis=1) / np.maximum(w.sum(axis=1), 1e-9)[:, None]
+
+
+def _spread(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted RMS distance of points [F,K,2] from their mean -> [F]."""
+    d = x - _weighted_mean(x, w)[:, None]
+    return np.sqrt(np.sum(w * np.sum(d * d, axis=-1), axis=1) / np.maximum(w.sum(axis=1), 1e-9))
+
+
+def smooth_translation(trans: np.ndarray, pelvis_rest: np.ndarray, frames: np.ndarray, focal: float,
+                       principal: np.ndarray, depth_sigma: float, image_sigma: float = 0.0,
+                       weights: np.ndarray | None = None, depth_robust: float = 0.05,
+                       image_robust: np.ndarray | float = 5.0, iterations: int = 4) -> np.ndarray:
+    """Smooth one track's translations over time, depth more than image position.
+
+    The pelvis (rest pelvis + t) is split into its pixel position and its log depth, and
+    each is smoothed by local linear regression with Gaussian weights (`depth_sigma`,
+    `image_sigma` frames; 0: kept), starting from a running median and then
+    down-weighting frames that are off the smooth curve by more than `depth_robust`
+    (relative depth) or `image_robust` (pixels, scalar or [F]) with Cauchy weights, so
+    that a few wrong frames do not drag their neighbours. The pelvis is rebuilt from both.
+    Gaps in `frames` count as time.
+    trans [F,3], pelvis_rest [3], frames [F], weights [F] (confidence per frame) -> [F,3].
+    """
+    trans = np.asarray(trans, np.float64)
+    if len(trans) < 2:
+        return trans.copy()
+    pelvis_rest = np.asarray(pelvis_rest, np.float64)
+    pelvis = trans + pelvis_rest
+    depth = np.maximum(pelvis[:, 2], 1e-3)
+    pixel = focal * pelvis[:, :2] / depth[:, None] + principal
+    frames = np.asarray(frames, np.float64)
+    prior = np.ones(len(trans)) if weights is None else np.clip(np.asarray(weights, np.float64), 1e-6, None)
+    log_depth = _robust_smooth(np.log(depth)[:, None], frames, depth_sigma, prior, depth_robust, iterations)[:, 0]
+    pixel = _robust_smooth(pixel, frames, image_sigma, prior, image_robust, iterations)
+    depth = np.exp(log_depth)
+    pelvis = np.concatenate([(pixel - principal) * depth[:, None] / focal, depth[:, None]], axis=-1)
+    return pelvis - pelvis_rest
+
+
+def _robust_smooth(values: np.ndarray, frames: np.ndarray, sigma: float, prior: np.ndarray,
+                   scale: np.ndarray | float, iterations: int) -> np.ndarray:
+    """Robust local linear smoothing of values [F,D] over time (see smooth_translation)."""
+    if sigma <= 0:
+        return values.copy()
+    smooth = np.stack([_running_median(v, frames, sigma) for v in values.T], axis=-1)
+    scale = np.broadcast_to(np.asarray(scale, np.float64), (len(values),))
+    for _ in range(iterations):
+        off = np.linalg.norm(values - smooth, axis=-1) / np.maximum(scale, 1e-12)
+        smooth = _gaussian_over_time(values, frames, sigma, prior / (1.0 + off**2))
+    return smooth
+
+
+def _running_median(values: np.ndarray, frames: np.ndarray, radius: float) -> np.ndarray:
+    """Median of values [F] over frames within +-radius (at least one neighbour each side)."""
+    radius = max(float(radius), 1.0)
+    return np.array([np.median(values[np.abs(frames - f) <= radius]) for f in frames])
+
+
+def _gaussian_over_time(values: np.ndarray, frames: np.ndarray, sigma: float, weights: np.ndarray) -> np.ndarray:
+    """Local linear regression with Gaussian weights: values [F,D] sampled at frames [F].
+
+    A locally fitted line rather than a weighted mean, so that steady motion (walking
+    towards the camera) is neither lagged nor pulled in at the ends of a track. Gaps in
+    `frames` are time like any other. weights [F] >= 0.
+    """
+    if sigma <= 0:
+        return values.copy()
+    radius = int(np.ceil(3 * sigma))
+    out = np.empty_like(values)
+    order = np.argsort(frames)
+    f_sorted = frames[order]
+    for i, f in enumerate(frames):
+        lo, hi = np.searchsorted(f_sorted, [f - radius, f + radius + 1])
+        idx = order[lo:hi]
+        dt = frames[idx] - f
+        k = np.exp(-0.5 * (dt / sigma) ** 2) * weights[idx]
+        # The slope is shrunk towards 0 as if by one more point at distance sigma: with the
+        # few frames of a short track a line would extrapolate noise.
+        s0, s1, s2 = k.sum(), k @ dt, k @ (dt * dt) + k.max() * sigma**2
+        m0, m1 = k @ values[idx], (k * dt) @ values[idx]
+        out[i] = (s2 * m0 - s1 * m1) / max(s0 * s2 - s1 * s1, 1e-12)  # the line's value at dt = 0
+    return out
