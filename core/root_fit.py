@@ -9,8 +9,9 @@ pelvis, as `core.skeleton.forward_kinematics` gives them) is found from pixels u
 least squares on the linear form of the projection,
     f t_xy - (u_k - c) t_z = (u_k - c) X_z,k - f X_xy,k,
 each row divided by the joint's depth so that the residuals are in pixels, reweighted
-to shrug off wrong landmarks (Huber), and then smoothed over time: the depth (the only
-badly observed part) in log space with a robust Gaussian, the image position hardly.
+to shrug off wrong landmarks (Cauchy weights from a median start), and then smoothed
+over time by robust local lines: the depth (the badly observed part) in log space over
+a longer time than the image position.
 """
 from __future__ import annotations
 
@@ -44,46 +45,59 @@ def project(points: np.ndarray, focal: float, principal: np.ndarray) -> np.ndarr
 
 
 def fit_translation(joints: np.ndarray, pixels: np.ndarray, weights: np.ndarray, focal: float,
-                    principal: np.ndarray, iterations: int = 4, huber_px: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    principal: np.ndarray, iterations: int = 8, robust_fraction: float = 0.05
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame translation placing posed joints onto their pixels.
 
     joints [F, K, 3] camera-frame joints without translation; pixels [F, K, 2];
-    weights [F, K] >= 0 (landmark confidence); huber_px: residual beyond which a point
-    counts less (default: 5% of the skeleton's pixel height).
-    Returns (trans [F, 3], rms pixel residual [F]).
+    weights [F, K] >= 0 (landmark confidence; 0: ignored). Points off by more than
+    `robust_fraction` of the person's pixel size count less and less (Cauchy weights),
+    starting from medians, so a few wrong landmarks do not move the body.
+    Returns (trans [F, 3], rms pixel residual of the weighted points [F]).
     """
     joints = np.asarray(joints, np.float64)
     uv = np.asarray(pixels, np.float64) - np.asarray(principal, np.float64)
     base_w = np.clip(np.asarray(weights, np.float64), 0.0, None)
-    # Start: depth from the ratio of the skeleton's size to its pixel size.
-    size_3d = _spread(joints[..., :2], base_w)
-    size_px = _spread(uv, base_w)
-    depth0 = focal * size_3d / np.maximum(size_px, 1e-6)
-    centre = _weighted_mean(uv, base_w)
-    t = np.concatenate([centre * depth0[:, None] / focal - _weighted_mean(joints[..., :2], base_w),
-                        (depth0 - _weighted_mean(joints[..., 2:], base_w)[:, 0])[:, None]], axis=-1)
-    huber = 0.05 * np.maximum(size_px, 1.0) * 2 if huber_px is None else np.full(len(joints), huber_px)
+    t, size_px = _initial_translation(joints, uv, base_w, focal)
+    scale = robust_fraction * np.maximum(size_px, 1.0)
     w = base_w
     for _ in range(iterations):
         depth = np.maximum(joints[..., 2] + t[:, None, 2], 1e-3)  # [F, K]
-        scale = np.sqrt(w) / depth
-        # Rows for x and y: [f, 0, -(u_x)] t = u_x X_z - f X_x, and likewise for y.
+        root_w = np.sqrt(w) / depth
+        # Rows for x and y: [f, 0, -u_x] t = u_x X_z - f X_x, and likewise for y.
         a = np.zeros(joints.shape[:2] + (2, 3))
         a[..., 0, 0] = focal
         a[..., 1, 1] = focal
         a[..., :, 2] = -uv
         b = uv * joints[..., 2:] - focal * joints[..., :2]
-        a = a * scale[..., None, None]
-        b = b * scale[..., None]
-        a = a.reshape(len(joints), -1, 3)
-        b = b.reshape(len(joints), -1)
+        a = (a * root_w[..., None, None]).reshape(len(joints), -1, 3)
+        b = (b * root_w[..., None]).reshape(len(joints), -1)
         ata = np.einsum("fki,fkj->fij", a, a) + 1e-9 * np.eye(3)
         atb = np.einsum("fki,fk->fi", a, b)
         t = np.linalg.solve(ata, atb[..., None])[..., 0]
         residual = np.linalg.norm(project(joints + t[:, None], focal, np.zeros(2)) - uv, axis=-1)
-        w = base_w * np.minimum(1.0, huber[:, None] / np.maximum(residual, 1e-9))
+        w = base_w / (1.0 + (residual / scale[:, None]) ** 2)
     rms = np.sqrt(np.sum(base_w * residual**2, axis=1) / np.maximum(base_w.sum(axis=1), 1e-9))
     return t, rms
+
+
+def _initial_translation(joints: np.ndarray, uv: np.ndarray, weights: np.ndarray,
+                         focal: float) -> tuple[np.ndarray, np.ndarray]:
+    """A robust first guess: depth from the median ratio of 3D to 2D distances between
+    pairs of points, position from medians. -> (trans [F,3], pixel size [F])."""
+    i, j = np.triu_indices(joints.shape[1], k=1)
+    valid = (weights[:, i] > 0) & (weights[:, j] > 0)
+    d3 = np.linalg.norm(joints[:, i, :2] - joints[:, j, :2], axis=-1)
+    d2 = np.linalg.norm(uv[:, i] - uv[:, j], axis=-1)
+    valid &= d2 > 1e-6
+    ratio = np.where(valid, focal * d3 / np.where(valid, d2, 1.0), np.nan)
+    depth = np.nanmedian(np.where(valid.any(axis=1)[:, None], ratio, 1.0), axis=1)
+    size_px = np.max(np.where(valid, d2, 0.0), axis=1)
+    seen = np.where(weights > 0, 1.0, np.nan)
+    xy = np.nanmedian(np.where(weights.any(axis=1)[:, None, None],
+                               (uv * depth[:, None, None] / focal - joints[..., :2]) * seen[..., None], 0.0), axis=1)
+    z = depth - np.nanmedian(np.where(weights.any(axis=1)[:, None], joints[..., 2] * seen, 0.0), axis=1)
+    return np.concatenate([xy, z[:, None]], axis=-1), size_px
 
 
 def body_height(rest_joints: np.ndarray) -> float:
@@ -108,16 +122,6 @@ def depth_confidence(depth: np.ndarray, rms: np.ndarray, box_heights: np.ndarray
     box_depth = focal * height / box_heights
     ratio = np.log(np.maximum(np.asarray(depth, np.float64), 1e-3) / box_depth)
     return fit / (1.0 + (ratio / 0.3) ** 2)
-
-
-def _weighted_mean(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    return np.sum(x * w[..., None], axis=1) / np.maximum(w.sum(axis=1), 1e-9)[:, None]
-
-
-def _spread(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted RMS distance of points [F,K,2] from their mean -> [F]."""
-    d = x - _weighted_mean(x, w)[:, None]
-    return np.sqrt(np.sum(w * np.sum(d * d, axis=-1), axis=1) / np.maximum(w.sum(axis=1), 1e-9))
 
 
 def smooth_translation(trans: np.ndarray, pelvis_rest: np.ndarray, frames: np.ndarray, focal: float,
