@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import ik, landmarks, rotations
+from core import ik, landmark_flips, landmarks, rotations
 from core.landmarks import LM
 from core.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
 
@@ -131,3 +131,51 @@ def test_head_turn_is_limited():
     solved = solve_from_landmarks(blazepose_like(local))
     head_turn = angle_between(solved[:, 9], global_rotations(solved)[:, 15])
     assert abs(head_turn[0] - np.degrees(landmarks.MAX_HEAD_TURN)) < 1e-6
+
+
+def turning_track(frames: int = 60) -> np.ndarray:
+    """Landmarks [F,33,3] of a person upright before the camera, turning slowly about the vertical."""
+    aa = np.zeros((frames, 24, 3))
+    turn = rotations.axis_angle_to_matrix(np.stack([np.zeros(frames), np.linspace(0, 1.5, frames),
+                                                    np.zeros(frames)], -1))
+    upright = rotations.axis_angle_to_matrix(np.array([np.pi, 0.0, 0.0]))
+    aa[:, 0] = rotations.matrix_to_axis_angle(upright @ turn)
+    aa[:, [4, 5], 0] = 0.4
+    aa[:, 18, 1], aa[:, 19, 1] = -0.5, 0.5
+    return blazepose_like(rotations.axis_angle_to_matrix(aa))
+
+
+def test_mirrored_reading_keeps_the_image_and_turns_the_body_round():
+    lm = turning_track(5)
+    other = landmark_flips.mirrored(lm)
+    # Same points in the image plane (x, y), with left and right labels swapped.
+    np.testing.assert_allclose(other[..., :2], lm[:, landmark_flips.SWAP, :2])
+    torso, torso_other = landmark_flips.torso_frames(lm), landmark_flips.torso_frames(other)
+    np.testing.assert_allclose(np.linalg.det(torso_other), 1.0, atol=1e-9)  # still a right-handed body
+    # The facing direction is mirrored in depth: seen from the front it turns round, seen
+    # from the side it stays (there the two readings differ in which leg is in front).
+    np.testing.assert_allclose(torso_other[:, :, 2], torso[:, :, 2] * [1, 1, -1], atol=1e-9)
+    assert torso[0, 2, 2] < -0.99 and torso_other[0, 2, 2] > 0.99
+    np.testing.assert_allclose(landmark_flips.mirrored(other), lm, atol=1e-12)
+    np.testing.assert_allclose(landmark_flips.swapped(landmark_flips.swapped(lm)), lm)
+
+
+def test_short_front_back_confusions_are_undone():
+    lm = turning_track(60)
+    confused = np.zeros(60, bool)
+    confused[[10, 11, 12, 30, 45, 46]] = True
+    observed = lm.copy()
+    observed[confused] = landmark_flips.mirrored(lm[confused])
+    chosen = landmark_flips.choose_readings(observed, np.arange(60))
+    np.testing.assert_array_equal(chosen, confused)
+    # BlazePose's own reading is kept where it is consistent.
+    assert not landmark_flips.choose_readings(lm, np.arange(60)).any()
+
+
+def test_a_lasting_reading_is_not_overturned():
+    """Half the track read the other way: nothing says which half is right, so each
+    half keeps its own reading and one switch remains."""
+    lm = turning_track(40)
+    observed = lm.copy()
+    observed[20:] = landmark_flips.mirrored(lm[20:])
+    assert landmark_flips.choose_readings(observed, np.arange(40)).sum() in (0, 20)
