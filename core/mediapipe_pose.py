@@ -87,8 +87,9 @@ class BlazePoseCrops:
         """Drop what a stream's graph follows (video mode), so its next crop starts afresh.
 
         An empty image makes MediaPipe lose the person; its next frame then runs the person
-        detector again, with no smoothing carried over: the same as a new graph, at the
-        cost of one empty frame (~25 ms) instead of a graph's start-up (~150 ms or more).
+        detector again: the same as a new graph, at the cost of one empty frame (~25 ms)
+        instead of a graph's start-up (~150 ms or more). Exactly the same only with
+        smooth_landmarks=False: MediaPipe's filter of the world landmarks keeps its state.
         """
         graph = None if self.static_mode else self._graphs.get(stream)
         if graph is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import temporal
 from .ik import minimal_rotation, unit
 
 
@@ -148,53 +149,8 @@ def smooth_translation(trans: np.ndarray, pelvis_rest: np.ndarray, frames: np.nd
     pixel = focal * pelvis[:, :2] / depth[:, None] + principal
     frames = np.asarray(frames, np.float64)
     prior = np.ones(len(trans)) if weights is None else np.clip(np.asarray(weights, np.float64), 1e-6, None)
-    log_depth = _robust_smooth(np.log(depth)[:, None], frames, depth_sigma, prior, depth_robust, iterations)[:, 0]
-    pixel = _robust_smooth(pixel, frames, image_sigma, prior, image_robust, iterations)
+    log_depth = temporal.robust_smooth(np.log(depth)[:, None], frames, depth_sigma, prior, depth_robust, iterations)[:, 0]
+    pixel = temporal.robust_smooth(pixel, frames, image_sigma, prior, image_robust, iterations)
     depth = np.exp(log_depth)
     pelvis = np.concatenate([(pixel - principal) * depth[:, None] / focal, depth[:, None]], axis=-1)
     return pelvis - pelvis_rest
-
-
-def _robust_smooth(values: np.ndarray, frames: np.ndarray, sigma: float, prior: np.ndarray,
-                   scale: np.ndarray | float, iterations: int) -> np.ndarray:
-    """Robust local linear smoothing of values [F,D] over time (see smooth_translation)."""
-    if sigma <= 0:
-        return values.copy()
-    smooth = np.stack([_running_median(v, frames, sigma) for v in values.T], axis=-1)
-    scale = np.broadcast_to(np.asarray(scale, np.float64), (len(values),))
-    for _ in range(iterations):
-        off = np.linalg.norm(values - smooth, axis=-1) / np.maximum(scale, 1e-12)
-        smooth = _gaussian_over_time(values, frames, sigma, prior / (1.0 + off**2))
-    return smooth
-
-
-def _running_median(values: np.ndarray, frames: np.ndarray, radius: float) -> np.ndarray:
-    """Median of values [F] over frames within +-radius (at least one neighbour each side)."""
-    radius = max(float(radius), 1.0)
-    return np.array([np.median(values[np.abs(frames - f) <= radius]) for f in frames])
-
-
-def _gaussian_over_time(values: np.ndarray, frames: np.ndarray, sigma: float, weights: np.ndarray) -> np.ndarray:
-    """Local linear regression with Gaussian weights: values [F,D] sampled at frames [F].
-
-    A locally fitted line rather than a weighted mean, so that steady motion (walking
-    towards the camera) is neither lagged nor pulled in at the ends of a track. Gaps in
-    `frames` are time like any other. weights [F] >= 0.
-    """
-    if sigma <= 0:
-        return values.copy()
-    radius = int(np.ceil(3 * sigma))
-    out = np.empty_like(values)
-    order = np.argsort(frames)
-    f_sorted = frames[order]
-    for i, f in enumerate(frames):
-        lo, hi = np.searchsorted(f_sorted, [f - radius, f + radius + 1])
-        idx = order[lo:hi]
-        dt = frames[idx] - f
-        k = np.exp(-0.5 * (dt / sigma) ** 2) * weights[idx]
-        # The slope is shrunk towards 0 as if by one more point at distance sigma: with the
-        # few frames of a short track a line would extrapolate noise.
-        s0, s1, s2 = k.sum(), k @ dt, k @ (dt * dt) + k.max() * sigma**2
-        m0, m1 = k @ values[idx], (k * dt) @ values[idx]
-        out[i] = (s2 * m0 - s1 * m1) / max(s0 * s2 - s1 * s1, 1e-12)  # the line's value at dt = 0
-    return out

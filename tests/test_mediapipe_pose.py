@@ -104,3 +104,19 @@ def test_nobody_in_an_empty_crop(vtest_frames):
     grass = (60, 420, 110, 500)  # lawn, nobody there
     with BlazePoseCrops(static_mode=True) as pose:
         assert pose.process(0, *cut(vtest_frames[0], grass)) is None
+
+
+def test_forget_makes_a_stream_start_afresh(vtest_frames):
+    """After `forget`, a video-mode stream answers a crop exactly as a fresh graph would."""
+    from core.mediapipe_pose import BlazePoseCrops
+
+    with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as video, \
+            BlazePoseCrops(static_mode=True) as static:
+        for frame in vtest_frames[:3]:
+            assert video.process(1, *cut(frame, PEOPLE["A"])) is not None
+        video.forget(1)
+        crop = cut(vtest_frames[3], PEOPLE["C"])
+        after = video.process(1, *crop)
+        fresh = static.process(0, *crop)
+        np.testing.assert_allclose(after.image, fresh.image, atol=1e-9)
+        np.testing.assert_allclose(after.world, fresh.world, atol=1e-9)

@@ -29,6 +29,8 @@ detector's tracks):
   frames against 10-30 (static mode detects afresh on every crop); per crop it costs
   about the same, since following the last landmarks skips the person detector.
   Forgetting by one empty frame costs ~25 ms; a new graph ~150 ms or more.
+* MediaPipe's landmark filter is off (see LANDMARK_SMOOTH_SECONDS): with it on, its 3D
+  filter carried the previous person's pose (up to 6 cm) into a forgotten stream.
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ import time
 
 import numpy as np
 
-from .. import ik, landmark_flips, landmarks, rotations
+from .. import ik, landmark_flips, landmarks, rotations, temporal
 from ..motion import Motion
 from ..root_fit import (body_height, cliff_focal_length, crop_camera_rotation, depth_confidence, fit_translation,
                         smooth_translation)
@@ -54,6 +56,9 @@ DETECT_EVERY = 2          # detector on every 2nd frame; ByteTrack + interpolati
 DETECT_BATCH = 8
 CROP_SIZE = 256           # BlazePose's landmark model works at 256x256
 CROP_SCALE = 2.2          # square side / longer box side: see the module docstring
+# MediaPipe's own landmark filter is off: it is causal (lags) and its 3D filter cannot be
+# reset without a new graph. World landmarks are smoothed here instead, zero-phase.
+LANDMARK_SMOOTH_SECONDS = 0.1
 # Root smoothing over time (Gaussian sigma): depth is read from the size of a small
 # skeleton and is noisy by a few percent; the image position much less so.
 DEPTH_SMOOTH_SECONDS = 0.5
@@ -139,7 +144,7 @@ class BlazePoseEstimator:
         found = {t.track_id: _TrackLandmarks() for t in tracks}
         total = tracks.stop_frame - tracks.start_frame
         run.progress("estimate", 0, total)
-        with BlazePoseCrops(static_mode=False) as pose:
+        with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as pose:
             for index, frame in iter_frames(run.video.path, tracks.start_frame, tracks.stop_frame):
                 run.check_cancelled()
                 for track_id, row in per_frame.get(index, ()):
@@ -171,7 +176,7 @@ class BlazePoseEstimator:
         """SMPL rows of one track from its landmarks."""
         frames = np.asarray(obs.frames)
         rows = np.asarray(obs.rows)
-        world, pixels, vis, flip = _consistent_landmarks(obs)
+        world, pixels, vis, flip = _consistent_landmarks(obs, LANDMARK_SMOOTH_SECONDS * fps)
         rest = self.rest_joints
         targets = landmarks.smpl_targets(world, rest, vis)
         rotmats = ik.solve(targets.joints, rest, sides=targets.sides, side_weights=targets.side_weights,
@@ -203,8 +208,9 @@ class BlazePoseEstimator:
                                   weights=confidence, image_robust=0.05 * (boxes[:, 3] - boxes[:, 1]))
 
 
-def _consistent_landmarks(obs: _TrackLandmarks) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One track's landmarks with front/back confusions undone, world landmarks in camera axes.
+def _consistent_landmarks(obs: _TrackLandmarks, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One track's landmarks with front/back confusions undone, world landmarks in camera
+    axes and smoothed over time (Gaussian sigma in frames, zero-phase).
 
     -> world [F,33,3] (camera axes, hip-centred), pixels [F,33,2], visibility [F,33],
     mirrored [F] (frames read the other way round than BlazePose did).
@@ -217,7 +223,9 @@ def _consistent_landmarks(obs: _TrackLandmarks) -> tuple[np.ndarray, np.ndarray,
     pixels[flip] = landmark_flips.swapped(pixels[flip], axis=-2)
     vis[flip] = landmark_flips.swapped(vis[flip], axis=-1)
     world = np.einsum("fij,fkj->fki", np.stack(obs.crop_rotation), world)
-    return world, pixels, vis, flip
+    frames = np.asarray(obs.frames, np.float64)
+    world = temporal.local_linear(world.reshape(len(world), -1), frames, sigma, np.ones(len(world)))
+    return world.reshape(-1, 33, 3), pixels, vis, flip
 
 
 def fits_box(pixels: np.ndarray, box: np.ndarray) -> bool:
