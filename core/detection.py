@@ -22,6 +22,7 @@ import dataclasses
 import importlib.metadata
 import os
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -38,6 +39,9 @@ PERSON_CLASS_NAMES = frozenset({"person", "people", "pedestrian", "human"})
 # Seconds to wait for the download site before calling the machine offline; ultralytics'
 # own download waits 30 s per try and retries, which would stall an offline worker.
 REACHABILITY_TIMEOUT_S = 3.0
+# The fallback model (trained on fall-detection images where people fill the frame) boxes
+# the whole frame of an empty or uniform scene with scores up to ~0.3; such boxes are dropped.
+FALLBACK_MAX_BOX_AREA = 0.9  # of the frame
 # ByteTrack's second association stage works on low-score boxes; the detector hands the
 # tracker boxes down to this score, while `conf` decides which boxes can start a track.
 TRACKER_LOW_SCORE = 0.1
@@ -154,6 +158,13 @@ def _load_cached_asset(name: str):
         raise _Unavailable(f"downloading it failed ({exc})", url) from exc
 
 
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def person_class_ids(names: dict[int, str]) -> list[int]:
     """The class ids named like people, e.g. COCO's 0 'person'."""
     return sorted(i for i, n in names.items() if str(n).strip().lower() in PERSON_CLASS_NAMES)
@@ -176,6 +187,9 @@ class PersonDetector:
         self.conf = float(conf)
         self.imgsz = int(imgsz)
         self.model, self.source, all_classes_are_people = self._load(weights, warn)
+        self.is_fallback = all_classes_are_people
+        # Boxes covering more than this fraction of the frame are not reported (None: all are).
+        self.max_box_area = FALLBACK_MAX_BOX_AREA if self.is_fallback else None
         self.names = {int(k): str(v) for k, v in self.model.names.items()}
         if all_classes_are_people:
             self.person_classes = sorted(self.names)
@@ -262,10 +276,11 @@ class PersonDetector:
             return str(stock)
         cfg.update(track_high_thresh=self.conf, new_track_thresh=self.conf,
                    track_low_thresh=min(cfg.get("track_low_thresh", TRACKER_LOW_SCORE), self.conf))
-        # Kept for the life of this process: ultralytics reads it on the first track call.
+        # Kept while this detector lives: ultralytics reads it on the first track call.
         fd, path = tempfile.mkstemp(prefix="vtm-tracker-", suffix=".yaml")
         os.close(fd)
         YAML.save(path, cfg)
+        weakref.finalize(self, _remove_quietly, path)
         return path
 
     def track(self, frames: Sequence[np.ndarray]) -> list[FrameDetections]:
@@ -275,6 +290,11 @@ class PersonDetector:
         """
         if len(frames) == 0:
             return []
+        import torch
+
+        # ultralytics' device setup sets torch's CPU threads to cores - 1 for the whole
+        # process; the estimator that runs next should keep the process's setting.
+        threads = torch.get_num_threads()
         try:
             results = self.model.track(list(frames), persist=True, tracker=self._tracker_cfg,
                                        conf=min(TRACKER_LOW_SCORE, self.conf), imgsz=self.imgsz,
@@ -282,14 +302,22 @@ class PersonDetector:
         except ImportError as exc:  # the tracker's `lap` dependency, when ultralytics may not install it
             raise EstimatorError("detector_unavailable",
                                  f"the tracker cannot run: {exc}; install it with pip install 'lap>=0.5.12'") from exc
-        return [_frame_detections(r) for r in results]
+        finally:
+            torch.set_num_threads(threads)
+        return [_frame_detections(r, self.max_box_area) for r in results]
 
 
-def _frame_detections(result) -> FrameDetections:
+def _frame_detections(result, max_box_area: float | None) -> FrameDetections:
     boxes = result.boxes
     if boxes is None or boxes.id is None or len(boxes) == 0:
         # Detections the tracker has not confirmed as tracks yet carry no id.
         return FrameDetections.empty()
-    return FrameDetections(boxes=boxes.xyxy.cpu().numpy().astype(np.float32),
+    dets = FrameDetections(boxes=boxes.xyxy.cpu().numpy().astype(np.float32),
                            scores=boxes.conf.cpu().numpy().astype(np.float32),
                            track_ids=boxes.id.cpu().numpy().astype(np.int32))
+    if max_box_area is None:
+        return dets
+    height, width = result.orig_shape[:2]
+    area = (dets.boxes[:, 2] - dets.boxes[:, 0]) * (dets.boxes[:, 3] - dets.boxes[:, 1])
+    keep = area <= max_box_area * width * height
+    return FrameDetections(dets.boxes[keep], dets.scores[keep], dets.track_ids[keep])
