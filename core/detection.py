@@ -153,7 +153,7 @@ def _load_cached_asset(name: str):
         except OSError as exc:
             raise _Unavailable(f"the weights cache '{target.parent}' cannot be created ({exc})", url) from exc
     try:
-        return _load_yolo(target, f"'{target}'")
+        return _load_yolo(target, f"the downloaded '{target}' (delete it to download it again)")
     except (ConnectionError, TimeoutError) as exc:
         raise _Unavailable(f"downloading it failed ({exc})", url) from exc
 

@@ -283,3 +283,20 @@ def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int 
     if track_id is not None:
         return only_track(result, track_id)
     return result.with_tracks(select_tracks(result, max_people))
+
+
+def find_people(run: RunContext, weights: str | None, device: str, *, max_people: int | None = None,
+                track_id: int | None = None, detect_every: int = 1, batch_size: int = 8, imgsz: int = 640,
+                conf: float = 0.25, tracker: str = "bytetrack.yaml") -> Tracks:
+    """Pass 1 as the estimators run it: build the detector, detect and track, post-process.
+
+    Reports the detector in use and the tracks kept through `run.info`.
+    """
+    from .detection import PersonDetector
+
+    detector = PersonDetector(weights, device, run.warn, conf=conf, imgsz=imgsz, tracker=tracker)
+    run.info(detector=detector.source)
+    raw = detect_and_track(run, detector, batch_size=batch_size, detect_every=detect_every)
+    tracks = postprocess(raw, max_people=max_people, track_id=track_id)
+    run.info(tracks=tracks.ids(), tracks_found=len(raw))
+    return tracks

@@ -60,13 +60,14 @@ class Recorder:
     def __init__(self, cancel_after: int | None = None):
         self.progress_calls: list[tuple[str, int, int | None]] = []
         self.warnings: list[str] = []
+        self.infos: list[dict] = []
         self.cancel_checks = 0
         self.cancel_after = cancel_after
 
     def context(self, video: Path, start: int, stop: int | None) -> RunContext:
         return RunContext(video=probe(video), start_frame=start, stop_frame=stop,
                           progress=lambda *a: self.progress_calls.append(a), warn=self.warnings.append,
-                          info=lambda **kw: None, check_cancelled=self._check)
+                          info=lambda **kw: self.infos.append(kw), check_cancelled=self._check)
 
     def _check(self) -> None:
         self.cancel_checks += 1
@@ -210,6 +211,22 @@ def test_detect_every_interpolates_between_detected_frames(vtest, offline):
         assert track.frames.tolist() == list(range(200, 208))
         assert set(track.frames[track.observed].tolist()) <= detected
         assert not track.observed[1] and not track.observed[2]
+
+
+def test_find_people_keeps_the_largest_or_the_asked_track(vtest, offline):
+    from core.tracks import find_people, size_score
+
+    rec = Recorder()
+    tracks = find_people(rec.context(vtest, 300, 310), None, "cpu", max_people=3)
+    assert len(tracks) == 3 and all(len(t) == 10 and t.is_contiguous for t in tracks)
+    assert any("fallback" in info.get("detector", "") for info in rec.infos)
+    assert len(rec.warnings) == 1  # the fallback is announced once
+    found = next(info["tracks_found"] for info in rec.infos if "tracks_found" in info)
+    assert found > 3
+    smallest = min(tracks, key=size_score)
+    only = find_people(Recorder().context(vtest, 300, 310), None, "cpu", track_id=smallest.track_id)
+    assert only.ids() == [smallest.track_id]
+    np.testing.assert_allclose(only[smallest.track_id].boxes, smallest.boxes, atol=1e-3)
 
 
 def _blank_video(path: Path, frames: int = 6) -> Path:
