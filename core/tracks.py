@@ -108,17 +108,13 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
     batch_ids: list[int] = []
     done = 0
     last: tuple[int, np.ndarray] | None = None
-    last_detected = -1
     run.progress("detect", 0, total)
 
     def flush() -> None:
-        nonlocal last_detected
         run.check_cancelled()
         for index, dets in zip(batch_ids, detector.track(batch_frames)):
             for box, score, tid in zip(dets.boxes, dets.scores, dets.track_ids):
                 rows.setdefault(int(tid), []).append((index, box, float(score)))
-        if batch_ids:
-            last_detected = batch_ids[-1]
         batch_frames.clear()
         batch_ids.clear()
 
@@ -134,7 +130,7 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
             flush()
             run.progress("detect", index + 1 - run.start_frame, total)
         done = index + 1 - run.start_frame
-    if last is not None and last[0] > last_detected:
+    if last is not None:
         batch_frames.append(last[1])
         batch_ids.append(last[0])
     flush()
