@@ -1,15 +1,18 @@
 """From a `vtm.motion/1` track to keyframe arrays for an SMPL armature (numpy only).
 
-The armature convention (what the Blender add-on builds):
-- the armature object's world matrix is `ground @ CAMERA_TO_BLENDER`, so armature space
-  *is* the motion's camera frame and the Blender world is that frame turned so that
-  (x, y, z)_camera -> (x, z, -y): the camera sits at the origin looking along +Y, Z up;
+Frames: the motion lives in the OpenCV camera frame (x right, y down, z forward). The
+Blender world is that frame turned by CAMERA_TO_BLENDER, (x, y, z) -> (x, z, -y): the
+camera at the origin looks along +Y with Z up. The rig (what the add-on builds):
+- armature space is SMPL's own frame (y up, the body facing +z), so the rest pose stands
+  upright; the armature object's world matrix is `ground @ ARMATURE_TO_BLENDER`, a +90
+  degree turn about X (Y up -> Z up), and the remaining half turn from the camera's
+  y-down to SMPL's y-up (CAMERA_TO_ARMATURE) is folded into the pelvis keys;
 - one bone per SMPL joint, head at the track's rest joint, every rest matrix equal to
   the armature's axes, so SMPL's local axis-angle rotations go straight into the pose
-  bones' `rotation_quaternion`;
-- the pelvis pose-bone location is smplx's `transl` (plus the row's pelvis offset from
-  the armature's rest pelvis). When a track's shape varies from row to row, the other
-  bones' locations carry the change of their offset, so every joint stays exact.
+  bones' `rotation_quaternion` (the pelvis gets the half turn in front);
+- the pelvis pose-bone location places the pelvis where smplx's `transl` puts it. When a
+  track's shape varies from row to row, the other bones' locations carry the change of
+  their offsets, so every joint stays exact.
 """
 from __future__ import annotations
 
@@ -24,6 +27,11 @@ from .smoothing import OneEuro, smooth_positions, smooth_quaternions
 
 # (x, y, z) in the camera frame -> (x, z, -y) in the Blender world.
 CAMERA_TO_BLENDER = CAMERA_TO_ZUP
+# Half a turn about x: the camera's y-down frame -> SMPL's y-up frame (armature space).
+CAMERA_TO_ARMATURE = np.diag([1.0, -1.0, -1.0])
+CAMERA_TO_ARMATURE_Q = np.array([0.0, 1.0, 0.0, 0.0])
+# Armature space -> Blender world: +90 degrees about X.
+ARMATURE_TO_BLENDER = CAMERA_TO_BLENDER @ CAMERA_TO_ARMATURE
 # A Blender camera looks along its local -Z with +Y up; OpenCV's along +z with y down.
 BLENDER_CAMERA_TO_CV = np.diag([1.0, -1.0, -1.0])
 # Gaps up to this long are interpolated; longer ones hold the last pose, with no keys.
@@ -39,10 +47,11 @@ class TrackKeys:
     frames [F] video frame ids of the keys (Blender frame = video frame + 1);
     observed [F] False on interpolated frames; hold [F] True on the last key before a
     long gap (keyed CONSTANT, so the pose holds instead of sliding through the gap);
-    quats [F, 24, 4] local rotations (w, x, y, z), sign-continuous per bone;
+    quats [F, 24, 4] pose-bone rotations (w, x, y, z), sign-continuous per bone;
     locations [F, 24, 3] pose-bone locations; animated_locations [24] which bones need
-    location keys; rest_joints [24, 3] the armature's rest (camera frame, metres);
-    betas [10] the mean shape; trans [F, 3] smplx transl after smoothing.
+    location keys; rest_joints [24, 3] the armature's rest (SMPL frame, metres);
+    betas [10] the mean shape; trans [F, 3] smplx transl after smoothing (camera
+    frame); row_rest_joints [F, 24, 3] each frame's own rest joints.
     """
 
     track_id: int
@@ -61,9 +70,31 @@ class TrackKeys:
     def num_frames(self) -> int:
         return int(self.frames.shape[0])
 
-    def posed_joints(self) -> np.ndarray:
-        """[F, 24, 3] joint positions in the camera frame (what smplx gives per row)."""
-        return forward_kinematics(rotations.quaternion_to_matrix(self.quats), self.row_rest_joints, self.trans)
+    def armature_joints(self) -> np.ndarray:
+        """[F, 24, 3] pose-bone heads in armature space, computed as Blender poses the rig.
+
+        With rest matrices equal to the armature's axes a bone's pose matrix is
+        parent_pose @ T(rest offset + location) @ R, so heads follow SMPL's chain.
+        """
+        rest = np.asarray(self.rest_joints, dtype=np.float64)
+        parents = np.where(PARENTS < 0, 0, PARENTS)
+        offsets = rest - rest[parents]
+        offsets[0] = rest[0]
+        posed_rest = _chain_positions(offsets[None] + self.locations)  # [F, 24, 3]
+        return forward_kinematics(rotations.quaternion_to_matrix(self.quats), posed_rest)
+
+    def camera_joints(self) -> np.ndarray:
+        """[F, 24, 3] joints in the motion's camera frame (what smplx gives per row)."""
+        return self.armature_joints() @ CAMERA_TO_ARMATURE.T
+
+
+def _chain_positions(offsets: np.ndarray) -> np.ndarray:
+    """Rest-like joint positions from per-bone offsets [..., 24, 3] (root offset absolute)."""
+    out = np.empty_like(offsets)
+    out[..., 0, :] = offsets[..., 0, :]
+    for j in range(1, len(PARENTS)):
+        out[..., j, :] = out[..., PARENTS[j], :] + offsets[..., j, :]
+    return out
 
 
 def select_tracks(motion: Motion, people: str | int = "all") -> list[int]:
@@ -127,7 +158,9 @@ def track_keys(motion: Motion, track_id: int, root_smoothing: OneEuro | None = N
                           trans=trans, rest=filled["rest_joints"]))
     parts[-1]["hold"][-1] = False
     cat = lambda key: np.concatenate([p[key] for p in parts])
-    quats = rotations.make_quaternions_continuous(cat("quats"), axis=0)
+    quats = cat("quats")
+    quats[:, 0] = rotations.quaternion_multiply(CAMERA_TO_ARMATURE_Q, quats[:, 0])
+    quats = rotations.make_quaternions_continuous(quats, axis=0)
     row_rest = cat("rest")
     trans = cat("trans")
     rest = motion.rest_joints[rows].astype(np.float64).mean(0)
@@ -141,10 +174,12 @@ def track_keys(motion: Motion, track_id: int, root_smoothing: OneEuro | None = N
 def bone_locations(row_rest: np.ndarray, trans: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pose-bone locations that put every head where SMPL puts its joint.
 
-    row_rest [F, 24, 3] each frame's rest joints, trans [F, 3], rest [24, 3] the
-    armature's rest -> (locations [F, 24, 3], animated [24] bool). With rest matrices
-    aligned to the armature, a bone's head sits at parent head + R_parent (offset + loc),
-    so loc = (row offset - rest offset); the pelvis adds transl.
+    row_rest [F, 24, 3] each frame's rest joints, trans [F, 3] smplx transl (camera
+    frame), rest [24, 3] the armature's rest -> (locations [F, 24, 3], animated [24]).
+    With rest matrices aligned to the armature, a bone's head sits at parent head +
+    R_parent (offset + loc), so loc = row offset - rest offset. SMPL puts the pelvis at
+    J0 + transl in the camera frame, which is CAMERA_TO_ARMATURE (J0 + transl) in
+    armature space.
     """
     row_rest = np.asarray(row_rest, dtype=np.float64)
     parents = np.where(PARENTS < 0, 0, PARENTS)
@@ -153,7 +188,7 @@ def bone_locations(row_rest: np.ndarray, trans: np.ndarray, rest: np.ndarray) ->
     row_off[:, 0] = row_rest[:, 0]
     rest_off[0] = rest[0]
     loc = row_off - rest_off
-    loc[:, 0] += trans
+    loc[:, 0] = (row_rest[:, 0] + np.asarray(trans, dtype=np.float64)) @ CAMERA_TO_ARMATURE.T - rest[0]
     animated = np.abs(loc).max(axis=0).max(axis=-1) > LOCATION_EPS
     animated[0] = True
     return loc, animated
@@ -183,7 +218,7 @@ def object_matrices(ground: np.ndarray | None = None) -> tuple[np.ndarray, np.nd
     """
     g = np.eye(4) if ground is None else np.asarray(ground, dtype=np.float64)
     arm = np.eye(4)
-    arm[:3, :3] = CAMERA_TO_BLENDER
+    arm[:3, :3] = ARMATURE_TO_BLENDER
     cam = np.eye(4)
     cam[:3, :3] = CAMERA_TO_BLENDER @ BLENDER_CAMERA_TO_CV
     return g @ arm, g @ cam
@@ -191,7 +226,7 @@ def object_matrices(ground: np.ndarray | None = None) -> tuple[np.ndarray, np.nd
 
 def world_joints(keys: TrackKeys) -> np.ndarray:
     """[F, 24, 3] posed joints in the Blender world before any ground transform."""
-    return keys.posed_joints() @ CAMERA_TO_BLENDER.T
+    return keys.armature_joints() @ ARMATURE_TO_BLENDER.T
 
 
 def amass_arrays(quats: np.ndarray, pelvis_location: np.ndarray, rest_joints: np.ndarray,

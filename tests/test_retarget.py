@@ -7,7 +7,7 @@ import pytest
 from core import rotations
 from core.ground import GroundError, contact_points, fit_floor, floor_transform
 from core.motion import MotionFormatError
-from core.retarget import (CAMERA_TO_BLENDER, amass_arrays, blender_fps, camera_lens_mm, object_matrices,
+from core.retarget import (CAMERA_TO_ARMATURE, CAMERA_TO_BLENDER, amass_arrays, blender_fps, camera_lens_mm, object_matrices,
                            select_tracks, track_keys)
 from core.skeleton import PARENTS, forward_kinematics
 from core.smoothing import OneEuro, smooth_positions, smooth_quaternions
@@ -15,24 +15,25 @@ from motions import random_motion, smplx_joints
 
 
 def blender_heads(keys):
-    """Pose-bone heads in armature space as Blender computes them for our rig.
-
-    Rest matrices are the armature's axes, so pose = parent_pose @ T(rest offset + loc) @ R.
-    """
+    """Pose-bone heads in armature space, done the long way as Blender poses our rig:
+    pose = parent_pose @ (parent_rest^-1 @ rest) @ T(location) @ R, rest = T(head)."""
     rot = rotations.quaternion_to_matrix(keys.quats)
     rest = keys.rest_joints
-    heads = np.zeros(keys.locations.shape)
-    glob = np.zeros(rot.shape)
+    pose = np.zeros(keys.quats.shape[:2] + (4, 4))
     for j in range(24):
+        basis = np.zeros(pose.shape[:1] + (4, 4))
+        basis[:, :3, :3] = rot[:, j]
+        basis[:, :3, 3] = keys.locations[:, j]
+        basis[:, 3, 3] = 1
+        local = np.eye(4)
         p = PARENTS[j]
-        if p < 0:
-            heads[:, j] = rest[0] + keys.locations[:, 0]
-            glob[:, j] = rot[:, j]
-        else:
-            offset = rest[j] - rest[p] + keys.locations[:, j]
-            heads[:, j] = heads[:, p] + np.einsum("fij,fj->fi", glob[:, p], offset)
-            glob[:, j] = glob[:, p] @ rot[:, j]
-    return heads
+        local[:3, 3] = rest[j] - (rest[p] if p >= 0 else 0)
+        pose[:, j] = (pose[:, p] if p >= 0 else np.eye(4)) @ local @ basis
+    return pose[:, :, :3, 3]
+
+
+def camera_heads(keys):
+    return blender_heads(keys) @ CAMERA_TO_ARMATURE.T
 
 
 def test_keys_put_every_joint_where_smplx_does(body_model_path):
@@ -41,7 +42,8 @@ def test_keys_put_every_joint_where_smplx_does(body_model_path):
         keys = track_keys(motion, track)
         rows = motion.rows_of_track(track)
         assert keys.observed.all() and np.array_equal(keys.frames, motion.frame_ids[rows])
-        np.testing.assert_allclose(blender_heads(keys), reference[rows], atol=1e-5)
+        np.testing.assert_allclose(camera_heads(keys), reference[rows], atol=1e-5)
+        np.testing.assert_allclose(keys.armature_joints(), blender_heads(keys), atol=1e-9)
         # A constant shape needs no location keys below the pelvis; a varying one does.
         assert keys.animated_locations[1:].any() == (track == 2)
         dots = np.sum(keys.quats[1:] * keys.quats[:-1], axis=-1)
@@ -56,10 +58,10 @@ def test_short_gaps_are_filled_long_gaps_get_no_keys(body_model_path):
     np.testing.assert_array_equal(keys.observed, np.isin(keys.frames, frames))
     assert keys.hold.nonzero()[0].tolist() == [19], "the last key before the long gap holds"
     # Interpolated frames lie between their neighbours: no jump to the origin.
-    pelvis = keys.locations[:, 0]
+    pelvis = keys.armature_joints()[:, 0]
     assert np.linalg.norm(pelvis[10] - pelvis[9]) < 0.2 and np.linalg.norm(pelvis, axis=1).min() > 1.0
     observed = keys.observed
-    np.testing.assert_allclose(blender_heads(keys)[observed], reference, atol=1e-5)
+    np.testing.assert_allclose(camera_heads(keys)[observed], reference, atol=1e-5)
 
 
 def test_track_choice(body_model_path):
@@ -83,8 +85,9 @@ def test_blender_frame_rates(fps, expected):
 
 def test_camera_and_armature_matrices():
     arm, cam = object_matrices()
-    np.testing.assert_allclose(arm[:3, :3] @ [0, -1, 0], [0, 0, 1])  # camera up (-y) is world up
-    np.testing.assert_allclose(arm[:3, :3] @ [0, 0, 1], [0, 1, 0])  # camera forward is world +Y
+    np.testing.assert_allclose(arm[:3, :3] @ [0, 1, 0], [0, 0, 1])  # SMPL up is world up
+    np.testing.assert_allclose(arm[:3, :3] @ [0, 0, 1], [0, -1, 0])  # rest body faces the camera
+    np.testing.assert_allclose(arm[:3, :3] @ CAMERA_TO_ARMATURE, CAMERA_TO_BLENDER)
     np.testing.assert_allclose(cam[:3, :3] @ [0, 0, -1], [0, 1, 0])  # Blender camera looks along +Y
     np.testing.assert_allclose(cam[:3, :3] @ [0, 1, 0], [0, 0, 1])
     assert camera_lens_mm(1000, 1920, 1080) == pytest.approx(1000 * 36 / 1920)
@@ -191,7 +194,7 @@ def test_amass_arrays_reproduce_the_armature_in_its_world(body_model_path):
 def test_posed_joints_match_forward_kinematics(body_model_path):
     motion, reference = random_motion(body_model_path, tracks={1: np.arange(5)}, varying_betas=(1,))
     keys = track_keys(motion, 1)
-    np.testing.assert_allclose(keys.posed_joints(), reference, atol=1e-5)
+    np.testing.assert_allclose(keys.camera_joints(), reference, atol=1e-5)
     fk = forward_kinematics(rotations.axis_angle_to_matrix(motion.poses.reshape(-1, 24, 3)), motion.rest_joints,
                             motion.trans)
     np.testing.assert_allclose(fk, reference, atol=1e-5)
