@@ -1,0 +1,184 @@
+"""Import into real bpy: the exactness contract, names, frame rate, gaps, bad input, rollback."""
+from __future__ import annotations
+
+import numpy as np
+
+import bpy
+
+from blender_cases.common import (JOINTS, armatures_by_track, camera_to_world, populate_user_scene, snapshot,
+                                  world_heads)
+from core.motion import write_motion
+from motions import random_motion
+
+
+def exact_options(ext, **extra):
+    return ext.addon.importer.ImportOptions(root_smoothing=0.0, ground=False, **extra)
+
+
+def check_exact(motion, reference, result, tol=1e-3):
+    worst = 0.0
+    by_track = armatures_by_track(result.armatures)
+    assert sorted(by_track) == motion.track_list()
+    for track, obj in by_track.items():
+        rows = motion.rows_of_track(track)
+        for row in rows:
+            frame = int(motion.frame_ids[row]) + 1
+            err = np.abs(world_heads(obj, frame) - camera_to_world(reference[row])).max()
+            worst = max(worst, err)
+    assert worst < tol, f"worst joint error {worst * 1000:.3f} mm"
+    return worst
+
+
+def case_exactness_two_tracks_random_betas(ctx):
+    """With smoothing and ground off, every bone head equals smplx's joint (1 mm), both action APIs."""
+    tracks = {1: np.arange(3, 23), 2: np.arange(15, 31)}  # different frame ranges; track 2 varies its shape
+    motion, reference = random_motion(ctx.body_model, tracks=tracks, seed=3, fps=25.0)
+    path = write_motion(ctx.tmp / "m.npz", motion)
+    importer = ctx.module("addon.importer")
+    for slotted in (True, False):
+        bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+        result = importer.import_motion(bpy.context, path, exact_options(ctx.ext, slotted_actions=slotted,
+                                                                         camera=False))
+        worst = check_exact(motion, reference, result)
+        assert worst < 1e-4, worst  # in practice float32 rounding only
+        for obj in result.armatures:
+            assert sorted(b.name for b in obj.data.bones) == sorted(JOINTS)
+            assert isinstance(obj["vtm_track_id"], int)
+            rows = motion.rows_of_track(obj["vtm_track_id"])
+            heads = np.array([obj.data.bones[n].head_local for n in JOINTS])
+            np.testing.assert_allclose(heads, motion.rest_joints[rows].mean(0), atol=1e-6)
+            for b in obj.data.bones:  # rest matrices aligned with the armature's axes
+                np.testing.assert_allclose(np.array(b.matrix_local)[:3, :3], np.eye(3), atol=1e-6)
+    scene = bpy.context.scene
+    assert (scene.render.fps, scene.render.fps_base) == (25, 1.0)
+    assert (scene.frame_start, scene.frame_end) == (4, 31)
+
+
+def case_keys_are_linear_and_sign_continuous(ctx):
+    motion, _ = random_motion(ctx.body_model, tracks={4: np.arange(0, 40)}, seed=5, pose_scale=1.2)
+    importer = ctx.module("addon.importer")
+    animation = ctx.module("addon.animation")
+    result = importer.import_motion(bpy.context, motion_file(ctx, motion), exact_options(ctx.ext))
+    obj = result.armatures[0]
+    curves = animation.action_fcurves(obj.animation_data.action, obj)
+    quats = {}
+    for fc in curves:
+        assert all(k.interpolation == "LINEAR" for k in fc.keyframe_points)
+        frames, values = animation.read_curve(fc)
+        np.testing.assert_array_equal(frames, np.arange(1, 41))
+        if fc.data_path.endswith("rotation_quaternion"):
+            quats.setdefault(fc.data_path, [None] * 4)[fc.array_index] = values
+    assert len(quats) == 24
+    for comps in quats.values():
+        q = np.stack(comps, 1)
+        assert (np.sum(q[1:] * q[:-1], 1) >= 0).all()
+    # Constant shape: only the pelvis moves by location.
+    located = {fc.data_path for fc in curves if fc.data_path.endswith(".location")}
+    assert located == {'pose.bones["pelvis"].location'}
+
+
+def motion_file(ctx, motion, name="clip.npz"):
+    return write_motion(ctx.tmp / name, motion)
+
+
+def case_ntsc_frame_rate_and_video_frame_offset(ctx):
+    motion, reference = random_motion(ctx.body_model, tracks={1: np.arange(100, 106)}, fps=30000 / 1001)
+    importer = ctx.module("addon.importer")
+    result = importer.import_motion(bpy.context, motion_file(ctx, motion), exact_options(ctx.ext))
+    scene = bpy.context.scene
+    assert scene.render.fps == 30 and abs(scene.render.fps_base - 1.001) < 1e-6
+    assert (scene.frame_start, scene.frame_end) == (101, 106)
+    check_exact(motion, reference, result)
+
+
+def case_long_gaps_hold_short_gaps_interpolate(ctx):
+    frames = np.r_[0:10, 12:20, 50:60]
+    motion, reference = random_motion(ctx.body_model, tracks={1: frames}, fps=30.0, varying_betas=())
+    importer = ctx.module("addon.importer")
+    animation = ctx.module("addon.animation")
+    result = importer.import_motion(bpy.context, motion_file(ctx, motion), exact_options(ctx.ext))
+    obj = result.armatures[0]
+    fc = [c for c in animation.action_fcurves(obj.animation_data.action, obj)
+          if c.data_path == 'pose.bones["pelvis"].location' and c.array_index == 0][0]
+    keyed, _ = animation.read_curve(fc)
+    np.testing.assert_array_equal(keyed, np.r_[1:21, 51:61])
+    assert fc.keyframe_points[19].interpolation == "CONSTANT"  # frame 20: holds across the gap
+    held = world_heads(obj, 20)
+    np.testing.assert_allclose(world_heads(obj, 35), held, atol=1e-6)  # no slide, no jump to the origin
+    assert np.linalg.norm(held[0]) > 1.0
+    check_exact(motion, reference, result)
+
+
+def case_names_in_use_are_never_touched(ctx):
+    populate_user_scene()
+    user_obj = bpy.data.objects["clip track 1"]
+    before = snapshot()
+    motion, _ = random_motion(ctx.body_model, tracks={1: np.arange(5)})
+    importer = ctx.module("addon.importer")
+    result = importer.import_motion(bpy.context, motion_file(ctx, motion), exact_options(ctx.ext, camera=True))
+    arm = result.armatures[0]
+    assert arm.name == "clip track 1.001" and arm.animation_data.action.name == "clip track 1.001"
+    assert bpy.data.objects["clip track 1"] is user_obj and user_obj.type == "MESH"
+    assert tuple(user_obj.location) == (1.0, 2.0, 3.0) and user_obj.animation_data is None
+    assert len(bpy.data.actions["clip track 1"].layers if hasattr(bpy.types.Action, "slots") else []) == 0
+    after = snapshot()
+    for kind in ("objects", "actions", "armatures"):
+        assert set(before[kind]) <= set(after[kind]), kind
+    assert bpy.data.objects["user empty"].select_get(), "the user's selection stays"
+
+
+def case_bad_motion_files_change_nothing(ctx):
+    populate_user_scene()
+    before = snapshot()
+    importer = ctx.module("addon.importer")
+    motion_mod = ctx.module("core.motion")
+    bad_text = ctx.tmp / "text.npz"
+    bad_text.write_text("not a zip")
+    motion, _ = random_motion(ctx.body_model, tracks={1: np.arange(4)})
+    arrays = motion.to_arrays()
+    arrays["poses"] = arrays["poses"][:, :70]
+    bad_shape = ctx.tmp / "shape.npz"
+    np.savez(bad_shape, **arrays)
+    cases = [(ctx.tmp / "missing.npz", FileNotFoundError, "does not exist"),
+             (bad_text, motion_mod.MotionFormatError, "not a readable .npz"),
+             (bad_shape, motion_mod.MotionFormatError, "poses has shape [4, 70]")]
+    for path, kind, words in cases:
+        try:
+            importer.import_motion(bpy.context, path)
+        except kind as exc:
+            assert words in str(exc), str(exc)
+        else:
+            raise AssertionError(f"{path.name} imported")
+        assert snapshot() == before
+    try:
+        importer.import_motion(bpy.context, motion_file(ctx, motion), importer.ImportOptions(people="9"))
+    except motion_mod.MotionFormatError as exc:
+        assert "track 9 is not in the motion" in str(exc)
+    else:
+        raise AssertionError("a missing track imported")
+    assert snapshot() == before
+
+
+def case_failure_part_way_rolls_everything_back(ctx):
+    populate_user_scene()
+    bpy.context.scene.render.fps = 50
+    before = snapshot()
+    importer = ctx.module("addon.importer")
+    motion, _ = random_motion(ctx.body_model, tracks={1: np.arange(4), 2: np.arange(6)})
+    original = importer.build_camera
+
+    def broken_camera(*args, **kwargs):
+        original(*args, **kwargs)
+        raise RuntimeError("simulated failure after the armatures and the camera exist")
+
+    importer.build_camera = broken_camera
+    try:
+        importer.import_motion(bpy.context, motion_file(ctx, motion), importer.ImportOptions())
+    except importer.ImportFailed as exc:
+        assert "simulated failure" in str(exc) and "undone" in str(exc)
+    else:
+        raise AssertionError("the import should have failed")
+    finally:
+        importer.build_camera = original
+    assert snapshot() == before
+    assert bpy.context.scene.render.fps == 50
