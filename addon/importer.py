@@ -242,7 +242,7 @@ def import_motion(context, motion: Motion | str | os.PathLike, options: ImportOp
     warnings: list[str] = []
     ground = None
     if options.ground:
-        points = [ground_fit.contact_points(retarget.world_joints(k), motion.fps) for k in all_keys]
+        points = [ground_fit.contact_points(retarget.world_joints(k, ground_fit.FEET), motion.fps) for k in all_keys]
         try:
             ground = ground_fit.floor_transform(ground_fit.fit_floor(np.concatenate(points)))
         except ground_fit.GroundError as exc:

@@ -17,6 +17,7 @@ FEET = (10, 11)
 # approximation for an adult SMPL body; the floor is put this far below the joints.
 FOOT_JOINT_HEIGHT = 0.03
 MAX_TILT_DEG = 45.0
+MAX_POINTS = 4000
 
 
 class GroundError(ValueError):
@@ -64,9 +65,11 @@ def fit_floor(points: np.ndarray, tolerance: float = 0.03, iterations: int = 256
     p = np.asarray(points, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != 3 or len(p) < 3:
         raise GroundError(f"need at least 3 foot contacts to place a floor, got {len(p)}")
+    if len(p) > MAX_POINTS:  # an even subsample keeps the fit's cost flat on long clips
+        p = p[np.linspace(0, len(p) - 1, MAX_POINTS).astype(np.int64)]
     level = Floor(np.array([0.0, 0.0, 1.0]), float(np.percentile(p[:, 2], 10)), len(p), len(p))
-    spread = np.linalg.svd(p[:, :2] - p[:, :2].mean(0), compute_uv=False) / np.sqrt(len(p))
-    if spread[-1] < 0.15:  # metres of spread across the narrow horizontal direction
+    spread = np.sqrt(np.maximum(np.linalg.eigvalsh(np.cov((p[:, :2] - p[:, :2].mean(0)).T)), 0))
+    if spread[0] < 0.15:  # metres of spread across the narrow horizontal direction
         return level
 
     rng = np.random.default_rng(seed)
@@ -90,7 +93,7 @@ def fit_floor(points: np.ndarray, tolerance: float = 0.03, iterations: int = 256
         return level
     q = p[inliers]
     centre = q.mean(0)
-    normal = np.linalg.svd(q - centre)[2][-1]
+    normal = np.linalg.eigh(np.cov((q - centre).T))[1][:, 0]  # least-spread direction
     normal *= 1.0 if normal[2] >= 0 else -1.0
     if normal[2] < np.cos(np.radians(MAX_TILT_DEG)):
         return level

@@ -70,31 +70,44 @@ class TrackKeys:
     def num_frames(self) -> int:
         return int(self.frames.shape[0])
 
-    def armature_joints(self) -> np.ndarray:
+    def armature_joints(self, joints: tuple[int, ...] | None = None) -> np.ndarray:
         """[F, 24, 3] pose-bone heads in armature space, computed as Blender poses the rig.
 
         With rest matrices equal to the armature's axes a bone's pose matrix is
         parent_pose @ T(rest offset + location) @ R, so heads follow SMPL's chain.
+        `joints` limits the work to those joints' chains (the others come back as NaN).
         """
         rest = np.asarray(self.rest_joints, dtype=np.float64)
         parents = np.where(PARENTS < 0, 0, PARENTS)
         offsets = rest - rest[parents]
         offsets[0] = rest[0]
-        posed_rest = _chain_positions(offsets[None] + self.locations)  # [F, 24, 3]
-        return forward_kinematics(rotations.quaternion_to_matrix(self.quats), posed_rest)
+        offsets = offsets[None] + self.locations                          # [F, 24, 3]
+        needed = _chains(joints) if joints is not None else range(NUM_JOINTS)
+        out = np.full(offsets.shape, np.nan)
+        glob = {}
+        for j in needed:  # parents come before children in SMPL's order
+            local = rotations.quaternion_to_matrix(self.quats[:, j])
+            p = int(PARENTS[j])
+            if p < 0:
+                glob[j], out[:, j] = local, offsets[:, 0]
+            else:
+                glob[j] = glob[p] @ local
+                out[:, j] = out[:, p] + np.einsum("fij,fj->fi", glob[p], offsets[:, j])
+        return out
 
     def camera_joints(self) -> np.ndarray:
         """[F, 24, 3] joints in the motion's camera frame (what smplx gives per row)."""
         return self.armature_joints() @ CAMERA_TO_ARMATURE.T
 
 
-def _chain_positions(offsets: np.ndarray) -> np.ndarray:
-    """Rest-like joint positions from per-bone offsets [..., 24, 3] (root offset absolute)."""
-    out = np.empty_like(offsets)
-    out[..., 0, :] = offsets[..., 0, :]
-    for j in range(1, len(PARENTS)):
-        out[..., j, :] = out[..., PARENTS[j], :] + offsets[..., j, :]
-    return out
+def _chains(joints) -> list[int]:
+    """The given joints and all their ancestors, parents first."""
+    keep = set()
+    for j in joints:
+        while j >= 0 and j not in keep:
+            keep.add(int(j))
+            j = int(PARENTS[j])
+    return sorted(keep)
 
 
 def select_tracks(motion: Motion, people: str | int = "all") -> list[int]:
@@ -148,7 +161,7 @@ def track_keys(motion: Motion, track_id: int, root_smoothing: OneEuro | None = N
         max_gap = max_gap_frames(motion.fps)
     parts = []
     for seg in segments(motion.frame_ids[rows], max_gap):
-        filled = fill_track_gaps(motion.select(rows[seg]), track_id)
+        filled = _fill(motion, rows[seg], track_id)
         quats = rotations.axis_angle_to_quaternion(filled["poses"].reshape(-1, NUM_JOINTS, 3))
         quats = smooth_quaternions(quats, motion.fps, rotation_smoothing)
         trans = smooth_positions(filled["trans"], motion.fps, root_smoothing)
@@ -169,6 +182,17 @@ def track_keys(motion: Motion, track_id: int, root_smoothing: OneEuro | None = N
     return TrackKeys(track_id=int(track_id), frames=cat("frames").astype(np.int64), observed=cat("observed"),
                      hold=cat("hold"), quats=quats, locations=locations, animated_locations=animated,
                      rest_joints=rest, betas=betas, trans=trans, row_rest_joints=row_rest)
+
+
+def _fill(motion: Motion, rows: np.ndarray, track_id: int) -> dict[str, np.ndarray]:
+    """fill_track_gaps on some rows of a track, without the slerps when nothing is missing."""
+    frames = motion.frame_ids[rows].astype(np.int64)
+    if frames[-1] - frames[0] + 1 > len(frames):
+        return fill_track_gaps(motion.select(rows), track_id)
+    f64 = lambda a: np.asarray(a[rows], dtype=np.float64)
+    return {"frame_ids": frames, "poses": f64(motion.poses), "trans": f64(motion.trans),
+            "betas": f64(motion.betas), "rest_joints": f64(motion.rest_joints),
+            "observed": np.ones(len(frames), dtype=bool)}
 
 
 def bone_locations(row_rest: np.ndarray, trans: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -224,9 +248,10 @@ def object_matrices(ground: np.ndarray | None = None) -> tuple[np.ndarray, np.nd
     return g @ arm, g @ cam
 
 
-def world_joints(keys: TrackKeys) -> np.ndarray:
-    """[F, 24, 3] posed joints in the Blender world before any ground transform."""
-    return keys.armature_joints() @ ARMATURE_TO_BLENDER.T
+def world_joints(keys: TrackKeys, joints: tuple[int, ...] | None = None) -> np.ndarray:
+    """[F, 24, 3] posed joints in the Blender world before any ground transform
+    (only `joints` and their chains when given; NaN elsewhere)."""
+    return keys.armature_joints(joints) @ ARMATURE_TO_BLENDER.T
 
 
 def amass_arrays(quats: np.ndarray, pelvis_location: np.ndarray, rest_joints: np.ndarray,

@@ -72,16 +72,36 @@ def _one_euro_rows(x: np.ndarray, fps: float, settings: OneEuro) -> np.ndarray:
     """one_euro for x [T, D] in plain floats: per-step numpy calls cost more than the maths."""
     dt = 1.0 / float(fps)
     a_d = float(_alpha(settings.d_cutoff, dt))
-    two_pi_dt = 2.0 * math.pi * dt
+    k = 2.0 * math.pi * dt
+    gain = a_d / dt
+    keep = 1.0 - a_d
+    min_cutoff, beta = float(settings.min_cutoff), float(settings.beta)
+    sqrt = math.sqrt
     rows = x.tolist()
+    if x.shape[1] == 3:  # positions: unrolled, the common case
+        px, py, pz = rows[0]
+        dx = dy = dz = 0.0
+        out = [(px, py, pz)]
+        append = out.append
+        for vx, vy, vz in rows[1:]:
+            dx = gain * (vx - px) + keep * dx
+            dy = gain * (vy - py) + keep * dy
+            dz = gain * (vz - pz) + keep * dz
+            c = k * (min_cutoff + beta * sqrt(dx * dx + dy * dy + dz * dz))
+            a = c / (1.0 + c)
+            px += a * (vx - px)
+            py += a * (vy - py)
+            pz += a * (vz - pz)
+            append((px, py, pz))
+        return np.array(out, dtype=np.float64)
     prev = rows[0]
     out = [prev]
     dx_hat = [0.0] * len(prev)
     for row in rows[1:]:
-        dx_hat = [a_d * (v - p) / dt + (1.0 - a_d) * d for v, p, d in zip(row, prev, dx_hat)]
-        cutoff = settings.min_cutoff + settings.beta * math.sqrt(sum(d * d for d in dx_hat))
-        a = two_pi_dt * cutoff / (1.0 + two_pi_dt * cutoff)
-        prev = [a * v + (1.0 - a) * p for v, p in zip(row, prev)]
+        dx_hat = [gain * (v - p) + keep * d for v, p, d in zip(row, prev, dx_hat)]
+        c = k * (min_cutoff + beta * sqrt(sum(d * d for d in dx_hat)))
+        a = c / (1.0 + c)
+        prev = [p + a * (v - p) for v, p in zip(row, prev)]
         out.append(prev)
     return np.array(out, dtype=np.float64)
 
