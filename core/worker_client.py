@@ -103,17 +103,16 @@ def format_eta(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-class WorkerRun:
-    """One worker run: start, poll (from a timer or a loop), cancel, and the result."""
+class ProtocolRun:
+    """A `python -m core.<tool>` child that speaks the JSON-lines protocol: start, poll (from
+    a timer or a loop), cancel, and the result. `output`, when given, must exist at the end."""
 
-    def __init__(self, python: str | os.PathLike, video: str | os.PathLike, output: str | os.PathLike,
-                 options: WorkerOptions | None = None, cwd: str | os.PathLike | None = None,
-                 env: dict | None = None):
-        self.python = os.fspath(python) if python else ""
-        self.video = os.fspath(video)
-        self.output = os.fspath(output)
-        self.options = options or WorkerOptions()
-        self.argv = worker_command(self.python, self.video, self.output, self.options)
+    def __init__(self, argv: Sequence[str], output: str | os.PathLike | None = None,
+                 cwd: str | os.PathLike | None = None, env: dict | None = None, what: str = "the worker"):
+        self.argv = [os.fspath(a) for a in argv]
+        self.python = self.argv[0] if self.argv else ""
+        self.output = None if output is None else os.fspath(output)
+        self.what = what
         self.child = ChildProcess(self.argv, cwd=cwd or PACKAGE_ROOT, env=env or worker_env())
         self.progress = Progress()
         self.warnings: list[str] = []
@@ -133,7 +132,7 @@ class WorkerRun:
         try:
             self.child.start()
         except OSError as exc:
-            self._fail("worker_start_failed", f"could not start the worker with '{self.python}': {exc}")
+            self._fail("worker_start_failed", f"could not start {self.what} with '{self.python}': {exc}")
             return
         self.started_at = time.monotonic()
 
@@ -169,27 +168,28 @@ class WorkerRun:
         elif kind == "info":
             self.info.update({k: v for k, v in event.items() if k != "event"})
         elif kind == "done":
-            self.output_written = str(event.get("output", self.output))
+            self.output_written = str(event.get("output") or self.output or "")
         elif kind == "error" and self.error is None:
             self.error = WorkerError(str(event.get("code", "error")), str(event.get("message", "")))
 
     def _finish(self, returncode: int) -> None:
         self._done = True
         if self.child.cancelled:
-            self.error = WorkerError("cancelled", "cancelled; no motion was written and the scene is unchanged")
+            self.error = WorkerError("cancelled", f"cancelled: {self.what} was stopped and wrote nothing")
             self.output_written = None
             return
         if self.error is not None and returncode != 0:
             return
-        if returncode == 0 and self.output_written and os.path.isfile(self.output_written):
+        if returncode == 0 and self.output_written is not None and (
+                self.output is None or os.path.isfile(self.output_written)):
             return
         if returncode == EXIT_CANCELLED:
-            self.error = WorkerError("cancelled", "the worker was cancelled; no motion was written")
+            self.error = WorkerError("cancelled", f"{self.what} was cancelled; nothing was written")
             return
         tail = self.child.stderr_text(lines=6).strip()
-        why = f"the worker stopped unexpectedly (exit code {returncode}) without reporting an error"
+        why = f"{self.what} stopped unexpectedly (exit code {returncode}) without reporting an error"
         if returncode == 0:
-            why = "the worker exited without writing the motion file"
+            why = f"{self.what} exited without finishing its output"
         self.error = WorkerError("worker_crashed", why + (f"; its last output:\n{tail}" if tail else ""))
         self.output_written = None
 
@@ -197,7 +197,7 @@ class WorkerRun:
         self.child.cancel()
 
     def wait(self, interval: float = 0.05, timeout: float | None = None, on_progress=None,
-             should_cancel=None) -> "WorkerRun":
+             should_cancel=None) -> "ProtocolRun":
         """Run to the end synchronously (background mode, scripts); returns self."""
         if not self.child.started and not self._done:
             self.start()
@@ -220,7 +220,7 @@ class WorkerRun:
         return self._done and self.error is None and self.output_written is not None
 
     def result(self) -> str:
-        """The motion file's path, or raise the WorkerError."""
+        """The output's path, or raise the WorkerError."""
         if not self._done:
             raise RuntimeError("the worker run has not finished")
         if self.error is not None:
@@ -241,3 +241,89 @@ class WorkerRun:
         if p.eta_seconds is not None:
             parts.append(f"ETA {format_eta(p.eta_seconds)}")
         return " · ".join(parts)
+
+
+class WorkerRun(ProtocolRun):
+    """One run of `python -m core.worker VIDEO -o OUTPUT [options]`."""
+
+    def __init__(self, python: str | os.PathLike, video: str | os.PathLike, output: str | os.PathLike,
+                 options: WorkerOptions | None = None, cwd: str | os.PathLike | None = None,
+                 env: dict | None = None):
+        self.video = os.fspath(video)
+        self.options = options or WorkerOptions()
+        argv = worker_command(os.fspath(python) if python else "", self.video, output, self.options)
+        super().__init__(argv, output=output, cwd=cwd, env=env, what="the worker")
+
+
+def mesh_command(python: str | os.PathLike, smpl_model: str | os.PathLike, output: str | os.PathLike) -> list[str]:
+    """argv of the SMPL model -> numpy mesh conversion (core.smpl_mesh)."""
+    return [os.fspath(python), "-m", "core.smpl_mesh", "--smpl-model", os.fspath(smpl_model), "-o", os.fspath(output)]
+
+
+def check_command(python: str | os.PathLike) -> list[str]:
+    return [os.fspath(python), "-m", "core.worker_check"]
+
+
+class RunSequence:
+    """Protocol runs one after another (the worker, then e.g. the mesh conversion); the
+    first error stops the sequence. Polled and cancelled like a single run."""
+
+    def __init__(self, runs: Sequence[ProtocolRun]):
+        self.runs = list(runs)
+        self.index = 0
+        self.cancelled = False
+
+    @property
+    def current(self) -> ProtocolRun:
+        return self.runs[min(self.index, len(self.runs) - 1)]
+
+    def start(self) -> None:
+        self.current.start()
+
+    def poll(self) -> bool:
+        """True once every run has finished, or one has failed."""
+        while True:
+            run = self.current
+            if not run.poll():
+                return False
+            if run.error is not None or self.index >= len(self.runs) - 1:
+                return True
+            self.index += 1
+            if self.cancelled:
+                self.current._fail("cancelled", "cancelled before it started")
+                return True
+            self.current.start()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.current.cancel()
+
+    @property
+    def error(self) -> WorkerError | None:
+        return next((r.error for r in self.runs if r.error is not None), None)
+
+    @property
+    def succeeded(self) -> bool:
+        return all(r.succeeded for r in self.runs)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for r in self.runs for w in r.warnings]
+
+    def status_text(self) -> str:
+        prefix = f"[{self.index + 1}/{len(self.runs)}] " if len(self.runs) > 1 else ""
+        return prefix + self.current.status_text()
+
+    def wait(self, interval: float = 0.05, timeout: float | None = None, on_progress=None,
+             should_cancel=None) -> "RunSequence":
+        if not self.current.child.started and not self.current.finished:
+            self.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.poll():
+            if on_progress is not None:
+                on_progress(self)
+            if (should_cancel is not None and should_cancel()) or (deadline and time.monotonic() > deadline):
+                if not self.cancelled:
+                    self.cancel()
+            time.sleep(interval)
+        return self

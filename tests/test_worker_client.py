@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from conftest import TESTS
@@ -96,3 +97,41 @@ def test_status_text_and_eta():
     run._handle_line("not json from a noisy library")
     assert run.status_text() == "estimate · 10/40 · 5.0 fps · ETA 0:06"
     assert run.progress.fraction == 0.25 and run.stray_lines == ["not json from a noisy library"]
+
+
+def test_mesh_conversion_runs_in_the_worker_env_and_reads_with_numpy(tmp_path, body_model_path):
+    from core.body_model import create_smpl, smpl_rest_joints
+    from core.smpl_mesh import read_mesh_file, shaped_vertices
+    from core.worker_client import ProtocolRun, mesh_command
+
+    out = tmp_path / "mesh.npz"
+    run = ProtocolRun(mesh_command(sys.executable, body_model_path, out), output=out, what="the mesh conversion")
+    assert run.wait(timeout=120).succeeded, run.error
+    mesh = read_mesh_file(out)
+    assert mesh["v_template"].shape == (6890, 3) and mesh["faces"].shape[1] == 3
+    betas = np.random.default_rng(0).normal(size=10)
+    joints = mesh["j_regressor"].astype(np.float64) @ shaped_vertices(mesh, betas)
+    np.testing.assert_allclose(joints, smpl_rest_joints(create_smpl(body_model_path), betas[None])[0], atol=1e-5)
+
+    bad = tmp_path / "bad.pkl"
+    bad.write_text("nope")
+    run = ProtocolRun(mesh_command(sys.executable, bad, tmp_path / "m2.npz"), output=tmp_path / "m2.npz").wait(
+        timeout=120)
+    assert run.error.code == "smpl_model_invalid" and "bad.pkl" in str(run.error)
+    assert not (tmp_path / "m2.npz").exists()
+
+
+def test_check_worker_reports_versions_and_devices():
+    from core.worker_check import summary_lines
+    from core.worker_client import ProtocolRun, check_command
+
+    run = ProtocolRun(check_command(sys.executable), what="the worker check").wait(timeout=120)
+    report = run.info["check"]
+    import torch
+
+    assert report["torch"]["version"] == torch.__version__
+    assert report["torch"]["cuda_available"] == torch.cuda.is_available()
+    assert report["packages"]["numpy"] == np.__version__
+    lines = summary_lines(report)
+    assert lines[0].startswith("Python 3.") and any(line.startswith("torch ") for line in lines)
+    assert run.succeeded == (not report["problems"]), report["problems"]

@@ -1,0 +1,139 @@
+"""The extension in real bpy: registration, panel settings, the run controller with real workers."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+import bpy
+
+from blender_cases.common import armatures_by_track, populate_user_scene, snapshot
+from conftest import write_video
+
+
+def call(operator, **kwargs):
+    """Run an operator; an ERROR report raises in Python, so return (result, message)."""
+    try:
+        return operator(**kwargs), ""
+    except RuntimeError as exc:
+        return {"CANCELLED"}, str(exc)
+
+
+def set_up_run(ctx, estimator="doubles:FakeEstimator", frames=12):
+    video = write_video(ctx.tmp / "walk.mp4", frames=frames)
+    prefs = bpy.context.preferences.addons[ctx.ext.__name__].preferences
+    prefs.worker_python = sys.executable
+    settings = bpy.context.scene.vtm
+    settings.video = str(video)
+    settings.estimator = "CUSTOM"
+    settings.estimator_custom = estimator
+    settings.people = "ALL"
+    return video
+
+
+def case_extension_registers_operators_panel_and_preferences(ctx):
+    assert ctx.ext.__name__ == "bl_ext.vtm_test.video_to_motion"
+    for idname in ("run", "cancel", "import_motion", "check_worker"):
+        assert hasattr(bpy.ops.vtm, idname), idname
+    assert "VTM_PT_main" in dir(bpy.types) or hasattr(bpy.types, "VTM_PT_main")
+    assert bpy.types.VTM_PT_main.bl_category == "Video to Motion"
+    assert bpy.types.VTM_PT_main.bl_region_type == "UI"
+    prefs = bpy.context.preferences.addons[ctx.ext.__name__].preferences
+    for prop in ("worker_python", "smpl_model", "default_checkpoint", "detector_weights"):
+        assert hasattr(prefs, prop), prop
+    settings = bpy.context.scene.vtm
+    assert settings.root_smoothing == 0.5 and settings.ground and settings.people == "LARGEST"
+
+
+def case_operator_runs_the_worker_and_imports(ctx):
+    """bpy.ops.vtm.run in background mode: the worker child process, then the import."""
+    video = set_up_run(ctx)
+    populate_user_scene()
+    assert bpy.ops.vtm.run() == {"FINISHED"}
+    state = bpy.context.window_manager.vtm
+    assert state.last_error == "" and state.status == "done" and state.progress == 1.0
+    assert os.path.isfile(state.last_motion)
+    arms = armatures_by_track(bpy.data.objects)
+    assert sorted(arms) == [1, 2]
+    scene = bpy.context.scene
+    assert (scene.render.fps, scene.render.resolution_x, scene.render.resolution_y) == (25, 96, 64)
+    cam = scene.camera
+    assert cam is not None and cam.data.show_background_images
+    assert cam.data.background_images[0].clip.filepath == str(video)
+    # The user's things are still there and unchanged.
+    assert tuple(bpy.data.objects["clip track 1"].location) == (1.0, 2.0, 3.0)
+    assert bpy.data.objects["user empty"].select_get()
+
+
+def case_controller_cancel_mid_run_leaves_the_scene(ctx):
+    """The modal path's controller, ticked as the timer does, cancelled mid-run."""
+    set_up_run(ctx, estimator="doubles:SlowEstimator", frames=40)
+    populate_user_scene()
+    before = snapshot()
+    jobs = ctx.module("addon.jobs")
+    controller = jobs.RunController(jobs.request_from_context(bpy.context))
+    state = bpy.context.window_manager.vtm
+    controller.start(state)
+    assert state.running
+    seen = set()
+    while not controller.tick(state):
+        seen.add(state.status.split(" ")[0])
+        if state.status.startswith("estimate") and state.progress > 0.1:
+            state.cancel_requested = True
+        time.sleep(0.05)
+    assert "estimate" in seen
+    assert not controller.finish(bpy.context, state)
+    assert "cancel" in state.last_error and not state.running
+    assert snapshot() == before
+    assert not os.path.exists(controller.request.output)
+
+
+def case_worker_crash_gives_a_clear_error_and_no_change(ctx):
+    set_up_run(ctx, estimator="doubles:CrashingEstimator")
+    populate_user_scene()
+    before = snapshot()
+    result, message = call(bpy.ops.vtm.run)
+    assert result == {"CANCELLED"} and "stopped unexpectedly (exit code 86)" in message, message
+    state = bpy.context.window_manager.vtm
+    assert "stopped unexpectedly (exit code 86)" in state.last_error, state.last_error
+    assert snapshot() == before
+
+
+def case_missing_inputs_are_named(ctx):
+    set_up_run(ctx)
+    settings = bpy.context.scene.vtm
+    state = bpy.context.window_manager.vtm
+    settings.video = str(ctx.tmp / "nope.mp4")
+    result, message = call(bpy.ops.vtm.run)
+    assert result == {"CANCELLED"} and "nope.mp4" in message and "does not exist" in message
+    assert state.last_error in message
+    settings.video = ""
+    assert "choose a video" in call(bpy.ops.vtm.run)[1]
+    set_up_run(ctx)
+    bpy.context.preferences.addons[ctx.ext.__name__].preferences.worker_python = str(ctx.tmp / "no-python")
+    message = call(bpy.ops.vtm.run)[1]
+    assert "no-python" in message and "preferences" in message
+    assert not armatures_by_track(bpy.data.objects)
+
+
+def case_import_operator_and_check_worker(ctx):
+    from core.motion import write_motion
+    from motions import random_motion
+
+    motion, _ = random_motion(ctx.body_model, tracks={3: np.arange(6), 5: np.arange(2, 9)})
+    path = write_motion(ctx.tmp / "m.npz", motion)
+    bpy.context.scene.vtm.people = "TRACK"
+    bpy.context.scene.vtm.track_id = 5
+    assert bpy.ops.vtm.import_motion(filepath=str(path)) == {"FINISHED"}
+    assert sorted(armatures_by_track(bpy.data.objects)) == [5]
+    result, message = call(bpy.ops.vtm.import_motion, filepath=str(ctx.tmp / "gone.npz"))
+    assert result == {"CANCELLED"} and "gone.npz" in message and "does not exist" in message
+
+    bpy.context.preferences.addons[ctx.ext.__name__].preferences.worker_python = sys.executable
+    bpy.ops.vtm.check_worker()
+    report = bpy.context.window_manager.vtm.check_report
+    import torch
+
+    assert f"torch {torch.__version__}" in report, report
