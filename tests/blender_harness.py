@@ -22,13 +22,14 @@ def case_names(module: str) -> list[str]:
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("case_")]
 
 
-def run_cases(module: str, timeout: float = 420) -> dict:
+def run_cases(module: str, timeout: float = 420, extra_env: dict | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="vtm_blender_") as tmp:
         result = Path(tmp) / "result.json"
         env = dict(os.environ)
         env["BLENDER_USER_RESOURCES"] = str(Path(tmp) / "blender_user")
         env["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), str(TESTS), env.get("PYTHONPATH", "")])
         env.setdefault("YOLO_OFFLINE", "1")
+        env.update(extra_env or {})
         try:
             proc = subprocess.run([sys.executable, str(TESTS / "blender_runner.py"), module, str(result)],
                                   env=env, capture_output=True, text=True, timeout=timeout)

@@ -49,9 +49,26 @@ class Context:
         return self._body_model
 
 
+def install_zip(zip_path: str) -> None:
+    """Install a built extension zip the way users do (Install from Disk) and enable it."""
+    global PACKAGE
+    import bpy
+
+    result = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default",
+                                                      enable_on_install=True)
+    if result != {"FINISHED"}:
+        raise RuntimeError(f"installing {zip_path} gave {result}")
+    PACKAGE = "bl_ext.user_default.video_to_motion"
+    importlib.import_module(PACKAGE)
+
+
 def enable_extension(workdir: Path) -> None:
     import addon_utils
     import bpy
+
+    if os.environ.get("VTM_EXTENSION_ZIP"):
+        install_zip(os.environ["VTM_EXTENSION_ZIP"])
+        return
 
     repo_dir = workdir / "extensions"
     repo_dir.mkdir()
