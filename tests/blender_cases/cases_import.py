@@ -182,3 +182,70 @@ def case_failure_part_way_rolls_everything_back(ctx):
         importer.build_camera = original
     assert snapshot() == before
     assert bpy.context.scene.render.fps == 50
+
+
+def _view(scene, cam, points):
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    return np.array([tuple(world_to_camera_view(scene, cam, Vector(tuple(p)))) for p in points])
+
+
+def case_camera_overlays_the_video(ctx):
+    """Joints seen through the Blender camera land on the pixels the motion's pinhole puts them."""
+    motion, reference = random_motion(ctx.body_model, tracks={1: np.arange(4)}, size=(1280, 720))
+    importer = ctx.module("addon.importer")
+    from conftest import write_video
+
+    video = write_video(ctx.tmp / "clip.mp4", frames=6, size=(1280, 720))
+    result = importer.import_motion(bpy.context, motion_file(ctx, motion), exact_options(ctx.ext, video=str(video)))
+    scene, cam = bpy.context.scene, result.camera
+    assert scene.camera == cam and cam.data.show_background_images
+    clip = cam.data.background_images[0].clip
+    assert clip.frame_start == 1 and tuple(clip.size) == (1280, 720)
+    assert (scene.render.resolution_x, scene.render.resolution_y) == (1280, 720)
+    w, h = motion.image_size
+    for row in range(4):
+        heads = world_heads(result.armatures[0], int(motion.frame_ids[row]) + 1)
+        seen = _view(scene, cam, heads)
+        x, y, z = reference[row].T
+        u = motion.focal_length * x / z + w / 2
+        v = motion.focal_length * y / z + h / 2
+        np.testing.assert_allclose(seen[:, 0] * w, u, atol=0.05)
+        np.testing.assert_allclose((1 - seen[:, 1]) * h, v, atol=0.05)
+        np.testing.assert_allclose(seen[:, 2], z, atol=1e-4)  # depth along the view axis
+
+
+def case_ground_moves_armatures_and_camera_together(ctx):
+    motion, reference = random_motion(ctx.body_model, tracks={1: np.arange(20), 2: np.arange(5, 25)})
+    importer = ctx.module("addon.importer")
+    path = motion_file(ctx, motion)
+    off = importer.import_motion(bpy.context, path, exact_options(ctx.ext))
+    cam_off = np.array(off.camera.matrix_world)
+    heads_off = world_heads(off.armatures[0], 5)
+    view_off = _view(bpy.context.scene, off.camera, heads_off)
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    on = importer.import_motion(bpy.context, path, importer.ImportOptions(root_smoothing=0.0, ground=True))
+    g = on.ground
+    assert g is not None and not np.allclose(g, np.eye(4))
+    np.testing.assert_allclose(g[:3, :3] @ g[:3, :3].T, np.eye(3), atol=1e-9)
+    np.testing.assert_allclose(np.array(on.camera.matrix_world), g @ cam_off, atol=1e-5)
+    heads_on = world_heads(on.armatures[0], 5)
+    np.testing.assert_allclose(heads_on, heads_off @ g[:3, :3].T + g[:3, 3], atol=1e-4)
+    np.testing.assert_allclose(_view(bpy.context.scene, on.camera, heads_on), view_off, atol=1e-5)
+    for arm in on.armatures:  # one transform for all
+        np.testing.assert_allclose(np.array(arm.matrix_world), np.array(on.armatures[0].matrix_world))
+
+
+def case_smoothing_changes_only_the_root_path(ctx):
+    motion, _ = random_motion(ctx.body_model, tracks={1: np.arange(30)})
+    importer = ctx.module("addon.importer")
+    path = motion_file(ctx, motion)
+    raw = importer.import_motion(bpy.context, path, exact_options(ctx.ext))
+    pelvis_raw = np.stack([world_heads(raw.armatures[0], f)[0] for f in range(1, 31)])
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    smooth = importer.import_motion(bpy.context, path, importer.ImportOptions(root_smoothing=0.8, ground=False))
+    pelvis = np.stack([world_heads(smooth.armatures[0], f)[0] for f in range(1, 31)])
+    jerk = lambda p: np.abs(np.diff(p, 2, axis=0)).mean()
+    assert jerk(pelvis) < 0.6 * jerk(pelvis_raw)
+    assert np.abs(pelvis - pelvis_raw).max() < 0.05
