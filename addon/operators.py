@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 from bpy.types import Operator
-from bpy_extras.io_utils import ImportHelper
+from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..core.worker_check import summary_lines
 from ..core.worker_client import ProtocolRun, check_command
@@ -227,7 +227,94 @@ class VTM_OT_check_worker(_Modal, Operator):
         return {"FINISHED"}
 
 
-CLASSES = (VTM_OT_run, VTM_OT_cancel, VTM_OT_import_motion, VTM_OT_check_worker)
+EXPORT_FORMATS = [
+    ("FBX", "FBX", "Armatures, animation and body meshes (.fbx)"),
+    ("BVH", "BVH", "Motion capture skeleton, one file per track (.bvh)"),
+    ("GLTF", "glTF", "Binary glTF with armatures, animation and meshes (.glb)"),
+    ("AMASS", "AMASS", "SMPL parameters per frame, one file per track (.npz)"),
+]
+EXTENSIONS = {"FBX": ".fbx", "BVH": ".bvh", "GLTF": ".glb", "AMASS": ".npz"}
+
+
+def export_targets(context) -> list:
+    from .exporters import vtm_armatures
+
+    chosen = vtm_armatures(context.selected_objects)
+    if not chosen and context.active_object is not None:
+        chosen = vtm_armatures([context.active_object])
+    return chosen
+
+
+def per_track_path(path: str, armature, count: int) -> str:
+    if count == 1:
+        return path
+    stem, ext = os.path.splitext(path)
+    return f"{stem}_track{int(armature['vtm_track_id'])}{ext}"
+
+
+class VTM_OT_export(Operator, ExportHelper):
+    """Export the selected imported tracks"""
+
+    bl_idname = "vtm.export"
+    bl_label = "Export Motion"
+    bl_options = {"REGISTER"}
+
+    filename_ext = ".fbx"
+    filter_glob: StringProperty(default="*.fbx;*.bvh;*.glb;*.npz", options={"HIDDEN"})
+    format: EnumProperty(name="Format", items=EXPORT_FORMATS, default="FBX")
+    fbx_preset: EnumProperty(name="Target", default="BLENDER", items=[
+        ("BLENDER", "Blender", "Blender's own axes and units"),
+        ("UNREAL", "Unreal", "Z up; Unreal converts the metres to centimetres"),
+        ("UNITY", "Unity", "Y up, unit scale folded in, imports at scale 1"),
+    ])
+    include_mesh: BoolProperty(name="Body Mesh", default=True, description="Include the skinned body meshes")
+
+    @classmethod
+    def poll(cls, context):
+        return context.mode == "OBJECT"
+
+    def invoke(self, context, event):
+        self.filename_ext = EXTENSIONS[self.format]
+        return ExportHelper.invoke(self, context, event)
+
+    def check(self, context):
+        self.filename_ext = EXTENSIONS[self.format]
+        return ExportHelper.check(self, context)
+
+    def draw(self, context):
+        layout = self.layout
+        layout.prop(self, "format")
+        if self.format == "FBX":
+            layout.prop(self, "fbx_preset")
+        if self.format in {"FBX", "GLTF"}:
+            layout.prop(self, "include_mesh")
+
+    def execute(self, context):
+        from . import exporters
+
+        targets = export_targets(context)
+        if not targets:
+            self.report({"ERROR"}, "select an imported track armature to export")
+            return {"CANCELLED"}
+        path = bpy.path.ensure_ext(self.filepath, EXTENSIONS[self.format])
+        try:
+            if self.format == "FBX":
+                written = [exporters.export_fbx(context, path, targets, self.fbx_preset, self.include_mesh)]
+            elif self.format == "GLTF":
+                written = [exporters.export_gltf(context, path, targets, self.include_mesh)]
+            elif self.format == "BVH":
+                written = [exporters.export_bvh(context, per_track_path(path, a, len(targets)), a) for a in targets]
+            else:
+                written = [exporters.export_amass(context, per_track_path(path, a, len(targets)), a)
+                           for a in targets]
+        except (exporters.ExportError, OSError, ValueError, RuntimeError) as exc:
+            self.report({"ERROR"}, f"export failed: {exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, "wrote " + ", ".join(str(p) for p in written))
+        return {"FINISHED"}
+
+
+CLASSES = (VTM_OT_run, VTM_OT_cancel, VTM_OT_import_motion, VTM_OT_check_worker, VTM_OT_export)
 
 
 def register() -> None:
