@@ -35,7 +35,7 @@ def set_up_run(ctx, estimator="doubles:FakeEstimator", frames=12):
 
 def case_extension_registers_operators_panel_and_preferences(ctx):
     assert ctx.ext.__name__ == "bl_ext.vtm_test.video_to_motion"
-    for idname in ("run", "cancel", "import_motion", "check_worker"):
+    for idname in ("run", "cancel", "import_motion", "check_worker", "export"):
         assert hasattr(bpy.ops.vtm, idname), idname
     assert "VTM_PT_main" in dir(bpy.types) or hasattr(bpy.types, "VTM_PT_main")
     assert bpy.types.VTM_PT_main.bl_category == "Video to Motion"
@@ -137,3 +137,17 @@ def case_import_operator_and_check_worker(ctx):
     import torch
 
     assert f"torch {torch.__version__}" in report, report
+
+
+def case_run_with_smpl_model_converts_the_mesh_once(ctx):
+    set_up_run(ctx)
+    prefs = bpy.context.preferences.addons[ctx.ext.__name__].preferences
+    prefs.smpl_model = str(ctx.body_model)
+    jobs = ctx.module("addon.jobs")
+    request = jobs.request_from_context(bpy.context)
+    assert request.mesh_source == str(ctx.body_model) and request.options.mesh_file
+    assert bpy.ops.vtm.run() == {"FINISHED"}
+    meshes = [o for o in bpy.data.objects if o.type == "MESH" and o.parent and "vtm_track_id" in o.parent]
+    assert len(meshes) == 2 and all(len(m.data.vertices) == 6890 for m in meshes)
+    again = jobs.request_from_context(bpy.context)
+    assert again.mesh_source is None, "the converted mesh is cached"

@@ -249,3 +249,43 @@ def case_smoothing_changes_only_the_root_path(ctx):
     jerk = lambda p: np.abs(np.diff(p, 2, axis=0)).mean()
     assert jerk(pelvis) < 0.6 * jerk(pelvis_raw)
     assert np.abs(pelvis - pelvis_raw).max() < 0.05
+
+
+def case_body_mesh_is_skinned_like_smpl(ctx):
+    """The mesh from core.smpl_mesh deforms like smplx's LBS (pose correctives off), within 1 mm."""
+    import torch
+
+    from core.body_model import create_smpl
+    from core.smpl_mesh import write_mesh_file
+
+    mesh_file = write_mesh_file(ctx.body_model, ctx.tmp / "mesh.npz")
+    motion, _ = random_motion(ctx.body_model, tracks={1: np.arange(3), 2: np.arange(1, 4)}, varying_betas=())
+    importer = ctx.module("addon.importer")
+    result = importer.import_motion(bpy.context, motion_file(ctx, motion),
+                                    exact_options(ctx.ext, mesh_file=str(mesh_file)))
+    assert len(result.meshes) == 2
+    model = create_smpl(ctx.body_model).double()
+    with torch.no_grad():
+        model.posedirs.zero_()
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    for body in result.meshes:
+        arm = body.parent
+        assert arm in result.armatures and body.modifiers[0].object == arm
+        assert len(body.data.vertices) == 6890 and len(body.vertex_groups) == 24
+        track = int(body["vtm_track_id"])
+        rows = motion.rows_of_track(track)
+        betas = np.repeat(motion.betas[rows].mean(0, keepdims=True).astype(np.float64), len(rows), 0)
+        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))
+        with torch.no_grad():
+            out = model(betas=t(betas), global_orient=t(motion.poses[rows, :3]), body_pose=t(motion.poses[rows, 3:]),
+                        transl=t(motion.trans[rows]))
+        for k, row in enumerate(rows):
+            bpy.context.scene.frame_set(int(motion.frame_ids[row]) + 1)
+            depsgraph = bpy.context.evaluated_depsgraph_get()
+            evaluated = body.evaluated_get(depsgraph)
+            m = np.array(evaluated.matrix_world)
+            co = np.empty(6890 * 3, np.float32)
+            evaluated.data.vertices.foreach_get("co", co)
+            world = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+            err = np.abs(world - camera_to_world(out.vertices[k].numpy())).max()
+            assert err < 1e-3, f"track {track} frame {row}: mesh off by {err * 1000:.2f} mm"
