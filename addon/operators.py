@@ -227,6 +227,100 @@ class VTM_OT_check_worker(_Modal, Operator):
         return {"FINISHED"}
 
 
+class VTM_OT_setup_worker(_Modal, Operator):
+    """Create the worker's virtual environment and install what it needs (CUDA PyTorch when
+    an NVIDIA GPU is present, CPU PyTorch otherwise)"""
+
+    bl_idname = "vtm.setup_worker"
+    bl_label = "Set Up Worker"
+
+    packages: StringProperty(name="Packages", options={"HIDDEN", "SKIP_SAVE"},
+                             description="Space-separated requirements instead of the worker's own (advanced)")
+
+    def _start(self, context):
+        from ..core import worker_setup
+
+        prefs = common.preferences()
+        state = context.window_manager.vtm
+        env_dir = common.abspath(prefs.worker_env_dir) if prefs and prefs.worker_env_dir else str(
+            common.default_worker_env())
+        base = (common.abspath(prefs.setup_base_python) if prefs and prefs.setup_base_python
+                else worker_setup.default_base_python())
+        wheels = common.abspath(prefs.setup_wheel_dir) if prefs and prefs.setup_wheel_dir else ""
+        pip_args = ["--no-index", "--find-links", wheels] if wheels else []
+        requirements = self.packages.split() if self.packages.strip() else None
+        steps = worker_setup.plan(base, env_dir, requirements=requirements, pip_args=pip_args)
+        setup = worker_setup.WorkerSetup(steps, base, env_dir)
+        state.setup_running, state.setup_cancel_requested = True, False
+        state.setup_error, state.setup_progress, state.setup_status = "", 0.0, "starting"
+        setup.start()
+        return setup
+
+    def _tick(self, context) -> bool:
+        state = context.window_manager.vtm
+        if state.setup_cancel_requested and not self.setup.cancelled:
+            self.setup.cancel()
+        over = self.setup.poll()
+        state.setup_progress = self.setup.progress
+        state.setup_status = self.setup.status
+        return over
+
+    def invoke(self, context, event):
+        if bpy.app.background:
+            return self.execute(context)
+        self.setup = self._start(context)
+        self._add_timer(context)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        over = self._tick(context)
+        common.redraw_all(context)
+        if not over:
+            return {"PASS_THROUGH"}
+        self._remove_timer(context)
+        return self._finish(context)
+
+    def execute(self, context):
+        import time
+
+        self.setup = self._start(context)
+        while not self._tick(context):
+            time.sleep(0.1)
+        return self._finish(context)
+
+    def _finish(self, context):
+        state = context.window_manager.vtm
+        state.setup_running = False
+        setup = self.setup
+        if setup.report is not None:
+            state.check_report = "\n".join(summary_lines(setup.report))
+        if setup.error:
+            state.setup_error = setup.error
+            state.setup_status = "failed"
+            self.report({"ERROR"}, setup.error.splitlines()[0])
+            return {"CANCELLED"}
+        prefs = common.preferences()
+        if prefs is not None:
+            prefs.worker_python = str(setup.python)
+        state.setup_status = f"worker ready: {setup.python}"
+        self.report({"INFO"}, state.setup_status)
+        return {"FINISHED"}
+
+
+class VTM_OT_cancel_setup(Operator):
+    """Stop the worker set-up"""
+
+    bl_idname = "vtm.cancel_setup"
+    bl_label = "Cancel Set-Up"
+    bl_options = {"INTERNAL"}
+
+    def execute(self, context):
+        context.window_manager.vtm.setup_cancel_requested = True
+        return {"FINISHED"}
+
+
 EXPORT_FORMATS = [
     ("FBX", "FBX", "Armatures, animation and body meshes (.fbx)"),
     ("BVH", "BVH", "Motion capture skeleton, one file per track (.bvh)"),
@@ -314,7 +408,8 @@ class VTM_OT_export(Operator, ExportHelper):
         return {"FINISHED"}
 
 
-CLASSES = (VTM_OT_run, VTM_OT_cancel, VTM_OT_import_motion, VTM_OT_check_worker, VTM_OT_export)
+CLASSES = (VTM_OT_run, VTM_OT_cancel, VTM_OT_import_motion, VTM_OT_check_worker, VTM_OT_setup_worker,
+           VTM_OT_cancel_setup, VTM_OT_export)
 
 
 def register() -> None:

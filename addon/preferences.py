@@ -27,6 +27,9 @@ class VTM_AddonPreferences(AddonPreferences):
     setup_base_python: StringProperty(
         name="Base Python", subtype="FILE_PATH",
         description="Python 3.11+ used to create the environment; empty: Blender's own Python")
+    setup_wheel_dir: StringProperty(
+        name="Offline Packages", subtype="DIR_PATH",
+        description="Install from this folder of wheels only (no internet); empty: from PyPI")
 
     def draw(self, context):
         layout = self.layout
@@ -49,6 +52,7 @@ class VTM_AddonPreferences(AddonPreferences):
         box.label(text="Set Up Worker", icon="PACKAGE")
         box.prop(self, "worker_env_dir")
         box.prop(self, "setup_base_python")
+        box.prop(self, "setup_wheel_dir")
         row = box.row()
         if state.setup_running:
             _progress(row, state.setup_progress, state.setup_status)

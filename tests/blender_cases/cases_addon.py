@@ -151,3 +151,34 @@ def case_run_with_smpl_model_converts_the_mesh_once(ctx):
     assert len(meshes) == 2 and all(len(m.data.vertices) == 6890 for m in meshes)
     again = jobs.request_from_context(bpy.context)
     assert again.mesh_source is None, "the converted mesh is cached"
+
+
+def case_set_up_worker_button_installs_offline_and_reports_pip_errors(ctx):
+    from test_worker_setup import tiny_wheel
+
+    wheels = ctx.tmp / "wheels"
+    wheels.mkdir()
+    tiny_wheel(wheels)
+    prefs = bpy.context.preferences.addons[ctx.ext.__name__].preferences
+    prefs.worker_env_dir = str(ctx.tmp / "env")
+    prefs.setup_base_python = sys.executable
+    prefs.setup_wheel_dir = str(wheels)
+    prefs.worker_python = ""
+    state = bpy.context.window_manager.vtm
+    result, message = call(bpy.ops.vtm.setup_worker, packages="vtm_tiny")
+    # The environment is made and the package installed; the final check then names what
+    # this test environment lacks (no torch offline), as a clear error.
+    env_python = ctx.tmp / "env" / "bin" / "python"
+    assert env_python.exists()
+    import subprocess
+
+    out = subprocess.run([str(env_python), "-c", "import vtm_tiny; print(vtm_tiny.VALUE)"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.stdout.strip() == "42"
+    assert result == {"CANCELLED"} and "incomplete" in state.setup_error and "torch is missing" in state.setup_error
+    assert "Problem: torch is missing" in state.check_report
+
+    result, message = call(bpy.ops.vtm.setup_worker, packages="vtm-no-such-package")
+    assert result == {"CANCELLED"}
+    assert state.setup_error.startswith("pip failed while installing the worker's packages")
+    assert "vtm-no-such-package" in state.setup_error and not state.setup_running
