@@ -68,14 +68,27 @@ class VTM_RunState(PropertyGroup):
 CLASSES = (VTM_SceneSettings, VTM_RunState)
 
 
+@bpy.app.handlers.persistent
+def _reset_run_state(_dummy=None) -> None:
+    """A file saved mid-run must not open with Run disabled: no run survives a file load."""
+    for wm in bpy.data.window_managers:
+        state = getattr(wm, "vtm", None)
+        if state is not None:
+            state.running = state.setup_running = state.check_running = False
+            state.cancel_requested = state.setup_cancel_requested = False
+
+
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Scene.vtm = PointerProperty(type=VTM_SceneSettings)
     bpy.types.WindowManager.vtm = PointerProperty(type=VTM_RunState)
+    bpy.app.handlers.load_post.append(_reset_run_state)
 
 
 def unregister() -> None:
+    if _reset_run_state in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(_reset_run_state)
     del bpy.types.WindowManager.vtm
     del bpy.types.Scene.vtm
     for cls in reversed(CLASSES):

@@ -182,3 +182,13 @@ def case_set_up_worker_button_installs_offline_and_reports_pip_errors(ctx):
     assert result == {"CANCELLED"}
     assert state.setup_error.startswith("pip failed while installing the worker's packages")
     assert "vtm-no-such-package" in state.setup_error and not state.setup_running
+
+
+def case_a_file_saved_mid_run_opens_with_run_enabled(ctx):
+    state = bpy.context.window_manager.vtm
+    state.running = True
+    path = ctx.tmp / "mid_run.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    assert not bpy.context.window_manager.vtm.running
+    assert bpy.ops.vtm.run.poll()
