@@ -57,14 +57,22 @@ def one_euro(x: np.ndarray, fps: float, settings: OneEuro) -> np.ndarray:
         return _one_euro_rows(x, fps, settings)
     dt = 1.0 / float(fps)
     a_d = float(_alpha(settings.d_cutoff, dt))
+    gain, keep = a_d / dt, 1.0 - a_d
+    k = 2.0 * math.pi * dt
+    k_min, k_beta = k * settings.min_cutoff, k * settings.beta
     out = np.empty_like(x)
     out[0] = x[0]
     dx_hat = np.zeros(x.shape[1:])
-    for t in range(1, x.shape[0]):
-        dx_hat = a_d * (x[t] - out[t - 1]) / dt + (1.0 - a_d) * dx_hat
-        cutoff = settings.min_cutoff + settings.beta * np.linalg.norm(dx_hat, axis=-1, keepdims=True)
-        a = _alpha(cutoff, dt)
-        out[t] = a * x[t] + (1.0 - a) * out[t - 1]
+    step = np.empty(x.shape[1:])
+    speed = np.empty(x.shape[1:-1] + (1,))
+    for t in range(1, x.shape[0]):  # in-place maths: this loop is the cost
+        np.subtract(x[t], out[t - 1], out=step)
+        dx_hat *= keep
+        dx_hat += gain * step
+        np.sqrt(np.einsum("...d,...d->...", dx_hat, dx_hat)[..., None], out=speed)
+        c = k_min + k_beta * speed
+        step *= c / (1.0 + c)
+        np.add(out[t - 1], step, out=out[t])
     return out
 
 

@@ -192,3 +192,83 @@ def case_a_file_saved_mid_run_opens_with_run_enabled(ctx):
     bpy.ops.wm.open_mainfile(filepath=str(path))
     assert not bpy.context.window_manager.vtm.running
     assert bpy.ops.vtm.run.poll()
+
+
+class FakeLayout:
+    """Records what a draw() puts in the UI; checks every property and operator it names."""
+
+    def __init__(self, log):
+        self.log = log
+        self.enabled = self.active = self.use_property_split = self.use_property_decorate = True
+        self.scale_y = 1.0
+
+    def _child(self, *args, **kwargs):
+        return FakeLayout(self.log)
+
+    row = column = box = split = _child
+
+    def prop(self, data, name, **kwargs):
+        if isinstance(data, _WithLayout):
+            data = object.__getattribute__(data, "_real")
+        assert name in data.bl_rna.properties, f"{type(data).__name__} has no property '{name}'"
+        self.log.append(("prop", name))
+
+    def operator(self, idname, **kwargs):
+        group, name = idname.split(".")
+        assert hasattr(getattr(bpy.ops, group), name), f"no operator {idname}"
+        self.log.append(("operator", idname))
+        return type("OperatorProps", (), {})()
+
+    def label(self, text="", **kwargs):
+        self.log.append(("label", text))
+
+    def progress(self, factor=0.0, type="BAR", text=""):
+        assert 0.0 <= factor <= 1.0
+        self.log.append(("progress", text))
+
+
+class _WithLayout:
+    """Stands for `self` in a draw(): the real object, but with our layout."""
+
+    def __init__(self, real, layout):
+        object.__setattr__(self, "_real", real)
+        object.__setattr__(self, "layout", layout)
+
+    def __getattr__(self, name):
+        return getattr(object.__getattribute__(self, "_real"), name)
+
+
+def draw(cls, data=None):
+    log = []
+    layout = FakeLayout(log)
+    if data is None:
+        cls.draw(_WithLayout(None, layout), bpy.context)
+    else:
+        type(data).draw(_WithLayout(data, layout), bpy.context)
+    return log
+
+
+def case_panel_and_preferences_draw_every_state(ctx):
+    state = bpy.context.window_manager.vtm
+    settings = bpy.context.scene.vtm
+    for estimator in ("AUTO", "CUSTOM"):
+        for people in ("LARGEST", "TRACK"):
+            settings.estimator, settings.people, settings.use_frame_range = estimator, people, True
+            log = draw(bpy.types.VTM_PT_main)
+            assert ("operator", "vtm.run") in log and ("prop", "root_smoothing") in log
+            assert (("prop", "estimator_custom") in log) == (estimator == "CUSTOM")
+            assert (("prop", "track_id") in log) == (people == "TRACK")
+    state.running, state.progress, state.status = True, 0.4, "estimate · 10/25 · 5.0 fps · ETA 0:03"
+    log = draw(bpy.types.VTM_PT_main)
+    assert ("operator", "vtm.cancel") in log and ("progress", state.status) in log
+    state.running, state.last_error = False, "the worker stopped unexpectedly (exit code 86)"
+    assert any(e[0] == "label" and "exit code 86" in e[1] for e in draw(bpy.types.VTM_PT_main))
+    assert [e for e in draw(bpy.types.VTM_PT_export) if e[0] == "operator"] == [("operator", "vtm.export")] * 4
+    prefs = bpy.context.preferences.addons[ctx.ext.__name__].preferences
+    state.check_report = "Python 3.11\nProblem: torch is missing"
+    for running in (False, True):
+        state.setup_running = running
+        log = draw(type(prefs), prefs)
+        assert ("operator", "vtm.check_worker") in log
+        assert ("operator", "vtm.cancel_setup" if running else "vtm.setup_worker") in log
+        assert ("label", "Problem: torch is missing") in log
