@@ -107,11 +107,11 @@ def _matrix(m: np.ndarray) -> Matrix:
 
 
 class _IsolatedSelection:
-    """Selects only `obj` while inside (edit mode enters every selected object of its type),
-    then restores the user's selection and active object exactly."""
+    """Selects only `objects` while inside (edit mode enters every selected object of its
+    type), then restores the user's selection and active object exactly."""
 
-    def __init__(self, context, obj):
-        self.context, self.obj = context, obj
+    def __init__(self, context, objects):
+        self.context, self.objects = context, list(objects)
 
     def __enter__(self):
         layer = self.context.view_layer
@@ -119,14 +119,16 @@ class _IsolatedSelection:
         self.selected = [o for o in layer.objects if o.select_get()]
         for o in self.selected:
             o.select_set(False)
-        self.obj.select_set(True)
-        layer.objects.active = self.obj
+        for o in self.objects:
+            o.select_set(True)
+        layer.objects.active = self.objects[0]
         return self
 
     def __exit__(self, *exc):
         if self.context.mode != "OBJECT":
             bpy.ops.object.mode_set(mode="OBJECT")
-        self.obj.select_set(False)
+        for o in self.objects:
+            o.select_set(False)
         for o in self.selected:
             try:
                 o.select_set(True)
@@ -144,28 +146,34 @@ def bone_length(rest: np.ndarray, j: int) -> float:
     return float(np.clip(np.linalg.norm(rest[kids[0]] - rest[j]), 0.04, 0.12))
 
 
-def build_armature(context, collection, name: str, rest_joints: np.ndarray, created: _Created):
-    """An armature object with the 24 SMPL bones at `rest_joints` [24, 3] (armature space)."""
-    arm = created.add(bpy.data.armatures.new(name))
-    obj = created.add(bpy.data.objects.new(name, arm))
-    collection.objects.link(obj)
-    with _IsolatedSelection(context, obj):
+def build_armatures(context, collection, named_rests: list[tuple[str, np.ndarray]], created: _Created) -> list:
+    """Armature objects with the 24 SMPL bones at each rest [24, 3] (armature space), all
+    built in one edit-mode session."""
+    objects = []
+    for name, _ in named_rests:
+        arm = created.add(bpy.data.armatures.new(name))
+        obj = created.add(bpy.data.objects.new(name, arm))
+        collection.objects.link(obj)
+        objects.append(obj)
+    with _IsolatedSelection(context, objects):
         bpy.ops.object.mode_set(mode="EDIT")
-        bones = []
-        for j, bone_name in enumerate(JOINT_NAMES):
-            bone = arm.edit_bones.new(bone_name)
-            head = rest_joints[j]
-            bone.head = tuple(map(float, head))
-            bone.tail = (float(head[0]), float(head[1] + bone_length(rest_joints, j)), float(head[2]))
-            bone.roll = 0.0
-            if PARENTS[j] >= 0:
-                bone.parent = bones[PARENTS[j]]
-                bone.use_connect = False
-            bones.append(bone)
+        for obj, (_, rest_joints) in zip(objects, named_rests):
+            bones = []
+            for j, bone_name in enumerate(JOINT_NAMES):
+                bone = obj.data.edit_bones.new(bone_name)
+                head = rest_joints[j]
+                bone.head = tuple(map(float, head))
+                bone.tail = (float(head[0]), float(head[1] + bone_length(rest_joints, j)), float(head[2]))
+                bone.roll = 0.0
+                if PARENTS[j] >= 0:
+                    bone.parent = bones[PARENTS[j]]
+                    bone.use_connect = False
+                bones.append(bone)
         bpy.ops.object.mode_set(mode="OBJECT")
-    for pb in obj.pose.bones:
-        pb.rotation_mode = "QUATERNION"
-    return obj
+    for obj in objects:
+        for pb in obj.pose.bones:
+            pb.rotation_mode = "QUATERNION"
+    return objects
 
 
 def key_track(obj, keys: retarget.TrackKeys, action_name: str, slotted: bool | None) -> bpy.types.Action:
@@ -258,10 +266,11 @@ def import_motion(context, motion: Motion | str | os.PathLike, options: ImportOp
     try:
         collection = created.add(bpy.data.collections.new(f"{name} (Video to Motion)"))
         scene.collection.children.link(collection)
-        armatures, meshes = [], []
-        for keys in all_keys:
-            label = f"{name} track {keys.track_id}"
-            obj = build_armature(context, collection, label, keys.rest_joints, created)
+        meshes = []
+        labels = [f"{name} track {keys.track_id}" for keys in all_keys]
+        armatures = build_armatures(context, collection, [(label, k.rest_joints) for label, k in
+                                                          zip(labels, all_keys)], created)
+        for keys, label, obj in zip(all_keys, labels, armatures):
             obj.matrix_world = _matrix(arm_matrix)
             obj[TRACK_ID_PROP] = int(keys.track_id)
             obj["vtm_betas"] = [float(b) for b in keys.betas]
@@ -273,7 +282,6 @@ def import_motion(context, motion: Motion | str | os.PathLike, options: ImportOp
             if mesh_data is not None:
                 from .mesh import build_body_mesh
                 meshes.append(build_body_mesh(collection, f"{label} body", mesh_data, keys, obj, created, warnings))
-            armatures.append(obj)
         camera = None
         if options.camera:
             camera = build_camera(collection, f"{name} camera", motion, cam_matrix, options.video, created, warnings)
