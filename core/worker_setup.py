@@ -100,9 +100,9 @@ def plan(base_python: str, env_dir: str | os.PathLike, gpu: bool | None = None,
     if torch:
         index = torch_index_url(gpu)
         kind = "CUDA" if gpu else "CPU"
-        steps.append(Step(f"installing PyTorch ({kind} build)",
-                          pip + torch + (["--index-url", index, "--extra-index-url", "https://pypi.org/simple"]
-                                         if index else [])))
+        # PyTorch's own index (as its install instructions give it) holds torch's
+        # dependencies too; PyPI's Linux wheels are the CUDA build.
+        steps.append(Step(f"installing PyTorch ({kind} build)", pip + torch + (["--index-url", index] if index else [])))
     if others:
         steps.append(Step("installing the worker's packages", pip + others))
     if check:
