@@ -21,7 +21,9 @@ from ..core import retarget
 from ..core.motion import Motion, read_motion
 from ..core.skeleton import JOINT_NAMES, PARENTS
 from ..core.smoothing import OneEuro
+from ..core.smpl_mesh import read_mesh_file
 from .animation import CONSTANT, LINEAR, ActionWriter
+from .mesh import build_body_mesh
 
 TRACK_ID_PROP = "vtm_track_id"
 
@@ -176,9 +178,11 @@ def build_armatures(context, collection, named_rests: list[tuple[str, np.ndarray
     return objects
 
 
-def key_track(obj, keys: retarget.TrackKeys, action_name: str, slotted: bool | None) -> bpy.types.Action:
+def key_track(obj, keys: retarget.TrackKeys, action_name: str, slotted: bool | None,
+              created: _Created) -> bpy.types.Action:
     """Write the track's keys: Blender frame = video frame + 1, linear, holds before long gaps."""
     writer = ActionWriter(obj, action_name, slotted=slotted)
+    created.add(writer.action)
     frames = keys.frames.astype(np.float64) + 1.0
     interp = np.where(keys.hold, CONSTANT, LINEAR).astype(np.int32)
     quats = keys.quats.astype(np.float32)
@@ -258,7 +262,6 @@ def import_motion(context, motion: Motion | str | os.PathLike, options: ImportOp
     arm_matrix, cam_matrix = retarget.object_matrices(ground)
     mesh_data = None
     if options.mesh_file:
-        from ..core.smpl_mesh import read_mesh_file
         mesh_data = read_mesh_file(options.mesh_file)
 
     scene = context.scene
@@ -277,10 +280,9 @@ def import_motion(context, motion: Motion | str | os.PathLike, options: ImportOp
             obj["vtm_fps"] = float(motion.fps)
             if source:
                 obj["vtm_motion_file"] = source
-            action = created.add(key_track(obj, keys, label, options.slotted_actions))
+            action = key_track(obj, keys, label, options.slotted_actions, created)
             action["vtm_track_id"] = int(keys.track_id)
             if mesh_data is not None:
-                from .mesh import build_body_mesh
                 meshes.append(build_body_mesh(collection, f"{label} body", mesh_data, keys, obj, created, warnings))
         camera = None
         if options.camera:

@@ -289,3 +289,30 @@ def case_body_mesh_is_skinned_like_smpl(ctx):
             world = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
             err = np.abs(world - camera_to_world(out.vertices[k].numpy())).max()
             assert err < 1e-3, f"track {track} frame {row}: mesh off by {err * 1000:.2f} mm"
+
+
+def case_failure_while_keying_rolls_back_too(ctx):
+    populate_user_scene()
+    before = snapshot()
+    importer = ctx.module("addon.importer")
+    writer = ctx.module("addon.animation").ActionWriter
+    original = writer.curve
+    calls = []
+
+    def flaky(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 150:  # part-way through the second armature
+            raise MemoryError("simulated: out of memory while keying")
+        return original(self, *args, **kwargs)
+
+    writer.curve = flaky
+    motion, _ = random_motion(ctx.body_model, tracks={1: np.arange(4), 2: np.arange(6)})
+    try:
+        importer.import_motion(bpy.context, motion_file(ctx, motion), importer.ImportOptions())
+    except importer.ImportFailed as exc:
+        assert "out of memory while keying" in str(exc)
+    else:
+        raise AssertionError("the import should have failed")
+    finally:
+        writer.curve = original
+    assert snapshot() == before
