@@ -1,0 +1,66 @@
+"""Local Temporal Encoder (paper §3.2, Eq. 1-4, Fig. 4 and S1): a bidirectional ConvGRU over
+the L local feature maps around the mid-frame.
+
+The past branch reads frames 0..τ, the future branch L−1..τ (τ = (L−1)/2); both start from
+zero hidden maps and a convolution fuses their last hidden maps. For S < map size the maps
+are first reduced by stride-2 convolutions and restored after the fusion by stride-2
+deconvolutions (Fig. S1), so the ConvGRU runs on S×S hidden maps.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from .config import TARConfig
+
+
+class ConvGRUCell(nn.Module):
+    """Eq. 1-4: x [B, Cin, h, w], h [B, C, h, w] -> [B, C, h, w].
+
+    A convolution of the concatenation [x, h] equals W*x + U*h, so each gate is one conv.
+    (Eq. 2 of the paper writes U_z in the reset gate; it is its own U_r here.)
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int):
+        super().__init__()
+        pad = kernel_size // 2
+        self.gates = nn.Conv2d(in_channels + hidden_channels, 2 * hidden_channels, kernel_size, padding=pad)
+        self.candidate = nn.Conv2d(in_channels + hidden_channels, hidden_channels, kernel_size, padding=pad)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        z, r = torch.sigmoid(self.gates(torch.cat([x, h], dim=1))).chunk(2, dim=1)
+        h_tilde = torch.tanh(self.candidate(torch.cat([x, r * h], dim=1)))
+        return (1 - z) * h + z * h_tilde
+
+
+class LocalTemporalEncoder(nn.Module):
+    """local_seq [B, L, Dl, M, M] -> m [B, C, M, M] (C = lte_channels, M = map size)."""
+
+    def __init__(self, cfg: TARConfig, local_dim: int):
+        super().__init__()
+        c = cfg.lte_channels
+        self.input_proj = nn.Sequential(nn.Conv2d(local_dim, c, 1), nn.ReLU(inplace=True))
+        steps = int(math.log2(cfg.map_size // cfg.hidden_map_size))
+        self.down = nn.Sequential(*[m for _ in range(steps)
+                                    for m in (nn.Conv2d(c, c, 3, stride=2, padding=1), nn.ReLU(inplace=True))])
+        self.past = ConvGRUCell(c, c, cfg.lte_kernel)
+        self.future = ConvGRUCell(c, c, cfg.lte_kernel)
+        self.fuse = nn.Sequential(nn.Conv2d(2 * c, c, 3, padding=1), nn.ReLU(inplace=True))
+        self.up = nn.Sequential(*[m for _ in range(steps)
+                                  for m in (nn.ConvTranspose2d(c, c, 4, stride=2, padding=1), nn.ReLU(inplace=True))])
+        self.out_channels = c
+
+    def forward(self, local_seq: torch.Tensor) -> torch.Tensor:
+        b, length = local_seq.shape[:2]
+        x = self.down(self.input_proj(local_seq.flatten(0, 1)))
+        x = x.view(b, length, *x.shape[1:])  # [B, L, C, S, S]
+        tau = (length - 1) // 2
+        h_past = x.new_zeros(x[:, 0].shape)
+        for t in range(tau + 1):
+            h_past = self.past(x[:, t], h_past)
+        h_future = x.new_zeros(x[:, 0].shape)
+        for t in range(length - 1, tau - 1, -1):
+            h_future = self.future(x[:, t], h_future)
+        return self.up(self.fuse(torch.cat([h_past, h_future], dim=1)))
