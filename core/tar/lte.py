@@ -52,15 +52,25 @@ class LocalTemporalEncoder(nn.Module):
                                   for m in (nn.ConvTranspose2d(c, c, 4, stride=2, padding=1), nn.ReLU(inplace=True))])
         self.out_channels = c
 
-    def forward(self, local_seq: torch.Tensor) -> torch.Tensor:
-        b, length = local_seq.shape[:2]
-        x = self.down(self.input_proj(local_seq.flatten(0, 1)))
-        x = x.view(b, length, *x.shape[1:])  # [B, L, C, S, S]
+    def encode_frames(self, local_maps: torch.Tensor) -> torch.Tensor:
+        """The per-frame part: local_maps [N, Dl, M, M] -> [N, C, S, S].
+
+        It depends on one frame only, so video inference computes it once per frame.
+        """
+        return self.down(self.input_proj(local_maps))
+
+    def temporal(self, encoded_seq: torch.Tensor) -> torch.Tensor:
+        """The bidirectional ConvGRU and fusion: encoded_seq [B, L, C, S, S] -> m [B, C, M, M]."""
+        length = encoded_seq.shape[1]
         tau = (length - 1) // 2
-        h_past = x.new_zeros(x[:, 0].shape)
+        h_past = encoded_seq.new_zeros(encoded_seq[:, 0].shape)
         for t in range(tau + 1):
-            h_past = self.past(x[:, t], h_past)
-        h_future = x.new_zeros(x[:, 0].shape)
+            h_past = self.past(encoded_seq[:, t], h_past)
+        h_future = encoded_seq.new_zeros(encoded_seq[:, 0].shape)
         for t in range(length - 1, tau - 1, -1):
-            h_future = self.future(x[:, t], h_future)
+            h_future = self.future(encoded_seq[:, t], h_future)
         return self.up(self.fuse(torch.cat([h_past, h_future], dim=1)))
+
+    def forward(self, local_seq: torch.Tensor) -> torch.Tensor:
+        encoded = self.encode_frames(local_seq.flatten(0, 1))
+        return self.temporal(encoded.view(*local_seq.shape[:2], *encoded.shape[1:]))

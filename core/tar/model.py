@@ -19,6 +19,10 @@ Interface (shared with the trainer; keep these names):
 
     model(crops [B, T, 3, C, C], bbox_info, focal, img_size, box_center, box_size) = both.
 
+    For video, forward_features = refine(global_seq, encoded_seq, ...) with encoded_seq the
+    per-frame `encode_local(local_maps)` [B, L, C, S, S], so that a frame's backbone and
+    per-frame LTE encoding are computed once and reused by every window holding it.
+
     Each stage dict:
         rotmat    [B, 24, 3, 3]  SMPL joint rotations; global orientation in the camera frame
                                  (OpenCV: x right, y down, z forward)
@@ -118,6 +122,17 @@ class TAR(nn.Module):
         _check_shape("global_seq", global_seq, (None, cfg.seq_len, self.global_dim))
         _check_shape("local_seq", local_seq, (global_seq.shape[0], cfg.local_len, self.local_dim, cfg.map_size,
                                               cfg.map_size))
+        encoded = self.encode_local(local_seq.flatten(0, 1))
+        return self.refine(global_seq, encoded.view(*local_seq.shape[:2], *encoded.shape[1:]), bbox_info, focal,
+                           img_size, box_center, box_size)
+
+    def encode_local(self, local_maps: torch.Tensor) -> torch.Tensor:
+        """Per-frame LTE encoding, local_maps [N, Dl, M, M] -> [N, C, S, S] (cacheable per frame)."""
+        return self.lte.encode_frames(local_maps)
+
+    def refine(self, global_seq, encoded_seq, bbox_info, focal, img_size, box_center, box_size):
+        """forward_features on per-frame encoded local maps [B, L, C, S, S] (see encode_local)."""
+        cfg = self.cfg
         focal, img_size = focal.float(), img_size.float()
         box_center, box_size, bbox_info = box_center.float(), box_size.float(), bbox_info.float()
         geometry = (focal, img_size, box_center, box_size)
@@ -128,7 +143,7 @@ class TAR(nn.Module):
         cam = self.init_cam + d_cam.float()
         stages = [self.decode(pose6d, betas, cam, *geometry)]
 
-        maps = self.rrm.marker_maps(self.lte(local_seq))
+        maps = self.rrm.marker_maps(self.lte.temporal(encoded_seq))
         for _ in range(cfg.iterations):
             markers = self.marker_positions(stages[-1], *geometry)
             states, (d_pose, d_betas, d_cam) = self.rrm(maps, markers, states, pose6d, betas, cam, bbox_info)
