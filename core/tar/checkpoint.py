@@ -34,11 +34,30 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable, not a TAR checkpoint, or does not fit."""
 
 
-def body_fingerprint(v_template) -> str:
-    """A short digest of a body model's template mesh [6890, 3] (same for its .pkl and .npz forms)."""
-    array = np.ascontiguousarray(np.asarray(v_template.detach().cpu() if torch.is_tensor(v_template) else v_template,
-                                            dtype=np.float32))
-    return hashlib.sha256(array.tobytes()).hexdigest()[:16]
+def body_fingerprint(smpl) -> str:
+    """A short digest of a body model's template mesh and shape space (an SMPLLayer).
+
+    Equal for the same SMPL in .pkl or .npz form; different for another gender or model.
+    """
+    digest = hashlib.sha256()
+    for array in (smpl.v_template, smpl.shapedirs):
+        digest.update(np.ascontiguousarray(array.detach().cpu().numpy(), dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _check_plain(value: Any, where: str = "meta") -> None:
+    """Only what `torch.load(weights_only=True)` reads back may go into a checkpoint."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where} keys must be strings, got {k!r}")
+            _check_plain(v, f"{where}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_plain(v, f"{where}[{i}]")
+    elif not (value is None or type(value) in (str, int, float, bool) or torch.is_tensor(value)):
+        raise TypeError(f"{where} holds a {type(value).__name__}; checkpoints take plain numbers, strings, "
+                        "lists, dicts and tensors only")
 
 
 def save_checkpoint(path: str | os.PathLike, model, meta: dict[str, Any] | None = None) -> Path:
@@ -51,10 +70,11 @@ def save_checkpoint(path: str | os.PathLike, model, meta: dict[str, Any] | None 
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "body": {"model": "smpl", "num_vertices": int(model.smpl.num_vertices), "num_joints": NUM_SMPL_JOINTS,
                  "num_betas": cfg.num_betas, "marker_ids": list(cfg.marker_ids),
-                 "fingerprint": body_fingerprint(model.smpl.v_template)},
+                 "fingerprint": body_fingerprint(model.smpl)},
         "dims": {"global_dim": int(model.global_dim), "local_dim": int(model.local_dim)},
-        "meta": {"saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "torch": torch.__version__, **(meta or {})},
+        "meta": {"saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "torch": str(torch.__version__), **(meta or {})},
     }
+    _check_plain(payload["meta"])
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -73,8 +93,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        detail = next((line.strip() for line in str(exc).splitlines() if "Unsupported" in line), "")
         raise CheckpointError(f"'{path}' is not a TAR checkpoint: it holds Python objects that a TAR checkpoint "
-                              f"never contains ({str(exc).splitlines()[0]})") from exc
+                              f"never contains ({detail or 'not loadable with weights_only'})") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, IndexError, KeyError) as exc:
         raise CheckpointError(f"'{path}' cannot be read as a torch checkpoint; it is damaged or not a checkpoint "
                               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
@@ -120,10 +141,10 @@ def load_model(path: str | os.PathLike, smpl, device: str | torch.device = "cpu"
         raise CheckpointError(f"the model of '{path}' ({cfg.backbone}) cannot be built here: {exc}") from exc
     _load_state(model, payload["state_dict"], path)
     fingerprint = payload["body"].get("fingerprint")
-    given = body_fingerprint(model.smpl.v_template)
+    given = body_fingerprint(model.smpl)
     if warn is not None and fingerprint and fingerprint != given:
         warn(f"the body model differs from the one '{Path(path).name}' was trained with "
-             f"(template {given} vs {fingerprint}); results may be skewed")
+             f"(fingerprint {given}, trained with {fingerprint}); results may be skewed")
     return model.to(device).eval(), payload
 
 
