@@ -10,9 +10,9 @@ from core.tar.config import TARConfig
 from core.tar.model import TAR
 
 # A model with every component of the real one, small enough for CPU tests:
-# 64-pixel crops -> 16×16 local maps.
+# 64-pixel crops -> 16×16 local maps of 16 channels (ConvGRU: 12).
 SMALL = dict(backbone="tiny", tiny_width=8, crop_size=64, gte_dim=32, gte_heads=4, gte_ffn_dim=64,
-             lte_channels=16, hidden_map_size=8, local_feature_dim=32, state_dim=16, regressor_dim=16)
+             lte_channels=12, hidden_map_size=8, local_feature_dim=32, state_dim=16, regressor_dim=16)
 
 
 def small_config(**changes) -> TARConfig:

@@ -5,6 +5,10 @@ The past branch reads frames 0..τ, the future branch L−1..τ (τ = (L−1)/2)
 zero hidden maps and a convolution fuses their last hidden maps. For S < map size the maps
 are first reduced by stride-2 convolutions and restored after the fusion by stride-2
 deconvolutions (Fig. S1), so the ConvGRU runs on S×S hidden maps.
+
+With HRNet-W48 (720-channel maps), C = 256 and S = 64 this gives ~24.5 M parameters for
+GTE + LTE + RRM and ~185 GMACs per frame with the backbone, close to Table S3's 25.0 M and
+184.6 "GFLOPs" (scripts/bench_tar.py prints the comparison).
 """
 from __future__ import annotations
 
@@ -36,37 +40,43 @@ class ConvGRUCell(nn.Module):
 
 
 class LocalTemporalEncoder(nn.Module):
-    """local_seq [B, L, Dl, M, M] -> m [B, C, M, M] (C = lte_channels, M = map size)."""
+    """local_seq [B, L, Dl, M, M] -> m [B, C, M, M] (C = lte_channels, M = map size).
+
+    At S = M the ConvGRU reads the backbone's maps directly (Dl input, C hidden channels);
+    for S < M the first stride-2 convolution also maps Dl to C channels.
+    """
 
     def __init__(self, cfg: TARConfig, local_dim: int):
         super().__init__()
         c = cfg.lte_channels
-        self.input_proj = nn.Sequential(nn.Conv2d(local_dim, c, 1), nn.ReLU(inplace=True))
         steps = int(math.log2(cfg.map_size // cfg.hidden_map_size))
-        self.down = nn.Sequential(*[m for _ in range(steps)
-                                    for m in (nn.Conv2d(c, c, 3, stride=2, padding=1), nn.ReLU(inplace=True))])
-        self.past = ConvGRUCell(c, c, cfg.lte_kernel)
-        self.future = ConvGRUCell(c, c, cfg.lte_kernel)
+        down: list[nn.Module] = []
+        for i in range(steps):
+            down += [nn.Conv2d(local_dim if i == 0 else c, c, 3, stride=2, padding=1), nn.ReLU(inplace=True)]
+        self.down = nn.Sequential(*down)
+        gru_input = c if steps else local_dim
+        self.past = ConvGRUCell(gru_input, c, cfg.lte_kernel)
+        self.future = ConvGRUCell(gru_input, c, cfg.lte_kernel)
         self.fuse = nn.Sequential(nn.Conv2d(2 * c, c, 3, padding=1), nn.ReLU(inplace=True))
         self.up = nn.Sequential(*[m for _ in range(steps)
                                   for m in (nn.ConvTranspose2d(c, c, 4, stride=2, padding=1), nn.ReLU(inplace=True))])
         self.out_channels = c
 
     def encode_frames(self, local_maps: torch.Tensor) -> torch.Tensor:
-        """The per-frame part: local_maps [N, Dl, M, M] -> [N, C, S, S].
+        """The per-frame part: local_maps [N, Dl, M, M] -> [N, C, S, S] ([N, Dl, M, M] at S = M).
 
         It depends on one frame only, so video inference computes it once per frame.
         """
-        return self.down(self.input_proj(local_maps))
+        return self.down(local_maps)
 
     def temporal(self, encoded_seq: torch.Tensor) -> torch.Tensor:
         """The bidirectional ConvGRU and fusion: encoded_seq [B, L, C, S, S] -> m [B, C, M, M]."""
-        length = encoded_seq.shape[1]
+        b, length, _, h, w = encoded_seq.shape
         tau = (length - 1) // 2
-        h_past = encoded_seq.new_zeros(encoded_seq[:, 0].shape)
+        h_past = encoded_seq.new_zeros(b, self.out_channels, h, w)
         for t in range(tau + 1):
             h_past = self.past(encoded_seq[:, t], h_past)
-        h_future = encoded_seq.new_zeros(encoded_seq[:, 0].shape)
+        h_future = encoded_seq.new_zeros(b, self.out_channels, h, w)
         for t in range(length - 1, tau - 1, -1):
             h_future = self.future(encoded_seq[:, t], h_future)
         return self.up(self.fuse(torch.cat([h_past, h_future], dim=1)))

@@ -1,0 +1,168 @@
+"""Benchmark TAR: parameters and compute per component for S ∈ {64, 32, 16, 8} beside the
+paper's Table S3, and forward time per video frame on this machine.
+
+    python scripts/bench_tar.py [--sizes 64 32 16 8] [--backbone hrnet_w48] [--reps 2]
+
+Compute is counted with torch.utils.flop_counter (convolutions and matrix products) and
+printed in GMACs (one multiply-add = 1), the convention of fvcore/thop, which HMR papers
+report as "GFLOPs"; GFLOPs in the strict sense are twice that. Random weights: speed and
+size do not depend on the values. SMPL is the project's generated body model (same
+size as SMPL). Time per frame is the video path of the `tar` estimator: each frame's
+backbone and per-frame LTE encoding once, then one T = 9 / L = 5 window refined per frame,
+in batches of --batch frames.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from core.body_gen import write_smpl_pkl  # noqa: E402
+from core.tar import camera  # noqa: E402
+from core.tar.config import TARConfig  # noqa: E402
+from core.tar.inference import autocast_context  # noqa: E402
+from core.tar.model import TAR  # noqa: E402
+
+# Table S3 (HRNet-W48): S -> (MPJPE, PA-MPJPE, PVE, ACCEL, "GFLOPs", params M)
+PAPER_S3 = {64: (62.7, 40.6, 74.4, 7.7, 184.6, 25.0), 32: (65.1, 43.4, 77.8, 8.1, 72.4, 29.9),
+            16: (67.3, 44.3, 81.0, 8.5, 43.5, 34.3), 8: (66.9, 43.1, 80.1, 8.4, 36.3, 38.5)}
+
+
+def gmacs(fn) -> float:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() / 2e9
+
+
+def millions(module: torch.nn.Module) -> float:
+    return sum(p.numel() for p in module.parameters()) / 1e6
+
+
+def inputs(model: TAR, batch: int, device: torch.device):
+    cfg = model.cfg
+    img = torch.tensor([[1920.0, 1080.0]] * batch, device=device)
+    focal = camera.default_focal(img)
+    center = torch.tensor([[960.0, 540.0]] * batch, device=device)
+    size = torch.full((batch,), 600.0, device=device)
+    info = camera.bbox_info(center, size, focal, img)
+    crops = torch.randn(batch, 3, cfg.crop_size, cfg.crop_size, device=device)
+    return crops, (info, focal, img, center, size)
+
+
+@torch.no_grad()
+def component_compute(model: TAR) -> dict[str, float]:
+    """GMACs for one output frame: backbone of one crop; GTE, LTE, RRM and SMPL of one window.
+
+    Counted in training mode: in eval mode the transformer layers take PyTorch's fused fast
+    path, which the flop counter does not see (the arithmetic is the same).
+    """
+    cfg = model.cfg
+    model.train()
+    crops, geometry = inputs(model, 1, torch.device("cpu"))
+    g, l = model.extract_features(crops)
+    global_seq = g.expand(cfg.seq_len, -1)[None]
+    local_seq = l.expand(cfg.local_len, -1, -1, -1)[None]
+    out = {"backbone": gmacs(lambda: model.extract_features(crops)),
+           "gte": gmacs(lambda: model.gte(global_seq, geometry[0])),
+           "lte": gmacs(lambda: model.lte(local_seq))}
+    stages = model.forward_features(global_seq, local_seq, *geometry)
+    out["smpl"] = gmacs(lambda: model.smpl(stages[0]["rotmat"], stages[0]["betas"])) * len(stages)
+    out["rrm"] = gmacs(lambda: model.forward_features(global_seq, local_seq, *geometry)) - out["gte"] - out["lte"] - out["smpl"]
+    # Streaming inference encodes each frame once instead of L times per window.
+    out["lte_streaming"] = out["lte"] - gmacs(lambda: model.encode_local(l)) * (cfg.local_len - 1)
+    model.eval()
+    return out
+
+
+@torch.no_grad()
+def time_per_frame(model: TAR, device: torch.device, batch: int, reps: int) -> float:
+    """Seconds per frame on the estimator's path (backbone + per-frame LTE once, one window per frame)."""
+    cfg = model.cfg
+    model = model.to(device)
+    crops, geometry = inputs(model, batch, device)
+
+    def run():
+        with autocast_context(device):
+            g, l = model.extract_features(crops)
+            e = model.encode_local(l)
+            global_seq = g[:, None].expand(-1, cfg.seq_len, -1)
+            encoded = e[:, None].expand(-1, cfg.local_len, *e.shape[1:])
+            model.refine(global_seq, encoded, *geometry)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    run()  # warm-up
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    model.to("cpu")
+    return min(times) / batch
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backbone", default="hrnet_w48", choices=("hrnet_w48", "resnet50", "efficientnet_lite0"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 32, 16, 8])
+    parser.add_argument("--batch", type=int, default=2, help="frames per timed batch")
+    parser.add_argument("--reps", type=int, default=2, help="timed repetitions (the fastest counts)")
+    parser.add_argument("--no-time", action="store_true", help="sizes and compute only")
+    args = parser.parse_args(argv)
+
+    gpu = torch.device("cuda") if torch.cuda.is_available() else None
+    with tempfile.TemporaryDirectory() as tmp:
+        smpl = write_smpl_pkl(Path(tmp) / "body.pkl")
+        rows = []
+        for s in args.sizes:
+            torch.manual_seed(0)
+            model = TAR(TARConfig(backbone=args.backbone, hidden_map_size=s), smpl, load_backbone_weights=False).eval()
+            params = model.component_parameters()
+            compute = component_compute(model)
+            cpu_s = None if args.no_time else time_per_frame(model, torch.device("cpu"), args.batch, args.reps)
+            gpu_s = None if args.no_time or gpu is None else time_per_frame(model, gpu, max(args.batch, 8), 5)
+            rows.append((s, params, compute, cpu_s, gpu_s))
+            print(f"S={s} done", file=sys.stderr, flush=True)
+
+    cfg = TARConfig(backbone=args.backbone)
+    print(f"TAR, backbone {args.backbone}, {cfg.crop_size}² crops, T={cfg.seq_len}, L={cfg.local_len}, "
+          f"{cfg.iterations} iterations, {cfg.num_markers} markers, LTE C={cfg.lte_channels}, GTE {cfg.gte_layers}×"
+          f"{cfg.gte_dim}; random weights.")
+    print("\nParameters (M). Paper: Table S3 'Params(M)', which matches GTE+LTE+RRM (backbone excluded).")
+    print("| S  | backbone | GTE  | LTE   | RRM  | GTE+LTE+RRM | paper |")
+    print("|----|----------|------|-------|------|-------------|-------|")
+    for s, p, _, _, _ in rows:
+        head = (p["gte"] + p["lte"] + p["rrm"]) / 1e6
+        print(f"| {s:<2} | {p['backbone'] / 1e6:8.1f} | {p['gte'] / 1e6:4.1f} | {p['lte'] / 1e6:5.1f} | "
+              f"{p['rrm'] / 1e6:4.1f} | {head:11.1f} | {PAPER_S3.get(s, ('',) * 6)[5]:>5} |")
+    print("\nCompute per output frame (GMACs; backbone for 1 crop, the rest for one window). Paper: Table S3 "
+          "'GFLOPs', which matches backbone + GTE + LTE + RRM in MACs.")
+    print("| S  | backbone | GTE  | LTE    | RRM  | SMPL×6 | total  | paper | LTE, per-frame part cached |")
+    print("|----|----------|------|--------|------|--------|--------|-------|----------------------------|")
+    for s, _, c, _, _ in rows:
+        total = c["backbone"] + c["gte"] + c["lte"] + c["rrm"] + c["smpl"]
+        print(f"| {s:<2} | {c['backbone']:8.1f} | {c['gte']:4.2f} | {c['lte']:6.1f} | {c['rrm']:4.2f} | "
+              f"{c['smpl']:6.3f} | {total:6.1f} | {PAPER_S3.get(s, ('',) * 6)[4]:>5} | {c['lte_streaming']:26.1f} |")
+    cpu_name = platform.processor() or platform.machine()
+    print(f"\nForward time per frame (ms), estimator path, batch {args.batch}, best of {args.reps}. CPU: {cpu_name}, "
+          f"{torch.get_num_threads()} torch threads, fp32. GPU: "
+          + (f"{torch.cuda.get_device_name()}, autocast" if gpu else "none — no GPU was lent to this task") + ".")
+    print("| S  | CPU ms/frame | GPU ms/frame |")
+    print("|----|--------------|--------------|")
+    for s, _, _, cpu_s, gpu_s in rows:
+        cpu_txt = "not timed" if cpu_s is None else f"{cpu_s * 1e3:.0f}"
+        gpu_txt = "n/a (no GPU)" if gpu is None else ("not timed" if gpu_s is None else f"{gpu_s * 1e3:.1f}")
+        print(f"| {s:<2} | {cpu_txt:>12} | {gpu_txt:>12} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
