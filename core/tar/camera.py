@@ -1,8 +1,9 @@
 """The CLIFF camera (Li et al. 2022): bbox information, crop camera -> full-image translation,
 full-image perspective projection and the way from full-image pixels into crop pixels.
 
-Conventions: OpenCV camera (x right, y down, z forward), pixels with the principal point
-at the image centre, square crop boxes given by centre (cx, cy) and side b in pixels.
+Conventions: OpenCV camera (x right, y down, z forward); continuous pixel coordinates
+where pixel i covers [i, i+1) (as `core.crops`), so the principal point, the image
+centre, is (W/2, H/2); square crop boxes given by centre (cx, cy) and side b in pixels.
 All functions are pure and batched over a leading B.
 """
 from __future__ import annotations

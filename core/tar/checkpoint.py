@@ -90,6 +90,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         found = sorted(p.name for p in path.glob("*.pt"))
         hint = f"; it holds {', '.join(found[:5])}" if found else ""
         raise CheckpointError(f"'{path}' is a folder; give the checkpoint file itself{hint}")
+    damaged = (f"'{path}' cannot be read as a torch checkpoint; the file is damaged or not a checkpoint "
+               "(an interrupted copy or download?)")
+    if not zipfile.is_zipfile(path):  # torch.save writes zip archives
+        raise CheckpointError(damaged)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -97,8 +101,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"'{path}' is not a TAR checkpoint: it holds Python objects that a TAR checkpoint "
                               f"never contains ({detail or 'not loadable with weights_only'})") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, IndexError, KeyError) as exc:
-        raise CheckpointError(f"'{path}' cannot be read as a torch checkpoint; it is damaged or not a checkpoint "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        raise CheckpointError(f"{damaged} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         keys = ", ".join(sorted(map(str, payload))[:8]) if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(f"'{path}' is not a Video to Motion TAR checkpoint (found {keys}); "

@@ -44,6 +44,7 @@ class TARConfig:
     backbone_weights: str | None = None
     tiny_width: int = 16  # channel width of the "tiny" test/CPU backbone
     crop_size: int = 256  # square crops; local maps are crop_size / 4 on a side
+    box_scale: float = 1.2  # crop side = box_scale × the person box's longer side (training must match)
 
     # Temporal windows (Table 1: T = 9; Table 5: L = 5).
     seq_len: int = 9
@@ -99,6 +100,8 @@ class TARConfig:
         """Raise ConfigError naming the first setting that cannot work."""
         if self.backbone not in BACKBONES:
             raise ConfigError(f"unknown backbone '{self.backbone}'; choose one of {', '.join(BACKBONES)}")
+        if not self.box_scale > 0:
+            raise ConfigError(f"box_scale must be positive (got {self.box_scale})")
         if self.crop_size < 32 or self.crop_size % 32:
             raise ConfigError(f"crop_size must be a multiple of 32 (got {self.crop_size})")
         for name in ("seq_len", "local_len"):

@@ -16,7 +16,7 @@ import torch
 
 from . import camera
 from .backbone import normalize_crops
-from .windows import SlidingWindows
+from .windows import SlidingWindows, stack_windows
 
 RESULT_KEYS = ("pose_aa", "betas", "trans", "cam_crop", "joints2d")
 
@@ -96,10 +96,9 @@ class TrackRunner:
             focal = torch.full((n,), self.focal, device=self.device)
             img_size = torch.tensor([self.img_size] * n, device=self.device)
             info = camera.bbox_info(box_center, box_size, focal, img_size)
+            global_seq, local_seq = stack_windows(batch)
             with autocast_context(self.device, self.amp):
-                stages = self.model.refine(torch.stack([w.global_seq for w in batch]),
-                                           torch.stack([w.local_seq for w in batch]),
-                                           info, focal, img_size, box_center, box_size)
+                stages = self.model.refine(global_seq, local_seq, info, focal, img_size, box_center, box_size)
             final = {k: stages[-1][k].float().cpu().numpy() for k in RESULT_KEYS}
             for i, w in enumerate(batch):
                 self.results[w.info.key] = {k: v[i] for k, v in final.items()}

@@ -20,7 +20,7 @@ Interface (shared with the trainer; keep these names):
     model(crops [B, T, 3, C, C], bbox_info, focal, img_size, box_center, box_size) = both.
 
     For video, forward_features = refine(global_seq, encoded_seq, ...) with encoded_seq the
-    per-frame `encode_local(local_maps)` [B, L, C, S, S], so that a frame's backbone and
+    per-frame `encode_local(local_maps)` [B, L, C', S, S], so that a frame's backbone and
     per-frame LTE encoding are computed once and reused by every window holding it.
 
     Each stage dict:
@@ -127,7 +127,7 @@ class TAR(nn.Module):
                            img_size, box_center, box_size)
 
     def encode_local(self, local_maps: torch.Tensor) -> torch.Tensor:
-        """Per-frame LTE encoding, local_maps [N, Dl, M, M] -> [N, C, S, S] (cacheable per frame)."""
+        """Per-frame LTE encoding, local_maps [N, Dl, M, M] -> [N, C, S, S] (identity at S = M)."""
         return self.lte.encode_frames(local_maps)
 
     def refine(self, global_seq, encoded_seq, bbox_info, focal, img_size, box_center, box_size):

@@ -17,12 +17,13 @@ from .layers import GroupedGRUCell, GroupedLinear, ParamRegressor
 
 
 def crop_to_map_coords(points: torch.Tensor, crop_size: int, map_size: int) -> torch.Tensor:
-    """Crop pixels -> local-map pixels (both with pixel centres at integer coordinates).
+    """Crop coordinates -> local-map pixel indices.
 
-    points [..., 2] -> [..., 2]: x_map = (x + 0.5) · map/crop − 0.5.
+    Crop coordinates are continuous with pixel i covering [i, i+1) (the project's
+    convention, `core.crops`); map indices put pixel centres at integers, as
+    `sample_windows` reads them. points [..., 2] -> [..., 2]: x · map/crop − 0.5.
     """
-    k = map_size / crop_size
-    return (points + 0.5) * k - 0.5
+    return points * (map_size / crop_size) - 0.5
 
 
 def window_offsets(radius: int, device=None, dtype=None) -> torch.Tensor:

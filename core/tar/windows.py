@@ -21,10 +21,18 @@ def window_positions(center: int, length: int, count: int) -> list[int]:
 
 @dataclasses.dataclass
 class Window:
+    """One window's features, as references to the per-frame tensors (stacked only in a batch)."""
+
     center: int
-    global_seq: torch.Tensor  # [T, Dg]
-    local_seq: torch.Tensor  # [L, ...]
+    global_seq: tuple[torch.Tensor, ...]  # T × [Dg]
+    local_seq: tuple[torch.Tensor, ...]  # L × [...]
     info: Any  # what was pushed with the centre frame
+
+
+def stack_windows(windows: list[Window]) -> tuple[torch.Tensor, torch.Tensor]:
+    """-> (global [B, T, Dg], local [B, L, ...])."""
+    return (torch.stack([torch.stack(w.global_seq) for w in windows]),
+            torch.stack([torch.stack(w.local_seq) for w in windows]))
 
 
 class SlidingWindows:
@@ -61,8 +69,8 @@ class SlidingWindows:
             c = self._center
             ready.append(Window(
                 center=c,
-                global_seq=torch.stack([self._global[p] for p in window_positions(c, self.seq_len, self.count)]),
-                local_seq=torch.stack([self._local[p] for p in window_positions(c, self.local_len, self.count)]),
+                global_seq=tuple(self._global[p] for p in window_positions(c, self.seq_len, self.count)),
+                local_seq=tuple(self._local[p] for p in window_positions(c, self.local_len, self.count)),
                 info=self._info[c]))
             self._center += 1
         self._forget()
