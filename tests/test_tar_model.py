@@ -221,3 +221,17 @@ def test_cached_sliding_windows_equal_naive_recomputation(smpl):
             for k in ("pose_aa", "betas", "trans", "joints2d"):
                 np.testing.assert_allclose(results[(t, c)][k], ref[k][0].numpy(), atol=1e-5 * max(1.0, float(ref[k].abs().max())),
                                            err_msg=f"{k} of track {t} frame {c}")
+
+
+def test_mixed_precision_keeps_smpl_and_camera_in_float32(smpl):
+    """The CUDA path runs under fp16/bf16 autocast; bf16 autocast on the CPU takes the same code."""
+    model = small_model(smpl)
+    crops = torch.randn(2, 9, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(crops, *camera_inputs(2))[-1]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(crops, *camera_inputs(2))[-1]
+    assert all(v.dtype == torch.float32 for v in out.values())
+    for k in ("pose_aa", "trans", "joints2d"):
+        scale = float(ref[k].abs().max())
+        assert float((out[k] - ref[k]).abs().max()) < 0.01 * scale, k
