@@ -60,7 +60,7 @@ class TarEstimator:
         from ..video import iter_frames
 
         # Model and body model first: a bad file should fail before minutes of detection.
-        device, smpl, model, payload = self._load(run)
+        device, smpl, model, _ = self._load(run)
         cfg = model.cfg
         run.info(checkpoint=str(self.options.checkpoint), backbone=cfg.backbone, hidden_map_size=cfg.hidden_map_size,
                  device=device)
@@ -75,21 +75,23 @@ class TarEstimator:
         runner = TrackRunner(model, {t.track_id: len(t) for t in tracks}, focal, (width, height), device,
                              batch_size=BATCH_SIZE.get(str(device).split(":")[0], 4))
         per_frame = tracks.per_frame()
-        total = tracks.stop_frame - tracks.start_frame
-        run.progress("estimate", 0, total)
-        for index, frame in iter_frames(run.video.path, tracks.start_frame, tracks.stop_frame):
+        first, stop = min(per_frame), max(per_frame) + 1  # frames outside every track need no decoding
+        expected = sum(len(t) for t in tracks)
+        added = 0
+        run.progress("estimate", 0, stop - first)
+        for index, frame in iter_frames(run.video.path, first, stop):
             run.check_cancelled()
             for track_id, row in per_frame.get(index, ()):
                 center, side = square_box(tracks[track_id].boxes[row], scale=cfg.box_scale)
                 crop, _ = crop_square(frame, center, float(side), out=cfg.crop_size, rgb=True)
                 runner.add(track_id, crop, center, float(side), key=(track_id, row))
-            run.progress("estimate", index + 1 - tracks.start_frame, total)
-        results = runner.finish()
-        missing = sum(len(t) for t in tracks) - len(results)
-        if missing:
+                added += 1
+            run.progress("estimate", index + 1 - first, stop - first)
+        if added < expected:
             raise EstimatorError("video_truncated",
-                                 f"{missing} tracked frame(s) could not be decoded again in the second pass over "
-                                 f"{tracks.describe_range()}; the video may be damaged")
+                                 f"{expected - added} tracked frame(s) could not be decoded again in the second pass "
+                                 f"over {tracks.describe_range()}; the video may be damaged")
+        results = runner.finish()
         return self._motion(tracks, results, smpl, focal, run)
 
     def _motion(self, tracks, results, smpl, focal: float, run: RunContext):
