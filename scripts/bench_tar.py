@@ -14,6 +14,8 @@ in batches of --batch frames.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import platform
 import sys
 import tempfile
@@ -82,31 +84,44 @@ def component_compute(model: TAR) -> dict[str, float]:
     return out
 
 
+def _best_time(fn, device: torch.device, reps: int) -> float:
+    def timed() -> float:
+        t0 = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    timed()  # warm-up
+    return min(timed() for _ in range(reps))
+
+
 @torch.no_grad()
-def time_per_frame(model: TAR, device: torch.device, batch: int, reps: int) -> float:
-    """Seconds per frame on the estimator's path (backbone + per-frame LTE once, one window per frame)."""
+def time_per_frame(model: TAR, device: torch.device, batch: int, reps: int, with_backbone: bool) -> dict[str, float]:
+    """Seconds per frame on the estimator's path: the backbone of one crop, and the per-frame
+    LTE encoding plus the refinement of one window (T = 9 / L = 5)."""
     cfg = model.cfg
     model = model.to(device)
     crops, geometry = inputs(model, batch, device)
+    with autocast_context(device):
+        g, l = model.extract_features(crops)
 
-    def run():
+    def backbone():
         with autocast_context(device):
-            g, l = model.extract_features(crops)
+            model.extract_features(crops)
+
+    def temporal():
+        with autocast_context(device):
             e = model.encode_local(l)
             global_seq = g[:, None].expand(-1, cfg.seq_len, -1)
             encoded = e[:, None].expand(-1, cfg.local_len, *e.shape[1:])
             model.refine(global_seq, encoded, *geometry)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
 
-    run()  # warm-up
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
+    out = {"temporal": _best_time(temporal, device, reps) / batch}
+    if with_backbone:
+        out["backbone"] = _best_time(backbone, device, reps) / batch
     model.to("cpu")
-    return min(times) / batch
+    return out
 
 
 def main(argv=None) -> int:
@@ -114,23 +129,28 @@ def main(argv=None) -> int:
     parser.add_argument("--backbone", default="hrnet_w48", choices=("hrnet_w48", "resnet50", "efficientnet_lite0"))
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 32, 16, 8])
     parser.add_argument("--batch", type=int, default=2, help="frames per timed batch")
-    parser.add_argument("--reps", type=int, default=2, help="timed repetitions (the fastest counts)")
+    parser.add_argument("--reps", type=int, default=3, help="timed repetitions (the fastest counts)")
     parser.add_argument("--no-time", action="store_true", help="sizes and compute only")
     args = parser.parse_args(argv)
 
     gpu = torch.device("cuda") if torch.cuda.is_available() else None
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         smpl = write_smpl_pkl(Path(tmp) / "body.pkl")
         rows = []
-        for s in args.sizes:
+        for i, s in enumerate(args.sizes):
             torch.manual_seed(0)
-            model = TAR(TARConfig(backbone=args.backbone, hidden_map_size=s), smpl, load_backbone_weights=False).eval()
+            with contextlib.redirect_stdout(sys.stderr):  # smplx prints a note on stdout
+                model = TAR(TARConfig(backbone=args.backbone, hidden_map_size=s), smpl,
+                            load_backbone_weights=False).eval()
             params = model.component_parameters()
             compute = component_compute(model)
-            cpu_s = None if args.no_time else time_per_frame(model, torch.device("cpu"), args.batch, args.reps)
-            gpu_s = None if args.no_time or gpu is None else time_per_frame(model, gpu, max(args.batch, 8), 5)
-            rows.append((s, params, compute, cpu_s, gpu_s))
+            # The backbone does not depend on S: timed once, with the first size.
+            cpu_t = None if args.no_time else time_per_frame(model, torch.device("cpu"), args.batch, args.reps, i == 0)
+            gpu_t = None if args.no_time or gpu is None else time_per_frame(model, gpu, 8, 5, i == 0)
+            rows.append((s, params, compute, cpu_t, gpu_t))
             print(f"S={s} done", file=sys.stderr, flush=True)
+    load_after = os.getloadavg()[0]
 
     cfg = TARConfig(backbone=args.backbone)
     print(f"TAR, backbone {args.backbone}, {cfg.crop_size}² crops, T={cfg.seq_len}, L={cfg.local_len}, "
@@ -152,15 +172,27 @@ def main(argv=None) -> int:
         print(f"| {s:<2} | {c['backbone']:8.1f} | {c['gte']:4.2f} | {c['lte']:6.1f} | {c['rrm']:4.2f} | "
               f"{c['smpl']:6.3f} | {total:6.1f} | {PAPER_S3.get(s, ('',) * 6)[4]:>5} | {c['lte_streaming']:26.1f} |")
     cpu_name = platform.processor() or platform.machine()
-    print(f"\nForward time per frame (ms), estimator path, batch {args.batch}, best of {args.reps}. CPU: {cpu_name}, "
-          f"{torch.get_num_threads()} torch threads, fp32. GPU: "
-          + (f"{torch.cuda.get_device_name()}, autocast" if gpu else "none — no GPU was lent to this task") + ".")
-    print("| S  | CPU ms/frame | GPU ms/frame |")
-    print("|----|--------------|--------------|")
-    for s, _, _, cpu_s, gpu_s in rows:
-        cpu_txt = "not timed" if cpu_s is None else f"{cpu_s * 1e3:.0f}"
-        gpu_txt = "n/a (no GPU)" if gpu is None else ("not timed" if gpu_s is None else f"{gpu_s * 1e3:.1f}")
-        print(f"| {s:<2} | {cpu_txt:>12} | {gpu_txt:>12} |")
+    print(f"\nForward time per frame (ms) on the estimator path: backbone of one crop + (per-frame LTE encoding "
+          f"and one window's refinement); batch {args.batch}, best of {args.reps}.")
+    print(f"CPU: {cpu_name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, fp32; load average "
+          f"{load_before:.1f} before / {load_after:.1f} after (other processes share the cores).")
+    print("GPU: " + (f"{torch.cuda.get_device_name()}, {'bf16' if torch.cuda.is_bf16_supported() else 'fp16'} autocast"
+                     if gpu else "none: no GPU was lent to this task, so the GPU column is empty") + ".")
+    print("| S  | CPU backbone | CPU LTE+GTE+RRM | CPU total | GPU backbone | GPU LTE+GTE+RRM | GPU total |")
+    print("|----|--------------|-----------------|-----------|--------------|-----------------|-----------|")
+
+    def cells(times, backbone_s):
+        if times is None:
+            return ("n/a",) * 3
+        return (f"{backbone_s * 1e3:.0f}", f"{times['temporal'] * 1e3:.0f}",
+                f"{(backbone_s + times['temporal']) * 1e3:.0f}")
+
+    cpu_backbone = rows[0][3]["backbone"] if rows and rows[0][3] else None
+    gpu_backbone = rows[0][4]["backbone"] if rows and rows[0][4] else None
+    for s, _, _, cpu_t, gpu_t in rows:
+        c = cells(cpu_t, cpu_backbone) if cpu_t else ("not timed",) * 3
+        g = cells(gpu_t, gpu_backbone) if gpu_t else (("n/a (no GPU)",) * 3 if gpu is None else ("not timed",) * 3)
+        print(f"| {s:<2} | {c[0]:>12} | {c[1]:>15} | {c[2]:>9} | {g[0]:>12} | {g[1]:>15} | {g[2]:>9} |")
     return 0
 
 
