@@ -46,6 +46,17 @@ def test_cliff_camera_against_hand_computed_values():
                                [[[134.4 / 4 - 0.5, 115.2 / 4 - 0.5]]], rtol=1e-6)
 
 
+def test_full_to_crop_is_the_map_the_crops_are_cut_with():
+    """The camera's crop coordinates are exactly core.crops' (what the estimator cuts)."""
+    from core.crops import apply_affine, crop_affine
+
+    center, size = np.array([[412.3, 281.9]], np.float32), np.array([173.0], np.float32)
+    points = np.array([[[400.0, 300.0], [330.5, 200.25], [500.0, 380.0]]], np.float32)
+    expected = apply_affine(crop_affine(center, size, 256), points)
+    got = camera.full_to_crop(torch.from_numpy(points), torch.from_numpy(center), torch.from_numpy(size), 256)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5)
+
+
 def test_centred_crop_camera_puts_the_body_origin_at_the_box_centre():
     img = torch.tensor([[1920.0, 1080.0]] * 3)
     focal = torch.tensor([1500.0, 2202.9, 900.0])
