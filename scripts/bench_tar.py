@@ -156,15 +156,16 @@ def main(argv=None) -> int:
     print(f"TAR, backbone {args.backbone}, {cfg.crop_size}² crops, T={cfg.seq_len}, L={cfg.local_len}, "
           f"{cfg.iterations} iterations, {cfg.num_markers} markers, LTE C={cfg.lte_channels}, GTE {cfg.gte_layers}×"
           f"{cfg.gte_dim}; random weights.")
-    print("\nParameters (M). Paper: Table S3 'Params(M)', which matches GTE+LTE+RRM (backbone excluded).")
+    print("\nParameters (M). 'paper' is Table S3's 'Params(M)', set beside GTE+LTE+RRM (its S=64 figure fits a "
+          "count without the backbone; the paper does not say).")
     print("| S  | backbone | GTE  | LTE   | RRM  | GTE+LTE+RRM | paper |")
     print("|----|----------|------|-------|------|-------------|-------|")
     for s, p, _, _, _ in rows:
         head = (p["gte"] + p["lte"] + p["rrm"]) / 1e6
         print(f"| {s:<2} | {p['backbone'] / 1e6:8.1f} | {p['gte'] / 1e6:4.1f} | {p['lte'] / 1e6:5.1f} | "
               f"{p['rrm'] / 1e6:4.1f} | {head:11.1f} | {PAPER_S3.get(s, ('',) * 6)[5]:>5} |")
-    print("\nCompute per output frame (GMACs; backbone for 1 crop, the rest for one window). Paper: Table S3 "
-          "'GFLOPs', which matches backbone + GTE + LTE + RRM in MACs.")
+    print("\nCompute per output frame (GMACs; backbone for 1 crop, the rest for one window). 'paper' is Table S3's "
+          "'GFLOPs', set beside our total (its figures fit backbone + GTE + LTE + RRM counted in MACs).")
     print("| S  | backbone | GTE  | LTE    | RRM  | SMPL×6 | total  | paper | LTE, per-frame part cached |")
     print("|----|----------|------|--------|------|--------|--------|-------|----------------------------|")
     for s, _, c, _, _ in rows:

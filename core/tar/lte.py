@@ -6,9 +6,9 @@ zero hidden maps and a convolution fuses their last hidden maps. For S < map siz
 are first reduced by stride-2 convolutions and restored after the fusion by stride-2
 deconvolutions (Fig. S1), so the ConvGRU runs on S×S hidden maps.
 
-With HRNet-W48 (720-channel maps), C = 256 and S = 64 this gives ~24.5 M parameters for
-GTE + LTE + RRM and ~185 GMACs per frame with the backbone, close to Table S3's 25.0 M and
-184.6 "GFLOPs" (scripts/bench_tar.py prints the comparison).
+With HRNet-W48 (720-channel maps), C = 256 and S = 64 this gives 25.8 M parameters for
+GTE + LTE + RRM and 194 GMACs per frame with the backbone, near Table S3's 25.0 M and
+184.6 "GFLOPs"; scripts/bench_tar.py prints the comparison for every S.
 """
 from __future__ import annotations
 
