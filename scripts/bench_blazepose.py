@@ -54,7 +54,7 @@ def main() -> int:
                    default=Path(os.environ.get("VTM_SAMPLE_DATA") or REPO / "sample_data") / "vtest.avi")
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--start", type=int, default=0)
-    p.add_argument("--detect-every", type=int, default=None, help="default: the estimator's DETECT_EVERY")
+    p.add_argument("--detect-every", type=int, default=2)
     p.add_argument("--detector", help="detector weights (default: what the worker uses)")
     p.add_argument("--hd", action="store_true", help="also time decoding a 1280x720 copy")
     args = p.parse_args()
@@ -76,7 +76,7 @@ def main() -> int:
 
     info = probe(args.video)
     stop = args.start + args.frames
-    every = args.detect_every or bp.DETECT_EVERY
+    every = args.detect_every
     timers = {k: Timer() for k in ("decode", "decode_hd", "detect", "crop", "video", "static", "solve")}
 
     with timers["decode"]:

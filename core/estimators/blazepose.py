@@ -3,9 +3,9 @@
 Needs no downloaded weights: the person detector falls back to one shipped in a package
 (core.detection) and BlazePose's models ship inside the mediapipe wheel.
 
-Pass 1 ("detect"): people are detected and tracked (core.detection, core.tracks); the
-detector sees every DETECT_EVERY-th frame and boxes are interpolated between (both
-passes are offline, so interpolation between detections beats propagating boxes).
+Pass 1 ("detect"): people are detected and tracked (core.detection, core.tracks); with
+--detect-every k the detector sees every k-th frame and boxes are interpolated between
+(both passes are offline, so interpolating between detections beats propagating boxes).
 Pass 2 ("estimate"): the video is decoded again; each tracked person is cut out as a
 square of CROP_SCALE x the box's longer side, resized to CROP_SIZE (BlazePose misses
 people of 100-200 px in the full frame) and given to BlazePose (core.mediapipe_pose).
@@ -52,7 +52,6 @@ log = logging.getLogger("vtm.blazepose")
 
 NAME = "blazepose"
 POSE_MODEL = "MediaPipe BlazePose GHUM 3D (mediapipe 0.10.21, model_complexity=1)"
-DETECT_EVERY = 2          # detector on every 2nd frame; ByteTrack + interpolation cover the rest
 DETECT_BATCH = 8
 CROP_SIZE = 256           # BlazePose's landmark model works at 256x256
 CROP_SCALE = 2.2          # square side / longer box side: see the module docstring
@@ -115,8 +114,9 @@ class BlazePoseEstimator:
         detector = PersonDetector(self.options.detector, self.options.device, run.warn)
         run.info(estimator=self.name, detector=detector.source, pose_model=POSE_MODEL, skeleton=self.skeleton)
         t0 = time.perf_counter()
-        tracks = detect_and_track(run, detector, batch_size=DETECT_BATCH, detect_every=DETECT_EVERY)
-        tracks = postprocess(tracks, max_people=self.options.max_people)
+        tracks = detect_and_track(run, detector, batch_size=DETECT_BATCH, detect_every=self.options.detect_every)
+        tracks = postprocess(tracks, max_people=self.options.max_people, track_id=self.options.track_id)
+        run.info(tracks=len(tracks), track_ids=tracks.ids())
         t1 = time.perf_counter()
         found = self._landmarks_pass(run, tracks)
         t2 = time.perf_counter()
