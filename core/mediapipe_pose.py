@@ -21,6 +21,8 @@ import dataclasses
 
 import numpy as np
 
+from .crops import apply_affine, invert_affine
+
 MODEL_COMPLEXITY = 1
 
 
@@ -39,13 +41,6 @@ def import_mediapipe_pose():
         raise ImportError(f"MediaPipe is missing or too new ({exc}); the default estimator needs "
                           "mediapipe==0.10.21 (pip install 'mediapipe==0.10.21')") from exc
     return pose
-
-
-def image_from_crop(crop_from_image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Map crop pixel coordinates [..., 2] back to the image with the crop's affine M [2,3]."""
-    m = np.asarray(crop_from_image, np.float64)
-    a_inv = np.linalg.inv(m[:, :2])
-    return (np.asarray(points, np.float64) - m[:, 2]) @ a_inv.T
 
 
 class BlazePoseCrops:
@@ -71,7 +66,7 @@ class BlazePoseCrops:
     def process(self, stream: int, crop_rgb: np.ndarray, crop_from_image: np.ndarray) -> PoseLandmarks | None:
         """Landmarks of the person in an RGB crop uint8[S,S,3], or None when BlazePose finds nobody.
 
-        crop_from_image: float[2,3] affine from image pixels to crop pixels.
+        crop_from_image: float[2,3] affine from image pixels to crop pixels (core.crops' M).
         """
         result = self._graph(stream).process(np.ascontiguousarray(crop_rgb))
         self._last_size[stream] = crop_rgb.shape[0]
@@ -80,7 +75,7 @@ class BlazePoseCrops:
         h, w = crop_rgb.shape[:2]
         norm = np.array([(lm.x, lm.y, lm.visibility) for lm in result.pose_landmarks.landmark], np.float64)
         world = np.array([(lm.x, lm.y, lm.z) for lm in result.pose_world_landmarks.landmark], np.float64)
-        pixels = image_from_crop(crop_from_image, norm[:, :2] * [w, h])
+        pixels = apply_affine(invert_affine(crop_from_image), norm[:, :2] * [w, h]).astype(np.float64)
         return PoseLandmarks(image=pixels, world=world, visibility=np.clip(norm[:, 2], 0.0, 1.0))
 
     def forget(self, stream: int) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -34,25 +33,11 @@ def vtest_frames() -> list[np.ndarray]:
 
 
 def cut(frame: np.ndarray, box, size: int = 256, scale: float = 1.3) -> tuple[np.ndarray, np.ndarray]:
-    """RGB square crop around a box and its affine image -> crop (continuous pixel coordinates)."""
-    x1, y1, x2, y2 = box
-    side = max(x2 - x1, y2 - y1) * scale
-    s = size / side
-    m = np.array([[s, 0, size / 2 - s * (x1 + x2) / 2], [0, s, size / 2 - s * (y1 + y2) / 2]])
-    # warpAffine puts integer coordinates at pixel centres: shift by half a pixel either side.
-    m_cv = m.copy()
-    m_cv[:, 2] += 0.5 * s - 0.5
-    crop = cv2.warpAffine(frame, m_cv, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), m
+    """RGB square crop around a box and its affine image -> crop, as the estimator cuts them."""
+    from core.crops import crop_square, square_box
 
-
-def test_image_from_crop_inverts_the_crop_affine():
-    from core.mediapipe_pose import image_from_crop
-
-    m = np.array([[2.5, 0.0, -100.0], [0.0, 2.5, 40.0]])
-    points = np.array([[10.0, 20.0], [300.0, 5.0]])
-    crop_points = points @ m[:, :2].T + m[:, 2]
-    np.testing.assert_allclose(image_from_crop(m, crop_points), points)
+    center, side = square_box(np.asarray(box, float), scale)
+    return crop_square(frame, center, float(side), size, rgb=True)
 
 
 @pytest.mark.parametrize("static_mode", [True, False])
