@@ -21,6 +21,10 @@ from . import temporal
 from .ik import minimal_rotation, unit
 
 
+# Relative noise of a single frame's fitted depth (log depth), as seen on real footage.
+DEPTH_NOISE = 0.03
+
+
 def cliff_focal_length(width: int, height: int) -> float:
     """CLIFF's focal length for an image of unknown intrinsics: its diagonal in pixels."""
     return float(np.hypot(width, height))
@@ -75,7 +79,11 @@ def fit_translation(joints: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
         b = (b * root_w[..., None]).reshape(len(joints), -1)
         ata = np.einsum("fki,fkj->fij", a, a) + 1e-9 * np.eye(3)
         atb = np.einsum("fki,fk->fi", a, b)
-        t = np.linalg.solve(ata, atb[..., None])[..., 0]
+        solved = np.linalg.solve(ata, atb[..., None])[..., 0]
+        # The linear form also admits the mirror image behind the camera; keep the last
+        # good answer where a step goes there.
+        behind = ~np.isfinite(solved).all(axis=-1) | (solved[:, 2] + joints[..., 2].min(axis=1) < 0.1)
+        t = np.where(behind[:, None], t, solved)
         residual = np.linalg.norm(project(joints + t[:, None], focal, np.zeros(2)) - uv, axis=-1)
         w = base_w / (1.0 + (residual / scale[:, None]) ** 2)
     rms = np.sqrt(np.sum(base_w * residual**2, axis=1) / np.maximum(base_w.sum(axis=1), 1e-9))
@@ -128,7 +136,8 @@ def depth_confidence(depth: np.ndarray, rms: np.ndarray, box_heights: np.ndarray
 def smooth_translation(trans: np.ndarray, pelvis_rest: np.ndarray, frames: np.ndarray, focal: float,
                        principal: np.ndarray, depth_sigma: float, image_sigma: float = 0.0,
                        weights: np.ndarray | None = None, depth_robust: float = 0.05,
-                       image_robust: np.ndarray | float = 5.0, iterations: int = 4) -> np.ndarray:
+                       image_robust: np.ndarray | float = 5.0, depth_speed: float | None = None,
+                       iterations: int = 4) -> np.ndarray:
     """Smooth one track's translations over time, depth more than image position.
 
     The pelvis (rest pelvis + t) is split into its pixel position and its log depth, and
@@ -136,8 +145,10 @@ def smooth_translation(trans: np.ndarray, pelvis_rest: np.ndarray, frames: np.nd
     `image_sigma` frames; 0: kept), starting from a running median and then
     down-weighting frames that are off the smooth curve by more than `depth_robust`
     (relative depth) or `image_robust` (pixels, scalar or [F]) with Cauchy weights, so
-    that a few wrong frames do not drag their neighbours. The pelvis is rebuilt from both.
-    Gaps in `frames` count as time.
+    that a few wrong frames do not drag their neighbours. `depth_speed` (relative change
+    of depth per frame that is plausible, e.g. 0.02) keeps the depth of a short track
+    from following the trend of its noise (DEPTH_NOISE per frame). The pelvis is rebuilt
+    from both. Gaps in `frames` count as time.
     trans [F,3], pelvis_rest [3], frames [F], weights [F] (confidence per frame) -> [F,3].
     """
     trans = np.asarray(trans, np.float64)
@@ -149,7 +160,9 @@ def smooth_translation(trans: np.ndarray, pelvis_rest: np.ndarray, frames: np.nd
     pixel = focal * pelvis[:, :2] / depth[:, None] + principal
     frames = np.asarray(frames, np.float64)
     prior = np.ones(len(trans)) if weights is None else np.clip(np.asarray(weights, np.float64), 1e-6, None)
-    log_depth = temporal.robust_smooth(np.log(depth)[:, None], frames, depth_sigma, prior, depth_robust, iterations)[:, 0]
+    slope_prior = 0.0 if depth_speed is None else (DEPTH_NOISE / depth_speed) ** 2
+    log_depth = temporal.robust_smooth(np.log(depth)[:, None], frames, depth_sigma, prior, depth_robust, iterations,
+                                       slope_prior)[:, 0]
     pixel = temporal.robust_smooth(pixel, frames, image_sigma, prior, image_robust, iterations)
     depth = np.exp(log_depth)
     pelvis = np.concatenate([(pixel - principal) * depth[:, None] / focal, depth[:, None]], axis=-1)

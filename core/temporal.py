@@ -10,7 +10,7 @@ import numpy as np
 
 
 def robust_smooth(values: np.ndarray, frames: np.ndarray, sigma: float, prior: np.ndarray,
-                  scale: np.ndarray | float, iterations: int = 4) -> np.ndarray:
+                  scale: np.ndarray | float, iterations: int = 4, slope_prior: float = 0.0) -> np.ndarray:
     """Local linear smoothing that shrugs off outliers: values [F,D] -> [F,D].
 
     Starts from a running median, then down-weights frames off the smooth curve by more
@@ -23,7 +23,7 @@ def robust_smooth(values: np.ndarray, frames: np.ndarray, sigma: float, prior: n
     scale = np.broadcast_to(np.asarray(scale, np.float64), (len(values),))
     for _ in range(iterations):
         off = np.linalg.norm(values - smooth, axis=-1) / np.maximum(scale, 1e-12)
-        smooth = local_linear(values, frames, sigma, prior / (1.0 + off**2))
+        smooth = local_linear(values, frames, sigma, prior / (1.0 + off**2), slope_prior)
     return smooth
 
 
@@ -33,13 +33,16 @@ def running_median(values: np.ndarray, frames: np.ndarray, radius: float) -> np.
     return np.array([np.median(values[np.abs(frames - f) <= radius]) for f in frames])
 
 
-def local_linear(values: np.ndarray, frames: np.ndarray, sigma: float, weights: np.ndarray) -> np.ndarray:
+def local_linear(values: np.ndarray, frames: np.ndarray, sigma: float, weights: np.ndarray,
+                 slope_prior: float = 0.0) -> np.ndarray:
     """Local linear regression with Gaussian weights: values [F,D] sampled at frames [F].
 
     Each frame gets the value at its own time of a line fitted to the frames around it
     (Gaussian weights of `sigma` frames times `weights` [F] >= 0). A line rather than a
     weighted mean, so that steady motion (walking towards the camera) is neither lagged
-    nor pulled in at the ends of a track.
+    nor pulled in at the ends of a track. `slope_prior` (noise variance / slope variance,
+    per frame squared) shrinks slopes that few frames support: a track of a handful of
+    noisy frames would otherwise extrapolate its noise.
     """
     if sigma <= 0:
         return values.copy()
@@ -52,9 +55,7 @@ def local_linear(values: np.ndarray, frames: np.ndarray, sigma: float, weights: 
         idx = order[lo:hi]
         dt = frames[idx] - f
         k = np.exp(-0.5 * (dt / sigma) ** 2) * weights[idx]
-        # The slope is shrunk towards 0 as if by one more point at distance sigma: with the
-        # few frames of a short track a line would extrapolate noise.
-        s0, s1, s2 = k.sum(), k @ dt, k @ (dt * dt) + k.max() * sigma**2
+        s0, s1, s2 = k.sum(), k @ dt, k @ (dt * dt) + slope_prior * k.max()
         m0, m1 = k @ values[idx], (k * dt) @ values[idx]
         out[i] = (s2 * m0 - s1 * m1) / max(s0 * s2 - s1 * s1, 1e-12)  # the line's value at dt = 0
     return out

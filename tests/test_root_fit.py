@@ -71,12 +71,15 @@ def test_smoothing_removes_depth_noise_and_outliers_without_lag():
 
 
 def test_smoothing_a_short_track_does_not_extrapolate():
+    """Four frames whose depths happen to rise: a plausible speed keeps them together."""
     frames = np.array([0, 1, 2, 3])
-    depth = np.array([20.0, 21.0, 19.5, 20.5])
+    depth = np.array([20.0, 20.7, 21.3, 22.0])
     trans = np.stack([np.zeros(4), np.zeros(4), depth], -1) - DEFAULT_REST_JOINTS[0]
-    out = smooth_translation(trans, DEFAULT_REST_JOINTS[0], frames, FOCAL, PRINCIPAL, depth_sigma=5.0)
-    z = out[:, 2] + DEFAULT_REST_JOINTS[0, 2]
-    assert np.ptp(z) < 0.6 and abs(z.mean() - 20.25) < 0.5
+    z = lambda speed: smooth_translation(trans, DEFAULT_REST_JOINTS[0], frames, FOCAL, PRINCIPAL, depth_sigma=5.0,
+                                         depth_speed=speed)[:, 2] + DEFAULT_REST_JOINTS[0, 2]
+    free, held = z(None), z(0.01)
+    assert np.ptp(free) > 1.5  # a line through noise
+    assert np.ptp(held) < 0.5 * np.ptp(free) and abs(held.mean() - depth.mean()) < 0.2
 
 
 def test_depth_confidence_flags_frames_that_disagree_with_the_box():
