@@ -2,7 +2,8 @@
 """Real-footage check of the default estimator: the worker on vtest.avi, frames 0-200.
 
     python scripts/check_real_footage.py [--video sample_data/vtest.avi] [--start 0] [--end 200]
-                                         [--estimator blazepose] [--detector WEIGHTS] [--keep OUT.npz]
+                                         [--estimator blazepose] [--detector WEIGHTS] [--detect-every 1]
+                                         [--keep OUT.npz]
 
 Runs `python -m core.worker` as the add-on would and prints, per track and in total:
   * tracks with >= 30 frames (frames that got a pose; issue 6 wants at least 5),
@@ -35,9 +36,10 @@ MAX_BONE_CHANGE = 1e-4   # metres: bones are rigid
 ADDON_ROOT_SMOOTHING = 0.5  # the add-on's default "Root Smoothing"
 
 
-def run_worker(video: Path, out: Path, start: int, end: int, estimator: str, detector: str | None) -> dict:
+def run_worker(video: Path, out: Path, start: int, end: int, estimator: str, detector: str | None,
+               detect_every: int) -> dict:
     cmd = [sys.executable, "-m", "core.worker", str(video), "-o", str(out), "--estimator", estimator,
-           "--start-frame", str(start), "--end-frame", str(end)]
+           "--start-frame", str(start), "--end-frame", str(end), "--detect-every", str(detect_every)]
     if detector:
         cmd += ["--detector", detector]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
@@ -108,6 +110,7 @@ def main() -> int:
     p.add_argument("--end", type=int, default=200, help="last frame (inclusive)")
     p.add_argument("--estimator", default="blazepose")
     p.add_argument("--detector", help="detector weights (default: the worker's)")
+    p.add_argument("--detect-every", type=int, default=1, help="the worker's --detect-every (default 1)")
     p.add_argument("--keep", type=Path, help="keep the motion file here")
     args = p.parse_args()
     if not args.video.is_file():
@@ -118,10 +121,11 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp) / "motion.npz"
-        run = run_worker(args.video, out, args.start, args.end, args.estimator, args.detector)
+        run = run_worker(args.video, out, args.start, args.end, args.estimator, args.detector, args.detect_every)
         motion = read_motion(out)
 
-    print(f"video {args.video.name}, frames {args.start}-{args.end}, estimator {motion.estimator}")
+    print(f"video {args.video.name}, frames {args.start}-{args.end}, estimator {motion.estimator}, "
+          f"detector on every {args.detect_every} frame(s)")
     for key in ("detector", "pose_model", "skeleton"):
         if key in run["info"]:
             print(f"  {key}: {run['info'][key]}")
