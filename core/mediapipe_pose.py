@@ -24,6 +24,7 @@ import numpy as np
 from .crops import apply_affine, invert_affine
 
 MODEL_COMPLEXITY = 1
+MAX_SPARE_GRAPHS = 4
 
 
 @dataclasses.dataclass
@@ -54,13 +55,15 @@ class BlazePoseCrops:
                             smooth_landmarks=smooth_landmarks and not static_mode, enable_segmentation=False,
                             min_detection_confidence=min_detection_confidence,
                             min_tracking_confidence=min_tracking_confidence)
+        self._reusable = not (smooth_landmarks and not static_mode)  # `forget` restarts a graph exactly
         self._graphs: dict[int, object] = {}
+        self._spare: list[object] = []  # graphs of ended streams, forgotten, for new streams
         self._last_size: dict[int, int] = {}
 
     def _graph(self, stream: int):
         key = 0 if self.static_mode else stream
         if key not in self._graphs:
-            self._graphs[key] = self._pose.Pose(**self._kwargs)
+            self._graphs[key] = self._spare.pop() if self._spare else self._pose.Pose(**self._kwargs)
         return self._graphs[key]
 
     def process(self, stream: int, crop_rgb: np.ndarray, crop_from_image: np.ndarray) -> PoseLandmarks | None:
@@ -91,15 +94,26 @@ class BlazePoseCrops:
             graph.process(np.zeros((self._last_size.get(stream, 256),) * 2 + (3,), np.uint8))
 
     def close_stream(self, stream: int) -> None:
-        """Free a stream's graph (its person track has ended)."""
+        """A stream's person track has ended: its graph serves the next new stream.
+
+        A graph's start-up (~150 ms or more) costs as much as several frames, and videos
+        have many short tracks; the ended stream's graph is forgotten and kept instead
+        (up to MAX_SPARE_GRAPHS), unless its landmark filter makes forgetting inexact.
+        """
         self._last_size.pop(stream, None)
-        if not self.static_mode and stream in self._graphs:
+        if self.static_mode or stream not in self._graphs:
+            return
+        if self._reusable and len(self._spare) < MAX_SPARE_GRAPHS:
+            self.forget(stream)
+            self._spare.append(self._graphs.pop(stream))
+        else:
             self._graphs.pop(stream).close()
 
     def close(self) -> None:
-        for graph in self._graphs.values():
+        for graph in list(self._graphs.values()) + self._spare:
             graph.close()
         self._graphs.clear()
+        self._spare.clear()
 
     def __enter__(self) -> "BlazePoseCrops":
         return self

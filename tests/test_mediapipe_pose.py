@@ -105,3 +105,20 @@ def test_forget_makes_a_stream_start_afresh(vtest_frames):
         fresh = static.process(0, *crop)
         np.testing.assert_allclose(after.image, fresh.image, atol=1e-9)
         np.testing.assert_allclose(after.world, fresh.world, atol=1e-9)
+
+
+def test_ended_streams_lend_their_graph_to_new_ones(vtest_frames):
+    """A new track reuses an ended track's graph, and answers as a fresh graph would."""
+    from core.mediapipe_pose import BlazePoseCrops
+
+    with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as video, \
+            BlazePoseCrops(static_mode=True) as static:
+        for frame in vtest_frames[:3]:
+            video.process(1, *cut(frame, PEOPLE["A"]))
+        graph = video._graphs[1]
+        video.close_stream(1)
+        crop = cut(vtest_frames[3], PEOPLE["C"])
+        reused = video.process(2, *crop)
+        assert video._graphs[2] is graph
+        fresh = static.process(0, *crop)
+        np.testing.assert_allclose(reused.world, fresh.world, atol=1e-9)

@@ -26,9 +26,11 @@ detector's tracks):
   kept: 795 at 1.6, 816 at 2.0, 1031 at 2.2, 930 at 2.6 (at 1.3: about 750).
 * Video mode, one MediaPipe graph per track, rather than static mode: 1031 poses kept
   against 957, and the body's orientation changes by a median 2-8 degrees between
-  frames against 10-30 (static mode detects afresh on every crop); per crop it costs
-  about the same, since following the last landmarks skips the person detector.
-  Forgetting by one empty frame costs ~25 ms; a new graph ~150 ms or more.
+  frames against 10-30 (static mode detects afresh on every crop). Following a person
+  skips BlazePose's person detector: 15 ms per crop against 23 ms in static mode
+  (scripts/bench_blazepose.py); over many short, often lost tracks the two cost about
+  the same. Forgetting by one empty frame costs ~13-25 ms, a new graph ~150 ms, so
+  ended tracks hand their graphs on.
 * MediaPipe's landmark filter is off (see LANDMARK_SMOOTH_SECONDS): with it on, its 3D
   filter carried the previous person's pose (up to 6 cm) into a forgotten stream.
 """
