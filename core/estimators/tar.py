@@ -54,9 +54,8 @@ class TarEstimator:
 
     def estimate(self, run: RunContext):
         from ..crops import crop_square, square_box
-        from ..detection import PersonDetector
         from ..tar.inference import TrackRunner
-        from ..tracks import detect_and_track, postprocess
+        from ..tracks import find_people
         from ..video import iter_frames
 
         # Model and body model first: a bad file should fail before minutes of detection.
@@ -65,13 +64,11 @@ class TarEstimator:
         run.info(checkpoint=str(self.options.checkpoint), backbone=cfg.backbone, hidden_map_size=cfg.hidden_map_size,
                  device=device)
 
-        detector = PersonDetector(self.options.detector, device, run.warn)
-        tracks = postprocess(detect_and_track(run, detector), max_people=self.options.max_people)
-        del detector
-        run.info(tracks=len(tracks), track_ids=tracks.ids())
+        tracks = find_people(run, self.options.detector, device, max_people=self.options.max_people,
+                             track_id=self.options.track_id, detect_every=self.options.detect_every)
 
         width, height = run.video.width, run.video.height
-        focal = getattr(self.options, "focal_length", None) or math.hypot(width, height)
+        focal = self.options.focal_length or math.hypot(width, height)
         runner = TrackRunner(model, {t.track_id: len(t) for t in tracks}, focal, (width, height), device,
                              batch_size=BATCH_SIZE.get(str(device).split(":")[0], 4))
         per_frame = tracks.per_frame()
