@@ -119,3 +119,23 @@ def test_rest_skeleton_comes_from_the_smpl_model(body_model_path, tmp_path):
     np.testing.assert_allclose(estimator.rest_joints, DEFAULT_REST_JOINTS * 1.1, atol=1e-5)
     assert str(bigger) in estimator.skeleton
     assert np.allclose(BlazePoseEstimator(EstimatorOptions()).rest_joints, DEFAULT_REST_JOINTS)
+
+
+def test_given_focal_length_is_used(vtest, offline, tmp_path):
+    """--focal-length replaces CLIFF's guess: the same people come out at a depth scaled
+    by it (depth = f x size / pixel size)."""
+    depths = {}
+    for focal in (None, 1920.0):
+        out = tmp_path / f"motion_{focal}.npz"
+        args = ["--focal-length", str(focal)] if focal else []
+        rc, events, stderr = run_worker(vtest, "-o", out, "--estimator", "blazepose", "--start-frame", "0",
+                                        "--end-frame", "6", "--detect-every", "3", *args, timeout=240)
+        assert rc == 0, (events[-3:], stderr[-2000:])
+        motion = read_motion(out)
+        assert motion.focal_length == pytest.approx(focal or 960.0)
+        depths[focal] = {t: np.median(motion.trans[motion.rows_of_track(t), 2] + DEFAULT_REST_JOINTS[0, 2])
+                         for t in motion.track_list()}
+    common = set(depths[None]) & set(depths[1920.0])
+    assert common
+    ratios = [depths[1920.0][t] / depths[None][t] for t in common]
+    np.testing.assert_allclose(ratios, 2.0, rtol=0.05)

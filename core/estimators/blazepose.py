@@ -17,7 +17,8 @@ are turned from the crop's camera into the real camera (CLIFF's ray through the 
 centre), mapped to SMPL joint targets (core.landmarks) and solved into SMPL rotations
 (core.ik) on the rest skeleton (the SMPL model's when --smpl-model is given, else
 core.skeleton.DEFAULT_REST_JOINTS); the root translation is fitted to the 2D landmarks
-with CLIFF's focal length f = sqrt(W^2 + H^2) and smoothed over time (core.root_fit).
+with the focal length given (--focal-length) or CLIFF's f = sqrt(W^2 + H^2), and
+smoothed over time (core.root_fit).
 Betas are zeros: the rest skeleton is the body.
 
 Choices measured on vtest.avi frames 0-200 (1423 person crops from the offline fallback
@@ -114,20 +115,18 @@ class BlazePoseEstimator:
         return smpl_rest_joints(model, np.zeros((1, 10)))[0].astype(np.float64), f"SMPL model {options.smpl_model}"
 
     def estimate(self, run: RunContext) -> Motion:
-        from ..detection import PersonDetector
-        from ..tracks import detect_and_track, postprocess
+        from ..tracks import find_people
 
-        detector = PersonDetector(self.options.detector, self.options.device, run.warn)
-        run.info(estimator=self.name, detector=detector.source, pose_model=POSE_MODEL, skeleton=self.skeleton)
-        t0 = time.perf_counter()
-        tracks = detect_and_track(run, detector, batch_size=DETECT_BATCH, detect_every=self.options.detect_every)
-        tracks = postprocess(tracks, max_people=self.options.max_people, track_id=self.options.track_id)
-        run.info(tracks=len(tracks), track_ids=tracks.ids())
-        t1 = time.perf_counter()
-        found = self._landmarks_pass(run, tracks)
-        t2 = time.perf_counter()
+        run.info(estimator=self.name, pose_model=POSE_MODEL, skeleton=self.skeleton)
         info = run.video
-        focal = cliff_focal_length(info.width, info.height)
+        focal = self.options.focal_length or cliff_focal_length(info.width, info.height)
+        t0 = time.perf_counter()
+        tracks = find_people(run, self.options.detector, self.options.device, max_people=self.options.max_people,
+                             track_id=self.options.track_id, detect_every=self.options.detect_every,
+                             batch_size=DETECT_BATCH)
+        t1 = time.perf_counter()
+        found = self._landmarks_pass(run, tracks, focal)
+        t2 = time.perf_counter()
         parts = [self._track_motion(tracks[tid], obs, focal, (info.width, info.height), info.fps)
                  for tid, obs in found.items() if obs.frames]
         if not parts:
@@ -140,7 +139,7 @@ class BlazePoseEstimator:
                  t1 - t0, t2 - t1, time.perf_counter() - t2, motion.num_rows)
         return motion
 
-    def _landmarks_pass(self, run: RunContext, tracks) -> dict[int, _TrackLandmarks]:
+    def _landmarks_pass(self, run: RunContext, tracks, focal: float) -> dict[int, _TrackLandmarks]:
         """Decode the frames again and run BlazePose on every tracked person's crop."""
         from ..crops import crop_square, square_box
         from ..mediapipe_pose import BlazePoseCrops
@@ -163,8 +162,7 @@ class BlazePoseEstimator:
                         pose.forget(track_id)
                         result = None
                     if result is not None:
-                        rot = crop_camera_rotation(center, (run.video.width, run.video.height),
-                                                   cliff_focal_length(run.video.width, run.video.height))
+                        rot = crop_camera_rotation(center, (run.video.width, run.video.height), focal)
                         obs = found[track_id]
                         obs.frames.append(index)
                         obs.rows.append(row)
