@@ -298,7 +298,10 @@ class PersonDetector:
         try:
             results = self.model.track(list(frames), persist=True, tracker=self._tracker_cfg,
                                        conf=min(TRACKER_LOW_SCORE, self.conf), imgsz=self.imgsz,
-                                       classes=self.person_classes, device=self.device, verbose=False)
+                                       classes=self.person_classes, device=self.device, verbose=False,
+                                       # Several classes that all mean "person" (the fallback's
+                                       # Normal/Fall) would box one person twice.
+                                       agnostic_nms=len(self.person_classes) > 1)
         except ImportError as exc:  # the tracker's `lap` dependency, when ultralytics may not install it
             raise EstimatorError("detector_unavailable",
                                  f"the tracker cannot run: {exc}; install it with pip install 'lap>=0.5.12'") from exc
