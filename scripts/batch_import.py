@@ -242,7 +242,9 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
             target.parent.mkdir(parents=True, exist_ok=True)
             t = time.perf_counter()
             if key == "blend":
-                bpy.ops.wm.save_as_mainfile(filepath=str(target), check_existing=False, copy=True)
+                # Absolute paths (the footage): a .blend made here is often moved or copied elsewhere.
+                bpy.ops.wm.save_as_mainfile(filepath=str(target), check_existing=False, copy=True,
+                                            relative_remap=False)
                 written = [target]
             elif key == "fbx":
                 written = [exporters.export_fbx(bpy.context, target, arms, args.fbx_preset)]
@@ -291,9 +293,9 @@ def preview(args, result, motion_file: str, video: str | None, target: Path) -> 
             notes.append(f"the footage is {info.width}x{info.height} but the motion was made from "
                          f"{motion.image_size[0]}x{motion.image_size[1]} frames; the preview may not line up")
     target.parent.mkdir(parents=True, exist_ok=True)
-    skeletons = drawing.render_preview(bpy.context, arms, result.camera, frame, target, footage=video,
+    skeletons, zoom = drawing.render_preview(bpy.context, arms, result.camera, frame, target, footage=video,
                                        image_size=tuple(motion.image_size))
-    return {"frame": frame, "tracks": [s.track_id for s in skeletons], "on_footage": video is not None,
+    return {"frame": frame, "tracks": [s.track_id for s in skeletons], "on_footage": video is not None, "zoom": zoom,
             "notes": notes,
             "pelvis_pixels": {str(s.track_id): [round(float(c), 2) for c in s.pixel("pelvis")]
                               for s in skeletons if "pelvis" in s.names}}

@@ -25,6 +25,9 @@ from core.atomic import atomic_path  # noqa: E402
 from core.video import iter_frames  # noqa: E402
 
 BACKGROUND_GREY = 64  # the canvas when there is no footage
+# Small footage is enlarged (by a whole factor, so pixels stay sharp) until its longer side
+# reaches this: people 80 pixels tall are too small to see a skeleton's bones on.
+MIN_PREVIEW_SIDE = 1280
 
 
 class PreviewError(RuntimeError):
@@ -107,30 +110,48 @@ def _cv_point(pixel: np.ndarray, shift: int = 4) -> tuple[int, int]:
     return tuple(int(round((float(c) - 0.5) * (1 << shift))) for c in pixel)
 
 
-def draw_skeletons(image: np.ndarray, skeletons: list[Skeleton], label: str | None = None) -> np.ndarray:
-    """A copy of image [H, W, 3] BGR with each skeleton's bones, joints and track id."""
+def upscale_factor(width: int, height: int, min_side: int = MIN_PREVIEW_SIDE) -> int:
+    """The whole factor that brings the longer side to at least `min_side` (1 if it is)."""
+    return max(1, -(-int(min_side) // max(int(width), int(height))))
+
+
+def draw_skeletons(image: np.ndarray, skeletons: list[Skeleton], label: str | None = None,
+                   zoom: int = 1) -> np.ndarray:
+    """Image [H, W, 3] BGR enlarged `zoom` times, with each skeleton's bones, joints and track
+    id drawn on it (skeleton pixels are in the image's own coordinates)."""
     import cv2
 
-    out = image.copy()
-    scale = max(out.shape[:2]) / 720.0
-    thick = max(1, int(round(2 * scale)))
+    out = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST) if zoom > 1 else image.copy()
+    size = max(out.shape[:2]) / 1280.0  # line widths and text follow the picture's size
+    thick = max(1, int(round(2 * size)))
+    radius = int(round(max(1.5, 3 * size) * 16))
+    font = 0.7 * max(size, 0.5)
+    labels: list[tuple[int, int, int, int]] = []  # placed label boxes (x0, y0, x1, y1)
     for sk in skeletons:
         colour = track_colour(sk.track_id)
         front = sk.depth > 0
+        pixels = sk.pixels * zoom
         for j, p in enumerate(sk.parents):
             if p >= 0 and front[j] and front[p]:
-                cv2.line(out, _cv_point(sk.pixels[p]), _cv_point(sk.pixels[j]), colour, thick, cv2.LINE_AA, 4)
+                cv2.line(out, _cv_point(pixels[p]), _cv_point(pixels[j]), colour, thick, cv2.LINE_AA, 4)
         for j in np.flatnonzero(front):
-            cv2.circle(out, _cv_point(sk.pixels[j]), int(round(3 * scale * 16)), colour, -1, cv2.LINE_AA, 4)
+            cv2.circle(out, _cv_point(pixels[j]), radius, colour, -1, cv2.LINE_AA, 4)
         if front.any():
-            top = sk.pixels[front][np.argmin(sk.pixels[front, 1])]
-            org = (int(top[0]) - int(10 * scale), int(top[1]) - int(8 * scale))
+            top = pixels[front][np.argmin(pixels[front, 1])]
             text = f"{sk.track_id}"
-            cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
-            cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, colour, thick, cv2.LINE_AA)
+            (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, thick)
+            x, y = int(top[0] - tw / 2), int(top[1] - 10 * size - 4)
+            # Tracks on one person put their labels in one place: stack them instead.
+            while any(x < b[2] and b[0] < x + tw and y - th < b[3] and b[1] < y for b in labels):
+                y -= th + 4
+            labels.append((x, y - th, x + tw, y))
+            org = (x, y)
+            cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thick + 2, cv2.LINE_AA)
+            cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, font, colour, thick, cv2.LINE_AA)
     if label:
-        cv2.putText(out, label, (int(8 * scale), out.shape[0] - int(10 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.5 * scale, (255, 255, 255), max(1, thick - 1), cv2.LINE_AA)
+        org = (int(10 * size) + 4, out.shape[0] - int(12 * size) - 4)
+        cv2.putText(out, label, org, cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thick + 2, cv2.LINE_AA)
+        cv2.putText(out, label, org, cv2.FONT_HERSHEY_SIMPLEX, font, (255, 255, 255), thick, cv2.LINE_AA)
     return out
 
 
@@ -142,11 +163,12 @@ def read_frame(video: str | os.PathLike, frame: int) -> np.ndarray:
 
 
 def render_preview(context, armatures, camera, frame: int, output: str | os.PathLike,
-                   footage: str | os.PathLike | None = None, image_size: tuple[int, int] | None = None) -> list[Skeleton]:
+                   footage: str | os.PathLike | None = None, image_size: tuple[int, int] | None = None,
+                   min_side: int = MIN_PREVIEW_SIDE) -> tuple[list[Skeleton], int]:
     """Draw `armatures` at video frame `frame` (Blender frame frame + 1) through `camera`
-    over that frame of `footage` (or a grey canvas of image_size (W, H)) into the PNG
-    `output`, written atomically. The scene's frame and resolution are restored after.
-    Returns the skeletons drawn."""
+    over that frame of `footage` (or a grey canvas of image_size (W, H)), enlarged by
+    upscale_factor, into the PNG `output`, written atomically. The scene's frame and
+    resolution are restored after. Returns (the skeletons drawn, the enlargement)."""
     import cv2
 
     scene = context.scene
@@ -173,9 +195,10 @@ def render_preview(context, armatures, camera, frame: int, output: str | os.Path
          scene.render.pixel_aspect_x, scene.render.pixel_aspect_y) = saved
         scene.frame_set(frame_current)
     label = f"frame {frame}: {len(skeletons)} track(s)"
-    ok, png = cv2.imencode(".png", draw_skeletons(image, skeletons, label))
+    zoom = upscale_factor(w, h, min_side)
+    ok, png = cv2.imencode(".png", draw_skeletons(image, skeletons, label, zoom))
     if not ok:
         raise PreviewError("OpenCV could not encode the preview as PNG")
     with atomic_path(output) as tmp:
         tmp.write_bytes(png.tobytes())
-    return skeletons
+    return skeletons, zoom
