@@ -32,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 OUTPUTS = (("blend", ".blend"), ("fbx", ".fbx"), ("bvh", ".bvh"), ("glb", ".glb"), ("amass", ".npz"))
+PREVIEW = ("preview", ".png")
 
 
 class UsageError(ValueError):
@@ -255,7 +256,7 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
                 written = [export(bpy.context, per_track(target, a, len(arms)), a) for a in arms]
             entry["outputs"][key] = [str(p) for p in written]
             timings[key] = round(time.perf_counter() - t, 3)
-        target = output_path(args.preview, name, ".png", many)
+        target = output_path(args.preview, name, PREVIEW[1], many)
         if target is not None:
             t = time.perf_counter()
             entry["preview"] = preview(args, result, motion_file, video, target)
@@ -275,11 +276,14 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
 
 
 def preview(args, result, motion_file: str, video: str | None, target: Path) -> dict:
-    """Draw the imported tracks present at the preview frame; what was drawn, for the report."""
+    """Draw the imported tracks present at the preview frame. Returns what was drawn, for
+    the report: frame, tracks, zoom (the picture's enlargement), pelvis_pixels (per track,
+    in the footage's own pixels) and notes (warnings)."""
     import bpy
 
     drawing = load_preview()
-    motion = importlib.import_module(f"{load_package().__name__}.core.motion").read_motion(motion_file)
+    core = f"{load_package().__name__}.core"
+    motion = importlib.import_module(f"{core}.motion").read_motion(motion_file)
     if args.preview_frame is not None:
         frame = args.preview_frame
     else:
@@ -288,17 +292,17 @@ def preview(args, result, motion_file: str, video: str | None, target: Path) -> 
     arms = [a for a in result.armatures if int(a["vtm_track_id"]) in present]
     notes = []
     if video:
-        info = importlib.import_module(f"{load_package().__name__}.core.video").probe(video)
+        info = importlib.import_module(f"{core}.video").probe(video)
         if (info.width, info.height) != tuple(int(v) for v in motion.image_size):
             notes.append(f"the footage is {info.width}x{info.height} but the motion was made from "
                          f"{motion.image_size[0]}x{motion.image_size[1]} frames; the preview may not line up")
     target.parent.mkdir(parents=True, exist_ok=True)
     skeletons, zoom = drawing.render_preview(bpy.context, arms, result.camera, frame, target, footage=video,
-                                       image_size=tuple(motion.image_size))
-    return {"frame": frame, "tracks": [s.track_id for s in skeletons], "on_footage": video is not None, "zoom": zoom,
-            "notes": notes,
-            "pelvis_pixels": {str(s.track_id): [round(float(c), 2) for c in s.pixel("pelvis")]
-                              for s in skeletons if "pelvis" in s.names}}
+                                             image_size=tuple(motion.image_size))
+    pelvis = {str(s.track_id): [round(float(c), 2) for c in s.pixel("pelvis")] for s in skeletons
+              if "pelvis" in s.names}
+    return {"frame": frame, "tracks": [s.track_id for s in skeletons], "on_footage": video is not None,
+            "zoom": zoom, "pelvis_pixels": pelvis, "notes": notes}
 
 
 def per_track(path: Path, armature, count: int) -> Path:
@@ -319,7 +323,7 @@ def main(argv: list[str]) -> int:
         strength(args.root_smoothing), strength(args.rotation_smoothing)
         inputs = expand_inputs(args.video or args.motion, video=bool(args.video))
         many = len(inputs) > 1
-        for key, suffix in OUTPUTS + (("preview", ".png"),):  # fail on ambiguous outputs before any work
+        for key, suffix in OUTPUTS + (PREVIEW,):  # fail on ambiguous outputs before any work
             output_path(getattr(args, key), "x", suffix, many)
         if args.footage and args.video:
             raise UsageError("--footage goes with --motion; with --video the video is the footage")
@@ -330,8 +334,7 @@ def main(argv: list[str]) -> int:
             raise UsageError(f"--preview-frame must be >= 0 (got {args.preview_frame})")
         if args.preview:
             load_preview()
-        firsts = [output_path(getattr(args, k), "x", s, many) for k, s in OUTPUTS + (("preview", ".png"),)
-                  if getattr(args, k)]
+        firsts = [output_path(getattr(args, k), "x", s, many) for k, s in OUTPUTS + (PREVIEW,) if getattr(args, k)]
         motion_dir = Path(args.motion_dir) if args.motion_dir else (firsts[0].parent if firsts else Path.cwd())
         if args.video:
             worker_python(args)
