@@ -151,17 +151,32 @@ def run_step(label: str, argv: list[str]) -> None:
         raise DemoError(f"{label} failed (exit {proc.returncode}); see pip's messages above")
 
 
+def reachable(url: str, timeout: float = 10.0) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/", timeout=timeout):
+            return True
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def install(python: Path, missing: list[str]) -> None:
     """The README's install steps, for what is missing (pip skips what is there)."""
     pip = [str(python), "-m", "pip", "install", "--progress-bar", "off"]
     if {"torch", "torchvision"} & set(missing):
         index = torch_index_url(has_nvidia_gpu())
+        if index and not reachable(index):
+            # pip would retry every package for minutes before giving up.
+            log(f"PyTorch's index {index} cannot be reached; installing PyPI's build (larger, works on a CPU too)")
+            index = None
         try:
             run_step("installing PyTorch", pip + ["torch", "torchvision"] + (["--index-url", index] if index else []))
         except DemoError:
             if index is None:
                 raise
-            log(f"PyTorch's CPU index {index} failed; trying PyPI's build (larger, works on a CPU too)")
+            log(f"installing from PyTorch's index {index} failed; trying PyPI's build (larger, works on a CPU too)")
             run_step("installing PyTorch from PyPI", pip + ["torch", "torchvision"])
     run_step("installing the worker and the Blender module", pip + ["-e", ".[worker,dev]"])
     # Its own requirements are heavy and unneeded: only its detector file is used.
