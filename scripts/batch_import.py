@@ -210,12 +210,13 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
                                            start_frame=args.start_frame, end_frame=args.end_frame,
                                            max_people=args.max_people)
             run = client.WorkerRun(worker_python(args), source, motion_path, options)
-            last = [0.0]
+            last = [0.0, ""]
 
             def show(r):
-                if time.monotonic() - last[0] > 2.0:
-                    last[0] = time.monotonic()
-                    log(f"{name}: {r.status_text()}")
+                text = r.status_text()
+                if time.monotonic() - last[0] > 2.0 and text != last[1]:
+                    last[:] = [time.monotonic(), text]
+                    log(f"{name}: {text}")
 
             run.wait(on_progress=show)
             timings["worker"] = run.stage_seconds()

@@ -146,7 +146,8 @@ def base_python() -> str:
 
 def run_step(label: str, argv: list[str]) -> None:
     log(f"{label}: {' '.join(argv)}")
-    proc = subprocess.run(argv, cwd=REPO, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    # pip's output goes to stderr with the other logs; stdout keeps the summary.
+    proc = subprocess.run(argv, cwd=REPO, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"), stdout=sys.stderr)
     if proc.returncode != 0:
         raise DemoError(f"{label} failed (exit {proc.returncode}); see pip's messages above")
 
@@ -338,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 1
     for warning in entry.get("warnings", []):
-        print(f"warning: {warning[:300]}")
+        print(f"warning: {warning}")
     shown = entry.get("preview", {})
     print(f"video {video}, {frames}: {len(entry['tracks'])} track(s) imported")
     for key in ("blend", "fbx", "preview", "motion"):
