@@ -115,6 +115,9 @@ def check_arguments(args) -> None:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; give a folder")
+    existing = next(p for p in [out.absolute(), *out.absolute().parents] if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write in '{existing}'; choose another --out folder")
     if args.python is not None:
         py = Path(args.python)
         if not py.is_file() or not os.access(py, os.X_OK):
@@ -326,8 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             video, fetch_note = args.video, "video given"
         fetch_s = time.perf_counter() - t
-        out.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".demo-partial-", dir=out))
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            work = Path(tempfile.mkdtemp(prefix=".demo-partial-", dir=out))
+        except OSError as exc:
+            raise DemoError(f"cannot write the outputs in '{out}': {exc}") from None
         try:
             frames = "all frames" if args.start is None else f"frames {args.start}-{args.end}"
             log(f"running the worker on {video} ({frames}) and importing into Blender")
