@@ -40,21 +40,36 @@ SPIN24_TO_SMPL = {0: 8, 1: 5, 2: 2, 3: 1, 4: 4, 5: 7, 6: 21, 7: 19, 8: 17, 9: 16
 class DatasetSpec:
     """Where a standard dataset lives under a data root, and how to read it."""
 
-    npz: str
-    images: str
+    files: dict          # split -> .npz file name
+    images: dict         # split -> image folder (the imgname paths are relative to it)
     video: bool
 
 
-# File names as SPIN/ReFit preprocessing writes them (dataset_extras/), image folders as
-# their download scripts unpack them.
+# File names as SPIN/ReFit preprocessing writes them (their dataset_extras/ folder, here
+# directly under the data root), image folders as their download scripts unpack them.
 STANDARD = {
-    "3dpw": DatasetSpec("3dpw_{split}.npz", "3DPW", True),
-    "h36m": DatasetSpec("h36m_{split}.npz", "h36m", True),
-    "mpi_inf_3dhp": DatasetSpec("mpi_inf_3dhp_{split}.npz", "mpi_inf_3dhp", True),
-    "coco": DatasetSpec("coco_2014_{split}_eft.npz", "coco", False),
-    "mpii": DatasetSpec("mpii_{split}_eft.npz", "mpii", False),
-    "generated": DatasetSpec("generated_{split}.npz", "generated_{split}", True),
+    "3dpw": DatasetSpec({"train": "3dpw_train.npz", "test": "3dpw_test.npz"}, {"train": "3DPW", "test": "3DPW"}, True),
+    "h36m": DatasetSpec({"train": "h36m_train.npz", "test": "h36m_valid_protocol2.npz"},
+                        {"train": "h36m", "test": "h36m"}, True),
+    "mpi_inf_3dhp": DatasetSpec({"train": "mpi_inf_3dhp_train.npz", "test": "mpi_inf_3dhp_test.npz"},
+                                {"train": "mpi_inf_3dhp", "test": "mpi_inf_3dhp"}, True),
+    "coco": DatasetSpec({"train": "coco_2014_train_eft.npz"}, {"train": "coco"}, False),
+    "mpii": DatasetSpec({"train": "mpii_train_eft.npz"}, {"train": "mpii"}, False),
+    "generated": DatasetSpec({"train": "generated_train.npz", "test": "generated_test.npz"},
+                             {"train": "generated_train", "test": "generated_test"}, True),
 }
+
+
+def standard_paths(name: str, split: str, data_root: str | os.PathLike) -> tuple[Path, Path, bool]:
+    """(npz, image folder, is video) of a standard dataset under `data_root`."""
+    if name not in STANDARD:
+        raise DatasetError(f"unknown dataset '{name}'; the standard ones are {', '.join(STANDARD)} "
+                           "(give others as NAME=FILE.npz:IMAGE_FOLDER)")
+    spec = STANDARD[name]
+    if split not in spec.files:
+        raise DatasetError(f"dataset '{name}' has no {split} split (it has {', '.join(spec.files)})")
+    root = Path(data_root)
+    return root / spec.files[split], root / spec.images[split], spec.video
 
 
 def cliff_bbox_info(center: np.ndarray, size: np.ndarray, focal: np.ndarray, img_size: np.ndarray) -> np.ndarray:

@@ -42,11 +42,16 @@ def backbone_digest(model) -> str:
 
 
 class FeatureStore:
+    # Stores up to this size are read into memory (random access to a memory map costs a
+    # page fault per touched page); larger ones stay memory-mapped.
+    IN_MEMORY_BYTES = 3 << 30
+
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
         self.meta = json.loads((self.folder / "meta.json").read_text())
-        self.global_feats = np.load(self.folder / "global.npy", mmap_mode="r")
-        self.local_maps = np.load(self.folder / "local.npy", mmap_mode="r")
+        mmap = "r" if (self.folder / "local.npy").stat().st_size > self.IN_MEMORY_BYTES else None
+        self.global_feats = np.load(self.folder / "global.npy", mmap_mode=mmap)
+        self.local_maps = np.load(self.folder / "local.npy", mmap_mode=mmap)
 
     @staticmethod
     def wanted_meta(table: FrameTable, model) -> dict:
@@ -124,7 +129,8 @@ class CachedClipReader(ClipReader):
         offset = (self.cfg.seq_len - self.local_len) // 2
         local_rows = rows[offset:offset + self.local_len]
         cam = self.camera(row, NO_AUGMENT)
-        return {"global_seq": np.asarray(self.store.global_feats[rows], np.float32),
-                "local_seq": np.asarray(self.store.local_maps[local_rows], np.float32),
+        # float16 as stored: the batch is converted to float32 in torch, which is much faster.
+        return {"global_seq": np.asarray(self.store.global_feats[rows]),
+                "local_seq": np.asarray(self.store.local_maps[local_rows]),
                 **cam, **self.targets(row, NO_AUGMENT, cam["img_size"]),
                 "seq": np.int64(self.table.seq_of[row]), "row": np.int64(row)}

@@ -218,43 +218,74 @@ class ClipMaker:
         }
 
 
-def generate_dataset(out_dir: str | os.PathLike, name: str, body_model_path: str | os.PathLike,
-                     bvh_files: list[str | os.PathLike], cfg: SyntheticConfig,
-                     progress=None) -> Path:
-    """Write `out_dir/NAME.npz` and the frames under `out_dir/NAME/`; returns the npz path.
+_MAKER: "ClipMaker | None" = None
 
-    Clip k is rendered from the seed (cfg.seed, k), so any clip can be regenerated alone.
-    The `.npz` is written last (atomically): its presence marks a complete dataset.
-    """
+
+def _init_worker(body_model_path, bvh_files, cfg) -> None:
+    global _MAKER
+    torch.set_num_threads(1)  # many small tensor ops: threads only add synchronisation
+    _MAKER = ClipMaker(body_model_path, bvh_files, cfg)
+
+
+def _render_clips(args) -> list[dict]:
+    """Render clips `ks` into img_root; returns their rows (frames are written as JPEG)."""
     import cv2
 
+    img_root, ks = args
+    out = []
+    for k in ks:
+        clip = _MAKER.make_clip(np.random.default_rng([_MAKER.cfg.seed, k]))
+        vid = f"clip_{k:05d}"
+        (img_root / vid).mkdir(exist_ok=True)
+        names = []
+        for i, frame in enumerate(clip.pop("frames")):
+            rel = f"{vid}/{i:04d}.jpg"
+            cv2.imwrite(str(img_root / rel), frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, _MAKER.cfg.jpeg_quality])
+            names.append(rel)
+        out.append({**clip, "imgname": names, "vid_name": [vid] * len(names), "frame_id": list(range(len(names)))})
+    return out
+
+
+def generate_dataset(out_dir: str | os.PathLike, name: str, body_model_path: str | os.PathLike,
+                     bvh_files: list[str | os.PathLike], cfg: SyntheticConfig, progress=None,
+                     workers: int = 1) -> Path:
+    """Write `out_dir/NAME.npz` and the frames under `out_dir/NAME/`; returns the npz path.
+
+    Clip k is rendered from the seed (cfg.seed, k), so the result does not depend on
+    `workers` (processes rendering clips side by side). The `.npz` is written last
+    (atomically): its presence marks a complete dataset.
+    """
     out_dir = Path(out_dir)
     img_root = out_dir / name
     img_root.mkdir(parents=True, exist_ok=True)
-    maker = ClipMaker(body_model_path, bvh_files, cfg)
-    rows: dict[str, list] = {k: [] for k in ("imgname", "center", "scale", "pose", "shape", "trans", "part", "S",
-                                             "img_focal", "img_size", "vid_name", "frame_id")}
-    sources = []
-    for k in range(cfg.clips):
-        clip = maker.make_clip(np.random.default_rng([cfg.seed, k]))
-        vid = f"clip_{k:05d}"
-        (img_root / vid).mkdir(exist_ok=True)
-        for i, frame in enumerate(clip["frames"]):
-            rel = f"{vid}/{i:04d}.jpg"
-            cv2.imwrite(str(img_root / rel), frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
-            rows["imgname"].append(rel)
-            rows["vid_name"].append(vid)
-            rows["frame_id"].append(i)
-        for key in ("center", "scale", "pose", "shape", "trans", "part", "S", "img_focal", "img_size"):
-            rows[key].append(clip[key])
-        sources.append(clip["source"])
-        if progress:
-            progress(k + 1, cfg.clips)
-    arrays = {k: (np.array(v) if k in ("imgname", "vid_name", "frame_id") else np.concatenate(v).astype(np.float32))
-              for k, v in rows.items()}
+    chunks = [list(range(k, min(k + 8, cfg.clips))) for k in range(0, cfg.clips, 8)]
+    clips: list[dict] = []
+    if workers <= 1:
+        _init_worker(body_model_path, bvh_files, cfg)
+        results = map(_render_clips, [(img_root, c) for c in chunks])
+        pool = None
+    else:
+        import multiprocessing as mp
+
+        pool = mp.get_context("spawn").Pool(workers, _init_worker, (body_model_path, bvh_files, cfg))
+        results = pool.imap(_render_clips, [(img_root, c) for c in chunks])
+    try:
+        for rows in results:
+            clips += rows
+            if progress:
+                progress(len(clips), cfg.clips)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    arrays = {}
+    for key in ("imgname", "vid_name", "frame_id"):
+        arrays[key] = np.array([v for c in clips for v in c[key]])
+    for key in ("center", "scale", "pose", "shape", "trans", "part", "S", "img_focal", "img_size"):
+        arrays[key] = np.concatenate([c[key] for c in clips]).astype(np.float32)
     arrays["has_smpl"] = np.ones(len(arrays["imgname"]), np.float32)
     arrays["keypoint_format"] = np.array("smpl24")
-    arrays["generator"] = np.array(json.dumps({**dataclasses.asdict(cfg), "sources": sources}))
+    arrays["generator"] = np.array(json.dumps({**dataclasses.asdict(cfg), "sources": [c["source"] for c in clips]}))
     npz = out_dir / f"{name}.npz"
     with atomic_path(npz) as tmp:
         np.savez(tmp, **arrays)

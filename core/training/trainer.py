@@ -84,6 +84,15 @@ def batch_rotmat(pose: torch.Tensor) -> torch.Tensor:
     return batch_rodrigues(pose.reshape(-1, 3)).view(pose.shape[0], 24, 3, 3)
 
 
+def to_device(batch: dict, device: torch.device) -> dict:
+    """Move a batch; float16 arrays (cached features) become float32."""
+    out = {}
+    for k, v in batch.items():
+        v = v.to(device, non_blocking=True)
+        out[k] = v.float() if v.dtype == torch.float16 else v
+    return out
+
+
 class StepModule(nn.Module):
     """What DDP wraps: one call from a batch to the stage dicts, from crops or cached features."""
 
@@ -218,7 +227,7 @@ class Trainer:
 
     def train_step(self, batch: dict) -> dict | None:
         """One optimisation step; returns the logged values, or None when it was skipped."""
-        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        batch = to_device(batch, self.device)
         for g in self.optimizer.param_groups:
             g["lr"] = self._lr()
         self.optimizer.zero_grad(set_to_none=True)
@@ -259,8 +268,11 @@ class Trainer:
         from torch.utils.data import DataLoader, Subset
 
         steps = Subset(self.batches, range(self.step, self.cfg.steps))
+        # Its own generator: a DataLoader otherwise draws a seed from the global torch RNG,
+        # which would make a resumed run's marker dropout differ from the uninterrupted one.
         return DataLoader(steps, batch_size=None, shuffle=False, num_workers=self.cfg.workers,
-                          pin_memory=self.device.type == "cuda", persistent_workers=False)
+                          pin_memory=self.device.type == "cuda", persistent_workers=False,
+                          generator=torch.Generator().manual_seed(self.cfg.seed))
 
     def _log(self, record: dict) -> None:
         if self.dist.is_main:
@@ -317,7 +329,9 @@ class Trainer:
                 t_log = now
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.step < self.cfg.steps:
                 self.evaluate()
-            if self.dist.is_main and self.step % self.cfg.ckpt_every == 0 and self.step < self.cfg.steps:
+            # No checkpoint in the middle of a run of skipped (non-finite) steps.
+            if (self.dist.is_main and self.step % self.cfg.ckpt_every == 0 and self.step < self.cfg.steps
+                    and self.nonfinite_in_a_row == 0):
                 self.save(self.out_dir / CHECKPOINT_NAME)
             ddp.barrier(self.dist) if self.step % self.cfg.ckpt_every == 0 else None
         if bar is not None:
