@@ -245,6 +245,8 @@ def make_data_main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default="160x160", help="image WxH")
     p.add_argument("--seed", type=int)
     p.add_argument("--bvh-fraction", type=float, default=0.5)
+    p.add_argument("--fps", type=float, default=30.0, help="frame rate of the clips")
+    p.add_argument("--pose-spread", type=float, default=1.0, help="scale of the pose prior's spread")
     p.add_argument("--workers", type=int, default=1, help="processes rendering side by side")
     args = p.parse_args(argv)
     from ..body_gen import write_smpl_pkl
@@ -270,7 +272,7 @@ def make_data_main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else {"train": 0, "test": 1}[args.split]
     cfg = SyntheticConfig(clips=args.clips, frames_per_clip=args.frames, width=int(w), height=int(h or w),
                           bvh_fraction=args.bvh_fraction if bvh else 0.0, bvh_range=split_range[args.split],
-                          seed=seed)
+                          seed=seed, fps=args.fps, pose_spread=args.pose_spread)
     t0 = time.time()
     try:
         npz = generate_dataset(out, f"generated_{args.split}", body, bvh, cfg,

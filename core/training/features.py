@@ -44,7 +44,7 @@ def backbone_digest(model) -> str:
 class FeatureStore:
     # Stores up to this size are read into memory (random access to a memory map costs a
     # page fault per touched page); larger ones stay memory-mapped.
-    IN_MEMORY_BYTES = 3 << 30
+    IN_MEMORY_BYTES = 1 << 30
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)

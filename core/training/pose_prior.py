@@ -84,11 +84,11 @@ def interpolate_poses(keys: np.ndarray, key_times: np.ndarray, times: np.ndarray
 
 
 def sample_prior_motion(rng: np.random.Generator, n_frames: int, fps: float,
-                        key_interval: tuple[float, float] = (0.4, 1.2)) -> np.ndarray:
+                        key_interval: tuple[float, float] = (0.4, 1.2), spread: float = 1.0) -> np.ndarray:
     """A smooth random motion [n_frames, 24, 3]: poses from the prior at random key times."""
     duration = n_frames / fps
     times = [0.0]
     while times[-1] <= duration:
         times.append(times[-1] + rng.uniform(*key_interval))
-    keys = sample_body_poses(rng, len(times))
+    keys = sample_body_poses(rng, len(times), spread)
     return interpolate_poses(keys, np.array(times), np.arange(n_frames) / fps)

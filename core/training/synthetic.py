@@ -54,6 +54,7 @@ class SyntheticConfig:
     focal_scale: tuple[float, float] = (0.7, 1.4)  # × √(W² + H²)
     camera_pitch_deg: tuple[float, float] = (-10.0, 20.0)
     betas_std: float = 1.0
+    pose_spread: float = 1.0         # scales the pose prior's standard deviations
     supersample: int = 2
     jpeg_quality: int = 92
     seed: int = 0
@@ -152,7 +153,7 @@ class ClipMaker:
         return poses, trans
 
     def _prior_clip(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        poses = sample_prior_motion(rng, n, self.cfg.fps)
+        poses = sample_prior_motion(rng, n, self.cfg.fps, spread=self.cfg.pose_spread)
         # Root: upright with some lean, turning slowly; drifting a little.
         lean = np.radians(rng.normal(0, 8, 2))
         turn = rng.uniform(-1.0, 1.0) * np.arange(n) / self.cfg.fps
