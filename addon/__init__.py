@@ -1,9 +1,25 @@
-"""Blender side of Video to Motion: bpy and numpy only, never torch."""
+"""Blender side of Video to Motion: bpy and numpy only, never torch.
+
+Modules in the style of Blender's bundled add-ons: properties, preferences, operators
+and panels register separately; the import maths lives in the numpy-only core modules.
+"""
+from . import operators, panels, preferences, properties
+
+_MODULES = (properties, preferences, operators, panels)
 
 
 def register() -> None:
-    pass
+    done = []
+    try:
+        for module in _MODULES:
+            module.register()
+            done.append(module)
+    except Exception:
+        for module in reversed(done):  # a half-registered add-on would hang bpy 4.5 at exit
+            module.unregister()
+        raise
 
 
 def unregister() -> None:
-    pass
+    for module in reversed(_MODULES):
+        module.unregister()

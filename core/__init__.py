@@ -5,4 +5,5 @@ can use them; everything else is imported by the worker alone.
 """
 __version__ = "0.1.0"
 
-NUMPY_ONLY = ("atomic", "motion", "protocol", "rotations", "skeleton")
+NUMPY_ONLY = ("atomic", "child_process", "ground", "motion", "protocol", "retarget", "rotations", "skeleton",
+              "smoothing", "smpl_mesh", "worker_check", "worker_client", "worker_setup")

@@ -40,9 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smpl-model", type=Path, help="SMPL model file (.pkl or .npz)")
     p.add_argument("--detector", help="YOLO detector weights (default: yolo11n.pt, or the offline fallback)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--focal-length", type=float,
+                   help="camera focal length in pixels, if known (default: sqrt(width^2 + height^2))")
     p.add_argument("--start-frame", type=int, help="first frame to process (0-based)")
     p.add_argument("--end-frame", type=int, help="last frame to process (0-based, inclusive)")
     p.add_argument("--max-people", type=int, help="keep at most this many tracks (the largest)")
+    p.add_argument("--track-id", type=int, help="keep only this track (ids as a previous run reported them)")
+    p.add_argument("--detect-every", type=int, default=1,
+                   help="run the person detector on every k-th frame and interpolate boxes between (faster)")
     p.add_argument("--version", action="version", version=f"video-to-motion worker {__version__}")
     return p
 
@@ -105,8 +110,17 @@ def run(args: argparse.Namespace, events: EventWriter) -> int:
         start, stop = resolve_range(info, args.start_frame, args.end_frame)
         if args.max_people is not None and args.max_people < 1:
             raise EstimatorError("bad_argument", f"--max-people must be at least 1 (got {args.max_people})")
+        if args.focal_length is not None and not args.focal_length > 0:
+            raise EstimatorError("bad_argument", f"--focal-length must be a positive number of pixels (got {args.focal_length})")
+        if args.detect_every < 1:
+            raise EstimatorError("bad_argument", f"--detect-every must be at least 1 (got {args.detect_every})")
+        # A bare name (yolo11s.pt) is the detector library's to download; a path must exist.
+        if args.detector and Path(args.detector).parent != Path(".") and not Path(args.detector).is_file():
+            raise EstimatorError("detector_not_found", f"detector weights '{args.detector}' do not exist; "
+                                 "give a YOLO .pt file or leave --detector out for the default")
         options = EstimatorOptions(checkpoint=args.checkpoint, smpl_model=args.smpl_model, device=args.device,
-                                   max_people=args.max_people, detector=args.detector)
+                                   max_people=args.max_people, track_id=args.track_id, detector=args.detector,
+                                   detect_every=args.detect_every, focal_length=args.focal_length)
         name = resolve_name(args.estimator, options)
         estimator = load_estimator_class(name)(options)
         events.info(estimator=getattr(estimator, "name", name), video=str(info.path), width=info.width,

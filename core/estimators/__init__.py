@@ -33,7 +33,10 @@ class EstimatorOptions:
     smpl_model: Path | None = None
     device: str = "auto"
     max_people: int | None = None
+    track_id: int | None = None  # only this track (ids as the tracker numbers them)
     detector: str | None = None  # detector weights; None: the default
+    detect_every: int = 1  # run the detector on every k-th frame, interpolate boxes between
+    focal_length: float | None = None  # pixels; None: CLIFF's sqrt(W^2 + H^2)
 
 
 @dataclasses.dataclass

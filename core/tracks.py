@@ -1,0 +1,298 @@
+"""People tracks over a frame range: pass 1 of every estimator, and its post-processing.
+
+`detect_and_track` runs the detector + tracker over the frames and keeps only boxes. The
+post-processing steps are small pure functions on `Track`s, applied by `postprocess` in
+this order:
+  1. `fill_gaps`: frames a track was not seen on are filled by linear interpolation of
+     its box when the gap is at most `max_gap` frames; a longer gap splits the track and
+     the part after it gets a new id (above every tracker id), so every track covers
+     contiguous frames.
+  2. `drop_short`: tracks shorter than `min_frames` frames go (mostly false detections
+     and people crossing the frame's edge).
+  3. `smooth_boxes`: a centred Gaussian over time (sigma in frames) on each box's centre
+     and size, which removes detector jitter without the lag of a causal filter.
+  4. `only_track` / `select_tracks`: one track id the user asked for, or the
+     `max_people` largest people, largest = mean box height x number of frames.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .estimators import EstimatorError, RunContext
+from .video import iter_frames
+
+DEFAULT_MAX_GAP = 30  # frames; ByteTrack itself forgets a track after 30 unmatched frames (at 30 fps)
+DEFAULT_MIN_FRAMES = 5
+DEFAULT_SMOOTH_SIGMA = 1.0  # frames
+
+
+@dataclasses.dataclass
+class Track:
+    """One person over frames F = len(frames), sorted by frame.
+
+    frames: int32[F]; boxes: float32[F,4] x1, y1, x2, y2 pixels; scores: float32[F]
+    (detector score, interpolated on frames not observed); observed: bool[F] (the
+    detector matched the track on that frame).
+    """
+
+    track_id: int
+    frames: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    observed: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def is_contiguous(self) -> bool:
+        return bool(np.all(np.diff(self.frames) == 1))
+
+    def replace(self, **changes) -> "Track":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass
+class Tracks:
+    """The tracks of frames start_frame <= f < stop_frame of `video`, by track id."""
+
+    by_id: dict[int, Track]
+    start_frame: int
+    stop_frame: int
+    video: str = ""
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def __iter__(self) -> Iterator[Track]:
+        return iter(self.by_id[i] for i in sorted(self.by_id))
+
+    def __getitem__(self, track_id: int) -> Track:
+        return self.by_id[track_id]
+
+    def ids(self) -> list[int]:
+        return sorted(self.by_id)
+
+    def with_tracks(self, tracks: Iterable[Track]) -> "Tracks":
+        return dataclasses.replace(self, by_id={t.track_id: t for t in tracks})
+
+    def per_frame(self) -> dict[int, list[tuple[int, int]]]:
+        """frame -> [(track_id, row in that track)], for estimators that go frame by frame."""
+        index: dict[int, list[tuple[int, int]]] = {}
+        for track in self:
+            for row, frame in enumerate(track.frames.tolist()):
+                index.setdefault(frame, []).append((track.track_id, row))
+        return index
+
+    def describe_range(self) -> str:
+        return f"frames {self.start_frame}\u2013{self.stop_frame - 1} of {self.video or 'the video'}"
+
+
+# Pass 1 --------------------------------------------------------------------------------
+
+def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_every: int = 1) -> Tracks:
+    """Detect and track people on the run's frame range; only boxes are kept in memory.
+
+    With detect_every=k the detector sees every k-th frame (and the range's last one);
+    each track's box is interpolated on the frames between, which are marked not observed.
+    Raises EstimatorError('no_person') when nobody is detected anywhere.
+    """
+    if batch_size < 1 or detect_every < 1:
+        raise ValueError(f"batch_size and detect_every must be >= 1 (got {batch_size}, {detect_every})")
+    total = run.frame_total
+    rows: dict[int, list[tuple[int, np.ndarray, float]]] = {}
+    batch_frames: list[np.ndarray] = []
+    batch_ids: list[int] = []
+    done = 0
+    last: tuple[int, np.ndarray] | None = None
+    run.progress("detect", 0, total)
+
+    def flush() -> None:
+        run.check_cancelled()
+        for index, dets in zip(batch_ids, detector.track(batch_frames)):
+            for box, score, tid in zip(dets.boxes, dets.scores, dets.track_ids):
+                rows.setdefault(int(tid), []).append((index, box, float(score)))
+        batch_frames.clear()
+        batch_ids.clear()
+
+    stop = run.stop_frame
+    for index, frame in iter_frames(run.video.path, run.start_frame, stop):
+        if (index - run.start_frame) % detect_every == 0:
+            batch_frames.append(frame)
+            batch_ids.append(index)
+            last = None
+        else:
+            last = (index, frame)  # detected at the end if it turns out to be the range's last frame
+        if len(batch_frames) >= batch_size:
+            flush()
+            run.progress("detect", index + 1 - run.start_frame, total)
+        done = index + 1 - run.start_frame
+    if last is not None:
+        batch_frames.append(last[1])
+        batch_ids.append(last[0])
+    flush()
+    run.progress("detect", done, total if total is not None else done)
+
+    stop_frame = run.start_frame + done
+    video = str(run.video.path)
+    if done == 0:
+        raise EstimatorError("video_empty", f"no frame could be decoded from frame {run.start_frame} on in {video}")
+    if not rows:
+        raise EstimatorError("no_person",
+                             f"no person was detected in frames {run.start_frame}\u2013{stop_frame - 1} of {video}; "
+                             "check the frame range, use a video where people are clearly visible, or try "
+                             "another detector (--detector)")
+    tracks = [_track_from_rows(tid, r) for tid, r in rows.items()]
+    if detect_every > 1:
+        tracks = [interpolate_gaps(t, detect_every - 1) for t in tracks]
+    return Tracks({t.track_id: t for t in tracks}, run.start_frame, stop_frame, video)
+
+
+def _track_from_rows(track_id: int, rows: list[tuple[int, np.ndarray, float]]) -> Track:
+    rows = sorted(rows, key=lambda r: r[0])
+    return Track(track_id=track_id,
+                 frames=np.array([r[0] for r in rows], np.int32),
+                 boxes=np.array([r[1] for r in rows], np.float32).reshape(-1, 4),
+                 scores=np.array([r[2] for r in rows], np.float32),
+                 observed=np.ones(len(rows), bool))
+
+
+# Post-processing -----------------------------------------------------------------------
+
+def interpolate_gaps(track: Track, max_gap: int) -> Track:
+    """Fill every gap of at most `max_gap` missing frames by linear interpolation.
+
+    Longer gaps stay gaps. Filled frames have observed=False.
+    """
+    frames = track.frames.astype(np.int64)
+    if len(frames) < 2:
+        return track
+    missing = np.diff(frames) - 1
+    fill = (missing > 0) & (missing <= max_gap)
+    if not fill.any():
+        return track
+    new_frames = np.concatenate([frames] + [np.arange(frames[i] + 1, frames[i + 1]) for i in np.flatnonzero(fill)])
+    new_frames.sort()
+    boxes = np.stack([np.interp(new_frames, frames, track.boxes[:, k]) for k in range(4)], axis=1)
+    return track.replace(frames=new_frames.astype(np.int32), boxes=boxes.astype(np.float32),
+                         scores=np.interp(new_frames, frames, track.scores).astype(np.float32),
+                         observed=np.isin(new_frames, frames))
+
+
+def split_at_gaps(track: Track) -> list[Track]:
+    """Contiguous pieces of a track; all keep its id (renumber with `fill_gaps`)."""
+    cuts = np.flatnonzero(np.diff(track.frames) != 1) + 1
+    if cuts.size == 0:
+        return [track]
+    return [track.replace(frames=f, boxes=b, scores=s, observed=o)
+            for f, b, s, o in zip(*(np.split(a, cuts) for a in (track.frames, track.boxes, track.scores,
+                                                                track.observed)))]
+
+
+def fill_gaps(tracks: Iterable[Track], max_gap: int = DEFAULT_MAX_GAP) -> list[Track]:
+    """Interpolate gaps up to `max_gap` frames; split tracks at longer gaps.
+
+    The first piece of a split track keeps its id, later pieces get new ids counting up
+    from above the largest id present, in order of (original id, frame).
+    """
+    tracks = sorted(tracks, key=lambda t: t.track_id)
+    next_id = max((t.track_id for t in tracks), default=0) + 1
+    out: list[Track] = []
+    for track in tracks:
+        pieces = split_at_gaps(interpolate_gaps(track, max_gap))
+        out.append(pieces[0])
+        for piece in pieces[1:]:
+            out.append(piece.replace(track_id=next_id))
+            next_id += 1
+    return out
+
+
+def drop_short(tracks: Iterable[Track], min_frames: int = DEFAULT_MIN_FRAMES) -> list[Track]:
+    """Tracks covering at least `min_frames` frames."""
+    return [t for t in tracks if len(t) >= min_frames]
+
+
+def smooth_boxes(track: Track, sigma: float = DEFAULT_SMOOTH_SIGMA) -> Track:
+    """Gaussian-smooth a contiguous track's box centre and size over time.
+
+    sigma is in frames (0: unchanged). Ends are padded with their own value (no pull
+    towards zero). boxes float32[F,4] -> float32[F,4].
+    """
+    if sigma <= 0 or len(track) < 2:
+        return track
+    from scipy.ndimage import gaussian_filter1d
+
+    b = track.boxes.astype(np.float64)
+    centre_size = np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], axis=1)
+    cs = gaussian_filter1d(centre_size, sigma, axis=0, mode="nearest")
+    half = np.maximum(cs[:, 2:], 1e-3) / 2
+    boxes = np.concatenate([cs[:, :2] - half, cs[:, :2] + half], axis=1)
+    return track.replace(boxes=boxes.astype(np.float32))
+
+
+def size_score(track: Track) -> float:
+    """How much of a person a track holds: mean box height (px) x number of frames."""
+    heights = track.boxes[:, 3] - track.boxes[:, 1]
+    return float(heights.mean()) * len(track) if len(track) else 0.0
+
+
+def select_tracks(tracks: Iterable[Track], max_people: int | None) -> list[Track]:
+    """The `max_people` largest tracks by `size_score` (ties: lower id), in id order; None keeps all."""
+    tracks = list(tracks)
+    if max_people is None or len(tracks) <= max_people:
+        return sorted(tracks, key=lambda t: t.track_id)
+    ranked = sorted(tracks, key=lambda t: (-size_score(t), t.track_id))[:max_people]
+    return sorted(ranked, key=lambda t: t.track_id)
+
+
+def only_track(tracks: Tracks, track_id: int) -> Tracks:
+    """Just the track `track_id`; an error that lists the ids there are when it is absent."""
+    if track_id not in tracks.by_id:
+        found = ", ".join(map(str, tracks.ids())) or "none"
+        raise EstimatorError("track_not_found",
+                             f"there is no track {track_id} in {tracks.describe_range()}; the tracks found are: "
+                             f"{found}. Run without a track id to see them, or pick one of these")
+    return tracks.with_tracks([tracks[track_id]])
+
+
+def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int = DEFAULT_MIN_FRAMES,
+                smooth_sigma: float = DEFAULT_SMOOTH_SIGMA, max_people: int | None = None,
+                track_id: int | None = None) -> Tracks:
+    """Steps 1-4 of the module docstring. Raises no_person when no track is left.
+
+    A track id names a track after gap filling (the ids a motion file shows).
+    """
+    kept = fill_gaps(tracks, max_gap)
+    # A range shorter than min_frames keeps the people seen all through it.
+    min_frames = max(1, min(min_frames, tracks.stop_frame - tracks.start_frame))
+    long_enough = drop_short(kept, min_frames)
+    if not long_enough:
+        longest = max((len(t) for t in kept), default=0)
+        raise EstimatorError("no_person",
+                             f"no person was tracked for {min_frames} frames or more in {tracks.describe_range()} "
+                             f"(the longest track has {longest} frames); process a longer frame range or a "
+                             "video where people stay visible")
+    result = tracks.with_tracks(smooth_boxes(t, smooth_sigma) for t in long_enough)
+    if track_id is not None:
+        return only_track(result, track_id)
+    return result.with_tracks(select_tracks(result, max_people))
+
+
+def find_people(run: RunContext, weights: str | None, device: str, *, max_people: int | None = None,
+                track_id: int | None = None, detect_every: int = 1, batch_size: int = 8, imgsz: int = 640,
+                conf: float = 0.25, tracker: str = "bytetrack.yaml") -> Tracks:
+    """Pass 1 as the estimators run it: build the detector, detect and track, post-process.
+
+    Reports the detector in use and the tracks kept through `run.info`.
+    """
+    from .detection import PersonDetector
+
+    detector = PersonDetector(weights, device, run.warn, conf=conf, imgsz=imgsz, tracker=tracker)
+    run.info(detector=detector.source)
+    raw = detect_and_track(run, detector, batch_size=batch_size, detect_every=detect_every)
+    tracks = postprocess(raw, max_people=max_people, track_id=track_id)
+    run.info(tracks=tracks.ids(), tracks_found=len(raw))
+    return tracks

@@ -1,0 +1,329 @@
+"""The add-on's side of the worker: command line, progress state, result (no bpy).
+
+`WorkerRun` starts `python -m core.worker ...` through `ChildProcess`, reads the JSON-lines
+protocol (core.protocol) from each `poll()` and keeps what the panel shows: stage,
+progress, rate, ETA, warnings and, at the end, either the motion file or an error in
+words. A worker that dies without a protocol error (a crash, the OOM killer) still gets a
+clear message, with the end of its stderr.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+from .child_process import ChildProcess, python_executable_problem
+from .protocol import EXIT_CANCELLED, ProtocolError, parse_event
+
+# Where the worker package lives: the folder that holds core/ (the extension's folder).
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclasses.dataclass
+class WorkerOptions:
+    """What the panel and the batch script pass to the worker (None: the worker's default)."""
+
+    estimator: str = "auto"
+    checkpoint: str | None = None
+    smpl_model: str | None = None
+    detector: str | None = None
+    device: str = "auto"
+    start_frame: int | None = None
+    end_frame: int | None = None
+    max_people: int | None = None
+
+
+def worker_command(python: str | os.PathLike, video: str | os.PathLike, output: str | os.PathLike,
+                   options: WorkerOptions) -> list[str]:
+    """argv of one worker run."""
+    argv = [os.fspath(python), "-m", "core.worker", os.fspath(video), "-o", os.fspath(output),
+            "--estimator", options.estimator or "auto", "--device", options.device or "auto"]
+    for flag, value in (("--checkpoint", options.checkpoint), ("--smpl-model", options.smpl_model),
+                        ("--detector", options.detector), ("--start-frame", options.start_frame),
+                        ("--end-frame", options.end_frame), ("--max-people", options.max_people)):
+        if value is not None and value != "":
+            argv += [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+    return argv
+
+
+def worker_env(extra_pythonpath: Sequence[str] = (), base: dict | None = None) -> dict:
+    """The child's environment: unbuffered, UTF-8, the package root first on PYTHONPATH.
+
+    Blender sets PYTHONHOME/PYTHONPATH-like variables for its own Python; they must not
+    leak into another interpreter.
+    """
+    env = dict(os.environ if base is None else base)
+    for key in ("PYTHONHOME", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "PYTHONNOUSERSITE"):
+        env.pop(key, None)
+    paths = [str(PACKAGE_ROOT), *map(str, extra_pythonpath)]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+class WorkerError(RuntimeError):
+    """A worker run that ended without a motion file; `code` as in the protocol."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclasses.dataclass
+class Progress:
+    stage: str = "start"
+    done: int = 0
+    total: int | None = None
+    fps: float | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return max(0.0, min(1.0, self.done / self.total))
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if not self.total or not self.fps or self.fps <= 0:
+            return None
+        return max(0.0, (self.total - self.done) / self.fps)
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class ProtocolRun:
+    """A `python -m core.<tool>` child that speaks the JSON-lines protocol: start, poll (from
+    a timer or a loop), cancel, and the result. `output`, when given, must exist at the end."""
+
+    def __init__(self, argv: Sequence[str], output: str | os.PathLike | None = None,
+                 cwd: str | os.PathLike | None = None, env: dict | None = None, what: str = "the worker"):
+        self.argv = [os.fspath(a) for a in argv]
+        self.python = self.argv[0] if self.argv else ""
+        self.output = None if output is None else os.fspath(output)
+        self.what = what
+        self.child = ChildProcess(self.argv, cwd=cwd or PACKAGE_ROOT, env=env or worker_env())
+        self.progress = Progress()
+        self.warnings: list[str] = []
+        self.info: dict = {}
+        self.error: WorkerError | None = None
+        self.output_written: str | None = None
+        self.stray_lines: list[str] = []
+        self.started_at: float | None = None
+        self._done = False
+
+    def start(self) -> None:
+        """Launch the worker; a missing interpreter becomes a WorkerError, not a traceback."""
+        problem = python_executable_problem(self.python)
+        if problem:
+            self._fail("worker_python_missing", problem)
+            return
+        try:
+            self.child.start()
+        except OSError as exc:
+            self._fail("worker_start_failed", f"could not start {self.what} with '{self.python}': {exc}")
+            return
+        self.started_at = time.monotonic()
+
+    def _fail(self, code: str, message: str) -> None:
+        if self.error is None:
+            self.error = WorkerError(code, message)
+        self._done = True
+
+    def poll(self) -> bool:
+        """Read what arrived; True once the run is over (result or error is then set)."""
+        if self._done:
+            return True
+        for line in self.child.poll():
+            self._handle_line(line)
+        if self.child.finished:
+            self._finish(self.child.returncode)
+        return self._done
+
+    def _handle_line(self, line: str) -> None:
+        if not line.strip():
+            return
+        try:
+            event = parse_event(line)
+        except ProtocolError:
+            self.stray_lines.append(line)
+            return
+        kind = event["event"]
+        if kind == "progress":
+            self.progress = Progress(stage=str(event.get("stage", "")), done=int(event.get("done") or 0),
+                                     total=event.get("total"), fps=event.get("fps"))
+        elif kind == "warning":
+            self.warnings.append(str(event.get("message", "")))
+        elif kind == "info":
+            self.info.update({k: v for k, v in event.items() if k != "event"})
+        elif kind == "done":
+            self.output_written = str(event.get("output") or self.output or "")
+        elif kind == "error" and self.error is None:
+            self.error = WorkerError(str(event.get("code", "error")), str(event.get("message", "")))
+
+    def _finish(self, returncode: int) -> None:
+        self._done = True
+        if self.child.cancelled:
+            self.error = WorkerError("cancelled", f"cancelled: {self.what} was stopped and wrote nothing")
+            self.output_written = None
+            return
+        if self.error is not None and returncode != 0:
+            return
+        if returncode == 0 and self.output_written is not None and (
+                self.output is None or os.path.isfile(self.output_written)):
+            return
+        if returncode == EXIT_CANCELLED:
+            self.error = WorkerError("cancelled", f"{self.what} was cancelled; nothing was written")
+            return
+        tail = self.child.stderr_text(lines=6).strip()
+        why = f"{self.what} stopped unexpectedly (exit code {returncode}) without reporting an error"
+        if returncode == 0:
+            why = f"{self.what} exited without finishing its output"
+        self.error = WorkerError("worker_crashed", why + (f"; its last output:\n{tail}" if tail else ""))
+        self.output_written = None
+
+    def cancel(self) -> None:
+        self.child.cancel()
+
+    def wait(self, interval: float = 0.05, timeout: float | None = None, on_progress=None,
+             should_cancel=None) -> "ProtocolRun":
+        """Run to the end synchronously (background mode, scripts); returns self."""
+        if not self.child.started and not self._done:
+            self.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.poll():
+            if on_progress is not None:
+                on_progress(self)
+            if (should_cancel is not None and should_cancel()) or (deadline and time.monotonic() > deadline):
+                if not self.child.cancelled:
+                    self.cancel()
+            time.sleep(interval)
+        return self
+
+    @property
+    def finished(self) -> bool:
+        return self._done
+
+    @property
+    def succeeded(self) -> bool:
+        return self._done and self.error is None and self.output_written is not None
+
+    def result(self) -> str:
+        """The output's path, or raise the WorkerError."""
+        if not self._done:
+            raise RuntimeError("the worker run has not finished")
+        if self.error is not None:
+            raise self.error
+        assert self.output_written is not None
+        return self.output_written
+
+    def status_text(self) -> str:
+        """One line for the panel: stage, counts, rate and ETA."""
+        p = self.progress
+        parts = [p.stage]
+        if p.total:
+            parts.append(f"{p.done}/{p.total}")
+        elif p.done:
+            parts.append(str(p.done))
+        if p.fps:
+            parts.append(f"{p.fps:.1f} fps")
+        if p.eta_seconds is not None:
+            parts.append(f"ETA {format_eta(p.eta_seconds)}")
+        return " · ".join(parts)
+
+
+class WorkerRun(ProtocolRun):
+    """One run of `python -m core.worker VIDEO -o OUTPUT [options]`."""
+
+    def __init__(self, python: str | os.PathLike, video: str | os.PathLike, output: str | os.PathLike,
+                 options: WorkerOptions | None = None, cwd: str | os.PathLike | None = None,
+                 env: dict | None = None):
+        self.video = os.fspath(video)
+        self.options = options or WorkerOptions()
+        argv = worker_command(os.fspath(python) if python else "", self.video, output, self.options)
+        super().__init__(argv, output=output, cwd=cwd, env=env, what="the worker")
+
+
+def mesh_command(python: str | os.PathLike, smpl_model: str | os.PathLike, output: str | os.PathLike) -> list[str]:
+    """argv of the SMPL model -> numpy mesh conversion (core.smpl_mesh)."""
+    return [os.fspath(python), "-m", "core.smpl_mesh", "--smpl-model", os.fspath(smpl_model), "-o", os.fspath(output)]
+
+
+def check_command(python: str | os.PathLike) -> list[str]:
+    return [os.fspath(python), "-m", "core.worker_check"]
+
+
+class RunSequence:
+    """Protocol runs one after another (the worker, then e.g. the mesh conversion); the
+    first error stops the sequence. Polled and cancelled like a single run."""
+
+    def __init__(self, runs: Sequence[ProtocolRun]):
+        self.runs = list(runs)
+        self.index = 0
+        self.cancelled = False
+
+    @property
+    def current(self) -> ProtocolRun:
+        return self.runs[min(self.index, len(self.runs) - 1)]
+
+    def start(self) -> None:
+        self.current.start()
+
+    def poll(self) -> bool:
+        """True once every run has finished, or one has failed."""
+        while True:
+            run = self.current
+            if not run.poll():
+                return False
+            if run.error is not None or self.index >= len(self.runs) - 1:
+                return True
+            self.index += 1
+            if self.cancelled:
+                self.current._fail("cancelled", "cancelled before it started")
+                return True
+            self.current.start()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.current.cancel()
+
+    @property
+    def error(self) -> WorkerError | None:
+        return next((r.error for r in self.runs if r.error is not None), None)
+
+    @property
+    def succeeded(self) -> bool:
+        return all(r.succeeded for r in self.runs)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for r in self.runs for w in r.warnings]
+
+    def status_text(self) -> str:
+        prefix = f"[{self.index + 1}/{len(self.runs)}] " if len(self.runs) > 1 else ""
+        return prefix + self.current.status_text()
+
+    def wait(self, interval: float = 0.05, timeout: float | None = None, on_progress=None,
+             should_cancel=None) -> "RunSequence":
+        if not self.current.child.started and not self.current.finished:
+            self.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.poll():
+            if on_progress is not None:
+                on_progress(self)
+            if (should_cancel is not None and should_cancel()) or (deadline and time.monotonic() > deadline):
+                if not self.cancelled:
+                    self.cancel()
+            time.sleep(interval)
+        return self

@@ -1,0 +1,276 @@
+"""Headless batch: videos or motion files -> .blend / FBX / BVH / glTF / AMASS, with a JSON report.
+
+    blender -b -P scripts/batch_import.py -- (--video V ... [worker options] | --motion M ...) [outputs] [options]
+    python scripts/batch_import.py -- ...        (the same, with bpy from PyPI)
+
+Inputs may be files, folders (every video or .npz inside) or quoted glob patterns. With
+several inputs an output path must be a folder (ending in '/' or existing) or contain
+'{name}', replaced by each input's name. Every input is processed on a fresh empty scene;
+one failing input does not stop the others. The JSON report goes to stdout (one line,
+prefixed with 'VTM_REPORT ') and to --report FILE. Exit code: 0 when every input
+succeeded, 1 when any failed, 2 for a bad command line.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+OUTPUTS = (("blend", ".blend"), ("fbx", ".fbx"), ("bvh", ".bvh"), ("glb", ".glb"), ("amass", ".npz"))
+
+
+class UsageError(ValueError):
+    pass
+
+
+def script_args(argv: list[str]) -> list[str]:
+    """The arguments after '--' (Blender passes its own before it)."""
+    return argv[argv.index("--") + 1:] if "--" in argv else argv[1:]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="batch_import.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--video", nargs="+", help="video files, folders or glob patterns")
+    src.add_argument("--motion", nargs="+", help="vtm.motion/1 .npz files, folders or glob patterns")
+    w = p.add_argument_group("worker (with --video)")
+    w.add_argument("--python", help="the worker's Python (default: $VTM_WORKER_PYTHON, or this Python under bpy)")
+    w.add_argument("--estimator", default="auto", help="auto, tar, blazepose or module:Class")
+    w.add_argument("--checkpoint", help="TAR checkpoint (.pt)")
+    w.add_argument("--smpl-model", help="SMPL model file for the worker")
+    w.add_argument("--detector", help="YOLO detector weights")
+    w.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    w.add_argument("--start-frame", type=int)
+    w.add_argument("--end-frame", type=int)
+    w.add_argument("--max-people", type=int)
+    w.add_argument("--motion-dir", help="where the worker's motion files go (default: beside the first output)")
+    i = p.add_argument_group("import")
+    i.add_argument("--track", default="all", help="all, largest or a track id (default: all)")
+    i.add_argument("--root-smoothing", default="0.5", help="none or a strength in 0..1 (default 0.5)")
+    i.add_argument("--rotation-smoothing", default="none", help="none or a strength in 0..1 (default none)")
+    i.add_argument("--no-ground", action="store_true", help="keep the camera frame; no floor alignment")
+    i.add_argument("--no-camera", action="store_true", help="no camera object")
+    i.add_argument("--mesh-file", help="a vtm.smpl_mesh/1 file (python -m core.smpl_mesh) for body meshes")
+    o = p.add_argument_group("outputs")
+    o.add_argument("--blend", help="save the scene as .blend")
+    o.add_argument("--fbx", help="FBX file (armatures, animation, meshes)")
+    o.add_argument("--fbx-preset", default="BLENDER", choices=("BLENDER", "UNREAL", "UNITY"))
+    o.add_argument("--bvh", help="BVH file (one per track: _track<ID> is added when there are several)")
+    o.add_argument("--glb", help="binary glTF file")
+    o.add_argument("--amass", help="AMASS .npz (one per track, like --bvh)")
+    o.add_argument("--report", help="also write the JSON report to this file")
+    return p
+
+
+def strength(text: str) -> float:
+    if text.lower() in ("none", "off", "0"):
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"smoothing must be 'none' or a number in 0..1, got '{text}'") from None
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(f"smoothing must be in 0..1, got {value}")
+    return value
+
+
+def expand_inputs(patterns: list[str], video: bool) -> list[Path]:
+    """Files named by paths, folders and glob patterns, in order, without repeats."""
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            wanted = VIDEO_SUFFIXES if video else {".npz"}
+            found += sorted(p for p in path.iterdir() if p.suffix.lower() in wanted and p.is_file())
+        elif any(ch in pattern for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(pattern))
+            if not matches:
+                raise UsageError(f"no file matches '{pattern}'")
+            found += matches
+        else:
+            found.append(path)  # missing files are reported per input, not as usage errors
+    unique = list(dict.fromkeys(p.resolve() if p.exists() else p for p in found))
+    if not unique:
+        raise UsageError("no input files found")
+    return unique
+
+
+def output_path(template: str | None, name: str, suffix: str, many: bool) -> Path | None:
+    if not template:
+        return None
+    if "{name}" in template:
+        return Path(template.replace("{name}", name))
+    if template.endswith(("/", os.sep)) or Path(template).is_dir():
+        return Path(template) / f"{name}{suffix}"
+    if many:
+        raise UsageError(f"'{template}' names one file but there are several inputs; "
+                         "give a folder or a path with {name}")
+    return Path(template)
+
+
+def load_package(name: str = "video_to_motion"):
+    """The repository as a package (what Blender installs as bl_ext.<repo>.video_to_motion)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "__init__.py", submodule_search_locations=[str(REPO)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def running_as_module() -> bool:
+    """True under `python` with bpy from PyPI, False inside the Blender program."""
+    import bpy
+
+    return not bpy.app.binary_path
+
+
+def worker_python(args) -> str:
+    if args.python:
+        return args.python
+    if os.environ.get("VTM_WORKER_PYTHON"):
+        return os.environ["VTM_WORKER_PYTHON"]
+    if running_as_module():
+        return sys.executable
+    raise UsageError("inside Blender, give the worker's interpreter with --python (or $VTM_WORKER_PYTHON)")
+
+
+def log(message: str) -> None:
+    print(f"[vtm] {message}", file=sys.stderr, flush=True)
+
+
+def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
+    import bpy
+
+    importer = importlib.import_module(f"{pkg.__name__}.addon.importer")
+    exporters = importlib.import_module(f"{pkg.__name__}.addon.exporters")
+    client = importlib.import_module(f"{pkg.__name__}.core.worker_client")
+    name = source.stem
+    entry: dict = {"input": str(source), "name": name, "ok": False, "outputs": {}, "warnings": []}
+    t0 = time.perf_counter()
+    try:
+        bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+        video = None
+        if args.video:
+            video = str(source)
+            motion_path = motion_dir / f"{name}.npz"
+            options = client.WorkerOptions(estimator=args.estimator, checkpoint=args.checkpoint,
+                                           smpl_model=args.smpl_model, detector=args.detector, device=args.device,
+                                           start_frame=args.start_frame, end_frame=args.end_frame,
+                                           max_people=args.max_people)
+            run = client.WorkerRun(worker_python(args), source, motion_path, options)
+            last = [0.0]
+
+            def show(r):
+                if time.monotonic() - last[0] > 2.0:
+                    last[0] = time.monotonic()
+                    log(f"{name}: {r.status_text()}")
+
+            run.wait(on_progress=show)
+            entry["warnings"] += run.warnings
+            motion_file = run.result()
+        else:
+            motion_file = str(source)
+        entry["motion"] = motion_file
+        result = importer.import_motion(bpy.context, motion_file, importer.ImportOptions(
+            people=args.track, root_smoothing=strength(args.root_smoothing),
+            rotation_smoothing=strength(args.rotation_smoothing), ground=not args.no_ground,
+            camera=not args.no_camera, video=video, mesh_file=args.mesh_file, name=name))
+        entry["warnings"] += result.warnings
+        entry["tracks"] = result.track_ids
+        entry["armatures"] = [o.name for o in result.armatures]
+        entry["frames"] = list(result.frame_range)
+        arms = result.armatures
+        for key, suffix in OUTPUTS:
+            target = output_path(getattr(args, key), name, suffix, many)
+            if target is None:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if key == "blend":
+                bpy.ops.wm.save_as_mainfile(filepath=str(target), check_existing=False, copy=True)
+                written = [target]
+            elif key == "fbx":
+                written = [exporters.export_fbx(bpy.context, target, arms, args.fbx_preset)]
+            elif key == "glb":
+                written = [exporters.export_gltf(bpy.context, target, arms)]
+            else:
+                export = exporters.export_bvh if key == "bvh" else exporters.export_amass
+                written = [export(bpy.context, per_track(target, a, len(arms)), a) for a in arms]
+            entry["outputs"][key] = [str(p) for p in written]
+        entry["ok"] = True
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad input is reported and the batch goes on
+        entry["error"] = f"{type(exc).__name__}: {exc}" if not str(exc).startswith(type(exc).__name__) else str(exc)
+        if os.environ.get("VTM_DEBUG"):
+            entry["traceback"] = traceback.format_exc()
+    entry["seconds"] = round(time.perf_counter() - t0, 3)
+    log(f"{name}: {'ok' if entry['ok'] else 'FAILED: ' + entry['error']}")
+    return entry
+
+
+def per_track(path: Path, armature, count: int) -> Path:
+    if count == 1:
+        return path
+    return path.with_name(f"{path.stem}_track{int(armature['vtm_track_id'])}{path.suffix}")
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(script_args(argv))
+    except SystemExit as exc:
+        return 2 if exc.code else 0
+    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="vtm_batch_"))
+    report = {"ok": False, "results": []}
+    try:
+        strength(args.root_smoothing), strength(args.rotation_smoothing)
+        inputs = expand_inputs(args.video or args.motion, video=bool(args.video))
+        many = len(inputs) > 1
+        for key, suffix in OUTPUTS:  # fail on ambiguous outputs before any work
+            output_path(getattr(args, key), "x", suffix, many)
+        firsts = [output_path(getattr(args, k), "x", s, many) for k, s in OUTPUTS if getattr(args, k)]
+        motion_dir = Path(args.motion_dir) if args.motion_dir else (firsts[0].parent if firsts else Path.cwd())
+        if args.video:
+            worker_python(args)
+            motion_dir.mkdir(parents=True, exist_ok=True)
+        pkg = load_package()
+        for source in inputs:
+            report["results"].append(process(pkg, args, source, many, motion_dir))
+    except UsageError as exc:
+        print(f"batch_import.py: error: {exc}", file=sys.stderr)
+        report["error"] = str(exc)
+        code = 2
+    else:
+        report["ok"] = all(r["ok"] for r in report["results"])
+        code = 0 if report["ok"] else 1
+    text = json.dumps(report, indent=1)
+    if args.report:
+        Path(args.report).write_text(text)
+    print("VTM_REPORT " + json.dumps(report), flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    code = main(sys.argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        module_mode = running_as_module()
+    except ImportError:
+        module_mode = True
+    if module_mode:
+        os._exit(code)  # bpy 4.5 may hang at interpreter exit
+    sys.exit(code)  # inside Blender: Blender exits with this code

@@ -1,0 +1,27 @@
+"""Print a TAR checkpoint's summary: python scripts/checkpoint_info.py CHECKPOINT.pt"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.tar.checkpoint import CheckpointError, read_checkpoint, summary  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("checkpoint", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        payload = read_checkpoint(args.checkpoint)
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(summary(payload, args.checkpoint))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

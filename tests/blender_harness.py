@@ -1,0 +1,55 @@
+"""Pytest side of the Blender cases: each cases module runs once in a child process.
+
+A child process under a timeout means no bpy state leaks between modules and a stuck
+Blender can never hang the test run.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+CASES = TESTS / "blender_cases"
+
+
+def case_names(module: str) -> list[str]:
+    tree = ast.parse((CASES / f"{module}.py").read_text())
+    return [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("case_")]
+
+
+def run_cases(module: str, timeout: float = 420, extra_env: dict | None = None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="vtm_blender_") as tmp:
+        result = Path(tmp) / "result.json"
+        env = dict(os.environ)
+        env["BLENDER_USER_RESOURCES"] = str(Path(tmp) / "blender_user")
+        env["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), str(TESTS), env.get("PYTHONPATH", "")])
+        env.setdefault("YOLO_OFFLINE", "1")
+        env.update(extra_env or {})
+        try:
+            proc = subprocess.run([sys.executable, str(TESTS / "blender_runner.py"), module, str(result)],
+                                  env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            err = (exc.stderr or b"")[-4000:]
+            return {"__setup__": {"ok": False, "error": f"bpy cases '{module}' timed out after {timeout} s\n{err}"}}
+        if not result.exists():
+            return {"__setup__": {"ok": False, "error": f"runner exited {proc.returncode} without results:\n"
+                                                        f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"}}
+        out = json.loads(result.read_text())
+        out["__log__"] = proc.stderr[-6000:]
+        return out
+
+
+def check(results: dict, name: str) -> None:
+    """Fail with the case's own traceback (or the setup's) if it did not pass."""
+    for key in ("__setup__", "__teardown__"):
+        if key in results and not results[key]["ok"]:
+            raise AssertionError(f"{key}: {results[key]['error']}")
+    if name not in results:
+        raise AssertionError(f"case {name} did not run; log:\n{results.get('__log__', '')}")
+    if not results[name]["ok"]:
+        raise AssertionError(results[name]["error"])

