@@ -112,6 +112,19 @@ def test_crop_warp_follows_the_box_and_the_flip():
     assert augment.warp_crop(img, view, 40)[10:30, 10:30].min() == 255
 
 
+def test_training_crops_equal_the_workers_crops():
+    """Without augmentation the training crop is exactly what the worker cuts (core.crops)."""
+    from core.crops import crop_square
+
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    center, side = np.array([70.3, 41.7]), 57.5
+    view = augment.make_view(center, side, (120, 90), augment.NO_AUGMENT, 64)
+    ours = augment.warp_crop(img, view, 64).astype(int)
+    theirs = crop_square(img, center, side, 64)[0].astype(int)
+    assert np.abs(ours - theirs).max() <= 1
+
+
 def test_render_silhouette_is_where_the_mesh_projects(body_model_path):
     """The rasteriser against a brute-force reference: every pixel centre tested against
     every triangle, nearest depth kept."""

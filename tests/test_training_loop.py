@@ -198,3 +198,31 @@ def test_torchrun_ddp_on_two_cpu_processes(gen_data, body_model_path, tmp_path):
     payload = torch.load(out / CHECKPOINT_NAME, weights_only=True)
     assert payload["training"]["step"] == 3 and payload["training"]["world_size"] == 2
     assert len(_losses(out)) == 3
+
+
+def test_evaluate_command_prints_the_table_1_layout(gen_data, body_model_path, tmp_path, capsys):
+    """scripts/evaluate.py through the worker's inference path, against the trainer's own
+    evaluation (cached per-frame features): the same numbers."""
+    from core.training.cli import evaluate_main
+    from core.training.evaluation import evaluate_model
+
+    trainer = _trainer(gen_data, body_model_path, tmp_path, steps=2)
+    trainer.fit()
+    code = evaluate_main(["--checkpoint", str(tmp_path / CHECKPOINT_NAME), "--smpl-model", str(body_model_path),
+                          "--data-root", str(gen_data), "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if not line.startswith("WARNING")]  # smplx's notice
+    header, columns = lines[:2]
+    assert all(g in header for g in ("3DPW", "MPI-INF-3DHP", "Human3.6M", "Generated (held out)"))
+    assert columns.count(" MPJPE↓") == 4 and columns.count("PA-MPJPE↓") == 4 and columns.count("PVE↓") == 2
+    ours = [line for line in lines if line.startswith("last.pt")][0]
+    cells = [c.split() for c in ours.split("|")]
+    assert cells[1] == ["-"] * 4 and cells[4] != ["-"] * 4  # no 3DPW given; generated evaluated
+    table = FrameTable("generated", gen_data / "generated_test.npz", gen_data / "generated_test")
+    model = trainer.model.eval()
+    reader = ClipReader(table, ClipConfig(model.cfg.seq_len, model.cfg.crop_size, None))
+    direct = evaluate_model(model, reader, model.smpl, 8, "cpu")
+    printed = [float(x) for x in cells[4]]
+    np.testing.assert_allclose(printed, [direct[k] for k in ("mpjpe", "pa_mpjpe", "pve", "accel")], atol=0.06)
+    assert "paper: TAR (HRNet-W48)" in out and "62.7" in out

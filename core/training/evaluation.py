@@ -128,8 +128,8 @@ def evaluate_with_runner(model, table, rows: np.ndarray | None = None, device="c
     """Evaluate through the worker's own inference path (core.tar.inference.TrackRunner): each
     sequence is one track, each frame's crop passes the backbone once, every frame is the
     mid-frame of its window. Memory stays bounded, so it suits the large real test sets."""
+    from ..crops import crop_square
     from ..tar.inference import TrackRunner
-    from .augment import NO_AUGMENT, make_view, warp_crop
 
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
     if not table.has_smpl[rows].all():
@@ -144,9 +144,9 @@ def evaluate_with_runner(model, table, rows: np.ndarray | None = None, device="c
             continue
         focal, size = table.focal_and_size(seq[0])
         runner = TrackRunner(model, {0: len(seq)}, focal, (float(size[0]), float(size[1])), device, batch_size)
-        for r in seq:
-            view = make_view(table.center[r], table.box_size[r], size, NO_AUGMENT, crop)
-            runner.add(0, warp_crop(table.read_image(r), view, crop), tuple(view.box_center), view.box_size, key=r)
+        for r in seq:  # the worker's own crops (core.crops), RGB as read
+            image, center, side = table.read_image(r), table.center[r], float(table.box_size[r])
+            runner.add(0, crop_square(np.ascontiguousarray(image), center, side, crop)[0], tuple(center), side, key=r)
         for r, res in runner.finish().items():
             pose[r], betas[r] = res["pose_aa"], res["betas"]
     pred = ground_truth(model.smpl, np.stack([pose[int(r)] for r in rows]), np.stack([betas[int(r)] for r in rows]))
