@@ -158,7 +158,7 @@ def _train(args) -> int:
     from .datasets import DatasetError, Mixture, StepBatches
     from .evaluation import evaluate_model
     from .presets import ABLATIONS, get_preset
-    from .trainer import CHECKPOINT_NAME, TrainConfig, Trainer, TrainingError
+    from .trainer import CHECKPOINT_NAME, TrainConfig, Trainer, TrainingError, init_from_mean_pose
 
     try:
         preset = get_preset(args.preset)
@@ -214,6 +214,10 @@ def _train(args) -> int:
             trainer.resume(args.resume)
         elif args.resume == "auto" and last.exists():
             trainer.resume(last)
+        else:
+            poses = np.concatenate([t.pose[t.has_smpl > 0] for t in train_tables.values()])
+            if len(poses):
+                init_from_mean_pose(model, poses)
         if trainer.step >= cfg.steps:
             _say(f"'{out}' is already trained to step {trainer.step} (of {cfg.steps}); raise --steps to go on")
             return 0

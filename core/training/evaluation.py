@@ -9,7 +9,7 @@ import torch
 
 from . import metrics
 from .datasets import ClipReader, collate
-from .trainer import StepModule, batch_rotmat, to_device
+from .trainer import StepModule, batch_rotmat, mean_body_pose, to_device
 
 # Paper numbers for reference (TAR, Chen et al.): Table 1 (3DPW, MPI-INF-3DHP, Human3.6M)
 # and the 3DPW ablations of Tables 3 and 4.
@@ -91,12 +91,7 @@ def mean_pose_prediction(train_table, eval_table, smpl_layer, rows: np.ndarray |
     to the mean rotation matrix) and mean betas; optionally with each frame's true global
     orientation (a stronger baseline, since MPJPE does not align rotations)."""
     rows = np.arange(len(eval_table)) if rows is None else np.asarray(rows)
-    rot = batch_rotmat(torch.as_tensor(train_table.pose[train_table.has_smpl > 0])).mean(0)
-    u, _, vt = torch.linalg.svd(rot)
-    d = torch.sign(torch.det(u @ vt))
-    fix = torch.ones_like(rot[..., 0])
-    fix[:, -1] = d
-    mean_rot = u @ (fix[..., None] * vt)  # [24, 3, 3] nearest rotations
+    mean_rot = mean_body_pose(train_table.pose[train_table.has_smpl > 0])
     rotmat = mean_rot.expand(len(rows), 24, 3, 3).clone()
     if gt_orientation:
         rotmat[:, 0] = batch_rotmat(torch.as_tensor(eval_table.pose[rows]))[:, 0]

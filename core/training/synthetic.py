@@ -62,21 +62,31 @@ class SyntheticConfig:
 
 def body_colors(weights: np.ndarray, v_template: np.ndarray, head_joint: np.ndarray,
                 rng: np.random.Generator) -> np.ndarray:
-    """Clothing-like albedo [V, 3]: shirt, sleeves, trousers, shoes, skin, hair at the back of the head."""
+    """Clothing-like albedo [V, 3]: shirt, sleeves, trousers, shoes, skin, and what tells the
+    front from the back as on real people: a face under hair that covers the back and top
+    of the head, and a shirt whose front differs from its back (a print, an open jacket)."""
     skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.9, 1.1)
     cloth = lambda: rng.uniform(0.05, 0.95, 3)
     shirt, pants, shoes = cloth(), cloth(), cloth() * 0.5
-    hair = rng.uniform(0.02, 0.5) * np.array([1.0, 0.8, 0.6])
+    front = cloth()
+    while np.abs(front - shirt).sum() < 0.6:  # the front must stand out from the shirt
+        front = cloth()
+    hair = rng.uniform(0.02, 0.35) * np.array([1.0, 0.8, 0.6])
     part_color = {"shirt": shirt, "pants": pants, "shoes": shoes, "skin": skin,
                   "sleeves": shirt if rng.random() < 0.6 else skin,
                   "forearms": shirt if rng.random() < 0.4 else skin,
                   "shins": pants if rng.random() < 0.75 else skin, "head": skin}
     dominant = weights.argmax(axis=1)
-    colors = np.stack([part_color[_PART[JOINT_NAMES[j]]] for j in dominant])
-    # Hair: the top and back of the head (the body faces +z).
+    parts = np.array([_PART[JOINT_NAMES[j]] for j in dominant])
+    colors = np.stack([part_color[p] for p in parts])
+    # The body faces +z: the front of the torso carries the shirt's front colour.
+    torso = parts == "shirt"
+    centre_z = np.median(v_template[torso, 2])
+    colors[torso & (v_template[:, 2] > centre_z + 0.02)] = front
+    # Hair: the back, sides and top of the head; the face stays skin.
     rel = v_template - head_joint
     is_head = dominant == JOINT_NAMES.index("head")
-    hair_mask = is_head & ((rel[:, 2] < 0.01) | (rel[:, 1] > 0.09))
+    hair_mask = is_head & ((rel[:, 2] < 0.03) | (rel[:, 1] > 0.11))
     colors[hair_mask] = hair
     # Low-frequency shading variation, like folds and prints.
     freq = rng.normal(size=(3, 3)) * 12.0

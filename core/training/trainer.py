@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -91,6 +92,29 @@ def to_device(batch: dict, device: torch.device) -> dict:
         v = v.to(device, non_blocking=True)
         out[k] = v.float() if v.dtype == torch.float16 else v
     return out
+
+
+def mean_body_pose(poses: "np.ndarray") -> torch.Tensor:
+    """The mean of SMPL poses [N, 72] per joint: the rotation nearest to the mean rotation
+    matrix (chordal mean) -> [24, 3, 3]."""
+    rot = batch_rotmat(torch.as_tensor(poses, dtype=torch.float64)).mean(0)
+    u, _, vt = torch.linalg.svd(rot)
+    fix = torch.ones(24, 3, dtype=rot.dtype)
+    fix[:, -1] = torch.sign(torch.det(u @ vt))
+    return (u @ (fix[..., None] * vt)).float()
+
+
+def init_from_mean_pose(model: nn.Module, poses: "np.ndarray") -> None:
+    """Start the GTE's regressor at the training data's mean body pose, as ReFit and SPIN
+    start from a mean pose: the bias of its last pose layer is set to (mean − initial) in
+    the 6D representation, for every joint but the root (whose mean over all viewpoints
+    means nothing). Stored in the weights, so inference starts from the same pose."""
+    from ..tar.rotation import matrix_to_rot6d
+
+    mean6d = matrix_to_rot6d(mean_body_pose(poses))
+    with torch.no_grad():
+        bias = model.gte.regressor.pose[-1].bias  # [24, 6]
+        bias[1:] = (mean6d[1:] - model.init_pose6d[1:].float().cpu()).to(bias)
 
 
 class StepModule(nn.Module):
