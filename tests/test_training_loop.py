@@ -226,3 +226,25 @@ def test_evaluate_command_prints_the_table_1_layout(gen_data, body_model_path, t
     printed = [float(x) for x in cells[4]]
     np.testing.assert_allclose(printed, [direct[k] for k in ("mpjpe", "pa_mpjpe", "pve", "accel")], atol=0.06)
     assert "paper: TAR (HRNet-W48)" in out and "62.7" in out
+
+
+def test_mean_pose_initialisation_starts_from_the_data_mean(body_model_path):
+    from core import rotations
+    from core.tar import camera
+    from core.training.trainer import init_from_mean_pose, mean_body_pose
+
+    rng = np.random.default_rng(0)
+    poses = np.zeros((50, 72))
+    poses[:, 3:] = rng.normal(0.3, 0.1, (50, 69))  # body joints around a bent pose
+    mean = mean_body_pose(poses).numpy()
+    np.testing.assert_allclose(mean[5], rotations.axis_angle_to_matrix(np.full(3, 0.3)), atol=0.02)
+    model = _model(body_model_path)
+    init_from_mean_pose(model, poses)
+    b = 2
+    img = torch.tensor([[64.0, 64.0]] * b)
+    focal, center, size = camera.default_focal(img), torch.full((b, 2), 32.0), torch.full((b,), 40.0)
+    stages = model.eval().forward_features(torch.randn(b, 3, 64), torch.randn(b, 3, 16, 8, 8),
+                                           camera.bbox_info(center, size, focal, img), focal, img, center, size)
+    first = stages[0]["rotmat"].detach().numpy()
+    np.testing.assert_allclose(first[:, 1:], np.broadcast_to(mean[1:], first[:, 1:].shape), atol=0.05)
+    np.testing.assert_allclose(first[:, 0], np.broadcast_to(np.diag([1.0, -1.0, -1.0]), (b, 3, 3)), atol=0.05)
