@@ -82,7 +82,7 @@ def build_model(model_settings: dict, smpl_path):
 
 
 def make_readers(tables: dict, model, seq_len: int, augment: bool, cache_features: bool, cache_dir: Path,
-                 device: str, log=_say) -> dict:
+                 device: str, log=_say, global_dropout: float = 0.0) -> dict:
     """A reader per table: crops (optionally augmented) or cached backbone features."""
     from .augment import AugmentConfig
     from .datasets import ClipConfig, ClipReader
@@ -96,7 +96,7 @@ def make_readers(tables: dict, model, seq_len: int, augment: bool, cache_feature
             store = FeatureStore.open_or_build(folder, table, model, device=device)
             log(f"features of '{name}' ({len(table)} frames): {folder} ({time.time() - t0:.0f} s)")
             readers[name] = CachedClipReader(table, store, ClipConfig(seq_len, model.cfg.crop_size, None),
-                                             model.cfg.local_len)
+                                             model.cfg.local_len, global_dropout)
         else:
             readers[name] = ClipReader(table, ClipConfig(seq_len, model.cfg.crop_size,
                                                          AugmentConfig() if augment else None))
@@ -193,7 +193,7 @@ def _train(args) -> int:
         model = build_model(model_settings, args.smpl_model).to(device)
         cache_dir = Path(args.cache_dir) if args.cache_dir else out.parent / "feature_cache"
         readers = make_readers(train_tables, model, model.cfg.seq_len, preset["augment"], preset["cache_features"],
-                               cache_dir, str(device))
+                               cache_dir, str(device), global_dropout=preset.get("global_dropout", 0.0))
         eval_readers = make_readers(eval_tables, model, model.cfg.seq_len, False, preset["cache_features"],
                                     cache_dir, str(device))
         batches = StepBatches(Mixture(readers, mix), cfg.batch_size, cfg.seed, dist.rank, cfg.steps)
@@ -207,7 +207,8 @@ def _train(args) -> int:
             return results
 
         run_meta = {"data": {"mix": mix, "train": {n: str(t.npz_path) for n, t in train_tables.items()},
-                             "augment": preset["augment"], "cache_features": preset["cache_features"]},
+                             "augment": preset["augment"], "cache_features": preset["cache_features"],
+                             "global_dropout": preset.get("global_dropout", 0.0)},
                     "preset": args.preset, "ablation": args.ablation}
         trainer = Trainer(model, batches, cfg, out, device, dist, evaluator if eval_readers else None, run_meta)
         if args.resume not in ("auto", "none"):

@@ -113,9 +113,14 @@ class FeatureStore:
 
 class CachedClipReader(ClipReader):
     """Like ClipReader, but a sample holds `global_seq` [T, Dg] and `local_seq` [L, Dl, M, M]
-    from a FeatureStore instead of crops. No augmentation."""
+    from a FeatureStore instead of crops. Images cannot be augmented; what stands in for it
+    is dropout on the global features of training samples (`global_dropout`: each value
+    zeroed with that probability, the rest scaled up). With few clips, the global feature
+    of a clip identifies its background and clothes, and the GTE memorises poses by it
+    rather than reading the body; dropping most of it makes the model use the local maps."""
 
-    def __init__(self, table: FrameTable, store: FeatureStore, cfg: ClipConfig, local_len: int):
+    def __init__(self, table: FrameTable, store: FeatureStore, cfg: ClipConfig, local_len: int,
+                 global_dropout: float = 0.0):
         if cfg.augment is not None:
             raise ValueError("cached backbone features cannot be augmented; set augment=None")
         if store.meta["rows"] != len(table):
@@ -123,14 +128,21 @@ class CachedClipReader(ClipReader):
         super().__init__(table, cfg)
         self.store = store
         self.local_len = local_len
+        if not 0.0 <= global_dropout < 1.0:
+            raise ValueError(f"global_dropout must be in [0, 1), got {global_dropout}")
+        self.global_dropout = global_dropout
 
     def sample(self, row: int, aug_seed: int | None = None) -> dict:
         rows = self.table.window(row, self.cfg.seq_len)
         offset = (self.cfg.seq_len - self.local_len) // 2
         local_rows = rows[offset:offset + self.local_len]
         cam = self.camera(row, NO_AUGMENT)
+        global_seq = np.asarray(self.store.global_feats[rows])
+        if aug_seed is not None and self.global_dropout > 0:
+            keep = np.random.default_rng(aug_seed).random(global_seq.shape) >= self.global_dropout
+            global_seq = (global_seq * keep / np.float16(1.0 - self.global_dropout)).astype(np.float16)
         # float16 as stored: the batch is converted to float32 in torch, which is much faster.
-        return {"global_seq": np.asarray(self.store.global_feats[rows]),
+        return {"global_seq": global_seq,
                 "local_seq": np.asarray(self.store.local_maps[local_rows]),
                 **cam, **self.targets(row, NO_AUGMENT, cam["img_size"]),
                 "seq": np.int64(self.table.seq_of[row]), "row": np.int64(row)}
