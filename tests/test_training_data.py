@@ -245,3 +245,54 @@ def test_spin_keypoints_map_onto_smpl_joints_and_images_repeat(tmp_path):
     s = ClipReader(table, ClipConfig(seq_len=3, crop=32)).sample(0)
     np.testing.assert_allclose(s["crops"][0], s["crops"][2])  # one image repeated T times
     np.testing.assert_allclose(s["focal"], np.hypot(60, 50), rtol=1e-6)  # CLIFF's focal guess
+
+
+def test_augmented_samples_keep_ground_truth_consistent(tmp_path, body_model_path):
+    """A reader with every augmentation on: the augmented 2D joints are the projection of the
+    augmented 3D joints with the sample's camera, and the augmented pose gives those joints —
+    exactly without a flip; with a flip, up to the body's own left/right asymmetry (the mirrored
+    pose is posed on the same, unmirrored skeleton, as every SPIN-style pipeline does)."""
+    from core.body_model import create_smpl
+    from core.skeleton import FLIP_PERMUTATION
+    from core.training.augment import AugmentConfig
+    from core.training.datasets import ClipConfig, ClipReader, FrameTable
+    from core.training.synthetic import SyntheticConfig, generate_dataset
+
+    cfg = SyntheticConfig(clips=1, frames_per_clip=5, width=96, height=80, supersample=1, bvh_fraction=0.0)
+    npz = generate_dataset(tmp_path, "gen", body_model_path, [], cfg)
+    table = FrameTable("gen", npz, tmp_path / "gen")
+    smpl = create_smpl(body_model_path)
+    t = lambda a: torch.as_tensor(np.asarray(a)[None], dtype=torch.float32)
+    with torch.no_grad():
+        rest = smpl(betas=t(np.zeros(10))).joints[0, :24].numpy()
+    mirrored = rest[FLIP_PERMUTATION] * np.array([-1.0, 1.0, 1.0])
+    asymmetry = np.abs((mirrored - mirrored[0]) - (rest - rest[0])).max()
+    for flip, tolerance in ((0.0, 1e-3), (1.0, asymmetry + 2e-3)):
+        aug = AugmentConfig(flip=flip, rotation_prob=1.0, occlusion=1.0)
+        reader = ClipReader(table, ClipConfig(seq_len=3, crop=48, augment=aug))
+        for seed in range(3):
+            s = reader.sample(2, aug_seed=seed)
+            j3 = s["joints3d"][:, :3]
+            f, (w, h) = float(s["focal"]), s["img_size"]
+            np.testing.assert_allclose(s["joints2d"][:, 0], f * j3[:, 0] / j3[:, 2] + w / 2, atol=1e-3)
+            np.testing.assert_allclose(s["joints2d"][:, 1], f * j3[:, 1] / j3[:, 2] + h / 2, atol=1e-3)
+            with torch.no_grad():
+                j = smpl(betas=t(s["betas"]), global_orient=t(s["pose"][:3]),
+                         body_pose=t(s["pose"][3:])).joints[0, :24].numpy()
+            np.testing.assert_allclose(j - j[0], j3 - j3[0], atol=tolerance)
+            assert s["crops"].shape == (3, 3, 48, 48)
+
+
+def test_pose_prior_stays_within_limits_and_moves_smoothly():
+    from core.training import pose_prior
+
+    rng = np.random.default_rng(0)
+    poses = pose_prior.sample_body_poses(rng, 200)
+    assert np.abs(poses[:, 0]).max() < 1e-9  # no root rotation
+    knees = poses[:, [4, 5]]
+    angle = np.linalg.norm(knees, axis=-1)
+    # Knees bend one way; their small twist and sway (±5°) can tip the axis a hair past zero.
+    assert np.degrees(angle).max() <= 141 and (knees[..., 0] >= -0.01).all()
+    motion = pose_prior.sample_prior_motion(rng, 60, 30.0)
+    step = np.degrees(np.linalg.norm(np.diff(motion, axis=0), axis=-1)).max()
+    assert step < 15.0 and np.ptp(motion, axis=0).max() > 0.2

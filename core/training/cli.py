@@ -179,7 +179,9 @@ def _train(args) -> int:
             torch.set_num_threads(args.threads)
         device_name = resolve_device(args.device, _say)
         dist, device = ddp.setup(device_name)
-        torch.manual_seed(cfg.seed + dist.rank)
+        # Every rank builds the same initial model (DDP expects it, and the feature cache that
+        # rank 0 writes must match every rank's backbone); data order differs per rank below.
+        torch.manual_seed(cfg.seed)
         out = Path(args.out)
         last = out / CHECKPOINT_NAME
         if args.resume == "none" and last.exists():
@@ -191,11 +193,17 @@ def _train(args) -> int:
         eval_tables = load_tables([n for n in eval_names if n in explicit_eval or args.data_root], "test",
                                   args.data_root, explicit_eval)
         model = build_model(model_settings, args.smpl_model).to(device)
+        torch.manual_seed(cfg.seed + dist.rank)
         cache_dir = Path(args.cache_dir) if args.cache_dir else out.parent / "feature_cache"
+        # Rank 0 builds the feature caches while the others wait, then every rank opens them.
+        if not dist.is_main:
+            ddp.barrier(dist)
         readers = make_readers(train_tables, model, model.cfg.seq_len, preset["augment"], preset["cache_features"],
                                cache_dir, str(device), global_dropout=preset.get("global_dropout", 0.0))
         eval_readers = make_readers(eval_tables, model, model.cfg.seq_len, False, preset["cache_features"],
                                     cache_dir, str(device))
+        if dist.is_main:
+            ddp.barrier(dist)
         batches = StepBatches(Mixture(readers, mix), cfg.batch_size, cfg.seed, dist.rank, cfg.steps)
 
         def evaluator(m) -> dict:

@@ -357,7 +357,8 @@ class Trainer:
             if (self.dist.is_main and self.step % self.cfg.ckpt_every == 0 and self.step < self.cfg.steps
                     and self.nonfinite_in_a_row == 0):
                 self.save(self.out_dir / CHECKPOINT_NAME)
-            ddp.barrier(self.dist) if self.step % self.cfg.ckpt_every == 0 else None
+            if self.step % self.cfg.ckpt_every == 0:
+                ddp.barrier(self.dist)  # the other ranks wait while rank 0 writes
         if bar is not None:
             bar.close()
         metrics = self.evaluate() if self.cfg.eval_every else None
