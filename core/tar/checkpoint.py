@@ -60,8 +60,11 @@ def _check_plain(value: Any, where: str = "meta") -> None:
                         "lists, dicts and tensors only")
 
 
-def save_checkpoint(path: str | os.PathLike, model, meta: dict[str, Any] | None = None) -> Path:
-    """Write `model` (a TAR) atomically; `meta` must hold plain types only."""
+def save_checkpoint(path: str | os.PathLike, model, meta: dict[str, Any] | None = None,
+                    training: dict[str, Any] | None = None) -> Path:
+    """Write `model` (a TAR) atomically; `meta` must hold plain types only. `training` (the
+    trainer's optimizer state, step and RNG states) makes the file resumable; readers of
+    the model ignore it."""
     cfg: TARConfig = model.cfg
     payload = {
         "format": FORMAT,
@@ -75,6 +78,8 @@ def save_checkpoint(path: str | os.PathLike, model, meta: dict[str, Any] | None 
         "meta": {"saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "torch": str(torch.__version__), **(meta or {})},
     }
     _check_plain(payload["meta"])
+    if training is not None:
+        payload["training"] = training
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)

@@ -73,6 +73,13 @@ class TARConfig:
     marker_dropout: float = 0.25  # training only: whole markers dropped
     detach_markers: bool = True  # no gradient through sampling locations
 
+    # Ablations (paper Tables 3-4). "w/o RRM" is iterations = 0 (the GTE's initial estimate
+    # is final). temporal_global = False replaces the GTE's transformer and temporal average
+    # by the mid-frame's static global feature ("only LTE"); temporal_local = False gives the
+    # RRM the mid-frame's static local features instead of the ConvGRU's ("only GTE").
+    temporal_global: bool = True
+    temporal_local: bool = True
+
     # SMPL and camera.
     num_betas: int = 10
     cam_init: tuple[float, float, float] = (0.9, 0.0, 0.0)  # (s, tx, ty) before the first regression

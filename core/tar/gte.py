@@ -31,10 +31,14 @@ class GlobalTemporalEncoder(nn.Module):
         self.to_states = nn.Linear(cfg.gte_dim, NUM_STATES * cfg.state_dim)
         self.regressor = ParamRegressor(cfg.state_dim, cfg.regressor_dim, cfg.num_betas)
         self.state_dim = cfg.state_dim
+        self.temporal = cfg.temporal_global
 
     def forward(self, global_seq: torch.Tensor, bbox_info: torch.Tensor):
-        x = self.encoder(self.input_proj(global_seq) + self.pos_embed)  # [B, T, D]
-        f = self.time_weights(x).squeeze(1)  # [B, D]
+        if self.temporal:
+            x = self.encoder(self.input_proj(global_seq) + self.pos_embed)  # [B, T, D]
+            f = self.time_weights(x).squeeze(1)  # [B, D]
+        else:  # ablation: the mid-frame's static feature alone
+            f = self.input_proj(global_seq[:, global_seq.shape[1] // 2])
         # tanh: the states initialise GRU hidden states, which live in (-1, 1).
         states = torch.tanh(self.to_states(f)).view(f.shape[0], NUM_STATES, self.state_dim)
         return states, self.regressor(states, bbox_info)

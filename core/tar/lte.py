@@ -61,6 +61,8 @@ class LocalTemporalEncoder(nn.Module):
         self.up = nn.Sequential(*[m for _ in range(steps)
                                   for m in (nn.ConvTranspose2d(c, c, 4, stride=2, padding=1), nn.ReLU(inplace=True))])
         self.out_channels = c
+        # Ablation without temporal local features: the mid-frame's map alone, projected.
+        self.static = None if cfg.temporal_local else nn.Sequential(nn.Conv2d(gru_input, c, 1), nn.ReLU(inplace=True))
 
     def encode_frames(self, local_maps: torch.Tensor) -> torch.Tensor:
         """The per-frame part: local_maps [N, Dl, M, M] -> [N, C, S, S] ([N, Dl, M, M] at S = M).
@@ -73,6 +75,8 @@ class LocalTemporalEncoder(nn.Module):
         """The bidirectional ConvGRU and fusion: encoded_seq [B, L, C, S, S] -> m [B, C, M, M]."""
         b, length, _, h, w = encoded_seq.shape
         tau = (length - 1) // 2
+        if self.static is not None:
+            return self.up(self.static(encoded_seq[:, tau]))
         h_past = encoded_seq.new_zeros(b, self.out_channels, h, w)
         for t in range(tau + 1):
             h_past = self.past(encoded_seq[:, t], h_past)

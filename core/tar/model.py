@@ -33,7 +33,8 @@ Interface (shared with the trainer; keep these names):
         trans     [B, 3]         CLIFF full-image translation, exactly smplx's `transl`
         joints3d  [B, 24, 3]     SMPL joints with transl = 0 (camera-frame orientation)
         joints2d  [B, 24, 2]     full-image pixels: projection of joints3d + trans
-        vertices  [B, 6890, 3]   transl = 0
+        vertices  [B, 6890, 3]   transl = 0 (eval mode; in training mode, where no loss reads
+                                 the mesh, `marker_vertices` [B, K, 3] instead: far cheaper)
 """
 from __future__ import annotations
 
@@ -89,11 +90,19 @@ class TAR(nn.Module):
     def extract_features(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.backbone(crops)
 
-    def decode(self, pose6d, betas, cam_crop, focal, img_size, box_center, box_size) -> dict[str, torch.Tensor]:
-        """Parameters -> one stage dict (see the module docstring); SMPL and camera in float32."""
+    def decode(self, pose6d, betas, cam_crop, focal, img_size, box_center, box_size,
+               full_mesh: bool = True) -> dict[str, torch.Tensor]:
+        """Parameters -> one stage dict (see the module docstring); SMPL and camera in float32.
+
+        full_mesh=False skins only the markers (`marker_vertices` [B, K, 3]) and leaves out
+        `vertices`: the model does this in training mode, where no loss reads the mesh.
+        """
         pose6d, betas, cam_crop = pose6d.float(), betas.float(), cam_crop.float()
         rotmat = rot6d_to_matrix(pose6d)
-        vertices, joints = self.smpl(rotmat, betas)
+        if full_mesh:
+            vertices, joints = self.smpl(rotmat, betas)
+        else:
+            markers, joints = self.smpl(rotmat, betas, vertex_ids=self.marker_ids)
         trans = camera.crop_to_full_translation(cam_crop, box_center, box_size, focal, img_size)
         return {
             "rotmat": rotmat,
@@ -104,12 +113,12 @@ class TAR(nn.Module):
             "trans": trans,
             "joints3d": joints,
             "joints2d": camera.project_full(joints, trans, focal, img_size),
-            "vertices": vertices,
+            **({"vertices": vertices} if full_mesh else {"marker_vertices": markers}),
         }
 
     def marker_positions(self, stage: dict, focal, img_size, box_center, box_size) -> torch.Tensor:
         """Markers of a stage's mesh in local-map pixels: [B, K, 2]."""
-        points = stage["vertices"][:, self.marker_ids]
+        points = stage["marker_vertices"] if "marker_vertices" in stage else stage["vertices"][:, self.marker_ids]
         full = camera.project_full(points, stage["trans"], focal, img_size)
         crop = camera.full_to_crop(full, box_center, box_size, self.cfg.crop_size)
         markers = crop_to_map_coords(crop, self.cfg.crop_size, self.cfg.map_size)
@@ -141,14 +150,16 @@ class TAR(nn.Module):
         pose6d = self.init_pose6d + d_pose.float()
         betas = d_betas.float()
         cam = self.init_cam + d_cam.float()
-        stages = [self.decode(pose6d, betas, cam, *geometry)]
-
+        full = not self.training
+        stages = [self.decode(pose6d, betas, cam, *geometry, full_mesh=full)]
+        if cfg.iterations == 0:
+            return stages
         maps = self.rrm.marker_maps(self.lte.temporal(encoded_seq))
         for _ in range(cfg.iterations):
             markers = self.marker_positions(stages[-1], *geometry)
             states, (d_pose, d_betas, d_cam) = self.rrm(maps, markers, states, pose6d, betas, cam, bbox_info)
             pose6d, betas, cam = pose6d + d_pose.float(), betas + d_betas.float(), cam + d_cam.float()
-            stages.append(self.decode(pose6d, betas, cam, *geometry))
+            stages.append(self.decode(pose6d, betas, cam, *geometry, full_mesh=full))
         return stages
 
     def forward(self, crops, bbox_info, focal, img_size, box_center, box_size):

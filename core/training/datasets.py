@@ -1,0 +1,324 @@
+"""Readers for the standard preprocessed datasets (SPIN/ReFit `.npz` + image folders), clips
+of T frames grouped by sequence, dataset mixing, and the batches the trainer consumes.
+
+A dataset file has one row per person-frame. Keys (SPIN/ReFit names):
+  imgname [N] (path relative to the image folder), center [N, 2], scale [N] (box side/200)
+  and at least one source of supervision: part [N, K, 3] (2D keypoints, visibility),
+  S [N, K, 4] (3D keypoints in metres, confidence), pose [N, 72] + shape [N, 10] (SMPL).
+Optional: has_smpl [N], img_focal [N] (else CLIFF's √(W² + H²)), img_size [N, 2],
+vid_name [N] and frame_id [N] (else the sequence is the image's folder and file name
+without its trailing frame number), person_id [N], keypoint_format (scalar: 'smpl24' for
+SMPL's own 24 joints; otherwise SPIN's 24-keypoint order, of which the 12 limb joints are
+used as the matching SMPL joints).
+
+Video datasets give each frame a window of T frames of its sequence centred on it (the
+ends repeat the first or last frame); image datasets (COCO, MPII) repeat the image T
+times, as the TAR paper does.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .augment import (NO_AUGMENT, AugmentConfig, AugmentParams, apply_pixels, make_view, sample_params,
+                      to_tensor_layout, transform_joints2d, transform_joints3d, transform_pose, warp_crop)
+
+
+class DatasetError(ValueError):
+    """A dataset that is missing or malformed; the message says what to fix."""
+
+
+# SPIN's 24-keypoint order -> SMPL joint, for the 12 limb joints they share.
+SPIN24_TO_SMPL = {0: 8, 1: 5, 2: 2, 3: 1, 4: 4, 5: 7, 6: 21, 7: 19, 8: 17, 9: 16, 10: 18, 11: 20}
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """Where a standard dataset lives under a data root, and how to read it."""
+
+    files: dict          # split -> .npz file name
+    images: dict         # split -> image folder (the imgname paths are relative to it)
+    video: bool
+
+
+# File names as SPIN/ReFit preprocessing writes them (their dataset_extras/ folder, here
+# directly under the data root), image folders as their download scripts unpack them.
+STANDARD = {
+    "3dpw": DatasetSpec({"train": "3dpw_train.npz", "test": "3dpw_test.npz"}, {"train": "3DPW", "test": "3DPW"}, True),
+    "h36m": DatasetSpec({"train": "h36m_train.npz", "test": "h36m_valid_protocol2.npz"},
+                        {"train": "h36m", "test": "h36m"}, True),
+    "mpi_inf_3dhp": DatasetSpec({"train": "mpi_inf_3dhp_train.npz", "test": "mpi_inf_3dhp_test.npz"},
+                                {"train": "mpi_inf_3dhp", "test": "mpi_inf_3dhp"}, True),
+    "coco": DatasetSpec({"train": "coco_2014_train_eft.npz"}, {"train": "coco"}, False),
+    "mpii": DatasetSpec({"train": "mpii_train_eft.npz"}, {"train": "mpii"}, False),
+    "generated": DatasetSpec({"train": "generated_train.npz", "test": "generated_test.npz"},
+                             {"train": "generated_train", "test": "generated_test"}, True),
+}
+
+
+def standard_paths(name: str, split: str, data_root: str | os.PathLike) -> tuple[Path, Path, bool]:
+    """(npz, image folder, is video) of a standard dataset under `data_root`."""
+    if name not in STANDARD:
+        raise DatasetError(f"unknown dataset '{name}'; the standard ones are {', '.join(STANDARD)} "
+                           "(give others as NAME=FILE.npz:IMAGE_FOLDER)")
+    spec = STANDARD[name]
+    if split not in spec.files:
+        raise DatasetError(f"dataset '{name}' has no {split} split (it has {', '.join(spec.files)})")
+    root = Path(data_root)
+    return root / spec.files[split], root / spec.images[split], spec.video
+
+
+def cliff_bbox_info(center: np.ndarray, size: np.ndarray, focal: np.ndarray, img_size: np.ndarray) -> np.ndarray:
+    """CLIFF's box information [..., 3] from box centre [..., 2], side [...], focal [...], (W, H) [..., 2]."""
+    center, size, focal, img_size = (np.asarray(a, dtype=np.float64) for a in (center, size, focal, img_size))
+    rel = (center - 0.5 * img_size) / focal[..., None] * 2.8
+    return np.concatenate([rel, ((size - 0.24 * focal) / (0.06 * focal))[..., None]], -1).astype(np.float32)
+
+
+def _sequence_key(imgname: str) -> tuple[str, int]:
+    """(sequence, frame number) from an image path: its folder and its name without the trailing number."""
+    p = Path(imgname)
+    m = re.match(r"^(.*?)(\d+)$", p.stem)
+    stem, num = (m.group(1), int(m.group(2))) if m else (p.stem, 0)
+    return f"{p.parent}/{stem.rstrip('_-.')}", num
+
+
+class FrameTable:
+    """The rows of one dataset file, checked, with keypoints in SMPL's 24-joint layout."""
+
+    def __init__(self, name: str, npz_path: str | os.PathLike, image_dir: str | os.PathLike, video: bool = True):
+        self.name = name
+        self.npz_path = Path(npz_path)
+        self.image_dir = Path(image_dir)
+        self.video = video
+        if not self.npz_path.is_file():
+            raise DatasetError(f"dataset '{name}': file '{self.npz_path}' does not exist; preprocess it in the "
+                               "SPIN/ReFit layout (or make generated data with scripts/make_training_data.py)")
+        if not self.image_dir.is_dir():
+            raise DatasetError(f"dataset '{name}': image folder '{self.image_dir}' does not exist; "
+                               "point --data at the folder the dataset's 'imgname' paths are relative to")
+        try:
+            with np.load(self.npz_path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except Exception as exc:  # np.load raises many kinds for a damaged file
+            raise DatasetError(f"dataset '{name}': '{self.npz_path}' is not a readable .npz file "
+                               f"({type(exc).__name__}: {exc})") from exc
+        self._check(data)
+        n = len(data["imgname"])
+        self.imgname = data["imgname"].astype(str)
+        self.center = data["center"].astype(np.float64)
+        self.box_size = data["scale"].astype(np.float64).reshape(n) * 200.0
+        smpl24 = str(data.get("keypoint_format", "")) == "smpl24"
+        self.joints2d = self._to_smpl24(data.get("part"), n, 3, smpl24)
+        self.joints3d = self._to_smpl24(data.get("S"), n, 4, smpl24)
+        self.has_3d = (self.joints3d[..., 3].sum(1) > 0).astype(np.float32)
+        has_pose = "pose" in data and "shape" in data
+        self.pose = data["pose"].astype(np.float32) if has_pose else np.zeros((n, 72), np.float32)
+        self.betas = data["shape"].astype(np.float32) if has_pose else np.zeros((n, 10), np.float32)
+        self.has_smpl = (data["has_smpl"].astype(np.float32) if "has_smpl" in data
+                         else np.full(n, float(has_pose), np.float32))
+        self.focal = data["img_focal"].astype(np.float64) if "img_focal" in data else None
+        self.img_size = data["img_size"].astype(np.float64) if "img_size" in data else None
+        self._sizes: dict[int, np.ndarray] = {}  # image sizes read so far, when the file has none
+        self._group(data, n)
+
+    def __len__(self) -> int:
+        return len(self.imgname)
+
+    def _check(self, data: dict) -> None:
+        where = f"dataset '{self.name}' ('{self.npz_path}')"
+        missing = [k for k in ("imgname", "center", "scale") if k not in data]
+        if missing:
+            raise DatasetError(f"{where} lacks {', '.join(missing)}; a SPIN/ReFit-style file needs imgname, "
+                               f"center, scale and part, S or pose+shape (it has: {', '.join(sorted(data))})")
+        if not any(k in data for k in ("part", "S")) and not ("pose" in data and "shape" in data):
+            raise DatasetError(f"{where} has no supervision: it needs part (2D keypoints), S (3D keypoints) "
+                               f"or pose+shape (SMPL) (it has: {', '.join(sorted(data))})")
+        n = len(data["imgname"])
+        expect = {"center": (n, 2), "scale": (n,), "pose": (n, 72), "shape": (n, 10), "has_smpl": (n,),
+                  "img_focal": (n,), "img_size": (n, 2)}
+        for key, shape in expect.items():
+            if key in data and data[key].reshape(-1).size and data[key].shape != shape:
+                if not (key == "scale" and data[key].size == n):
+                    raise DatasetError(f"{where}: '{key}' has shape {list(data[key].shape)}, expected {list(shape)}")
+        for key, width in (("part", 3), ("S", 4)):
+            if key in data and (data[key].ndim != 3 or data[key].shape[0] != n or data[key].shape[2] != width):
+                raise DatasetError(f"{where}: '{key}' has shape {list(data[key].shape)}, expected [{n}, K, {width}]")
+        if n == 0:
+            raise DatasetError(f"{where} holds no rows")
+        first = self.image_dir / str(data["imgname"][0])
+        if not first.is_file():
+            raise DatasetError(f"{where}: its first image '{first}' does not exist; is '{self.image_dir}' the "
+                               "folder that the imgname paths are relative to?")
+
+    @staticmethod
+    def _to_smpl24(arr: np.ndarray | None, n: int, width: int, smpl24: bool) -> np.ndarray:
+        out = np.zeros((n, 24, width), np.float32)
+        if arr is None:
+            return out
+        if smpl24 and arr.shape[1] == 24:
+            return arr.astype(np.float32)
+        for src, dst in SPIN24_TO_SMPL.items():
+            if src < arr.shape[1]:
+                out[:, dst] = arr[:, src]
+        return out
+
+    def _group(self, data: dict, n: int) -> None:
+        """Sequences: lists of row indices in frame order."""
+        if not self.video:
+            self.sequences = [np.array([i]) for i in range(n)]
+        else:
+            keys = [_sequence_key(s) for s in self.imgname]
+            vid = data["vid_name"].astype(str) if "vid_name" in data else np.array([k[0] for k in keys])
+            if "person_id" in data:
+                vid = np.char.add(np.char.add(vid, "#"), data["person_id"].astype(str))
+            frame = data["frame_id"].astype(np.int64) if "frame_id" in data else np.array([k[1] for k in keys])
+            order = np.lexsort((frame, vid))
+            _, starts = np.unique(vid[order], return_index=True)
+            self.sequences = [seq for seq in np.split(order, np.sort(starts)[1:])]
+        self.seq_of = np.empty(n, np.int64)
+        self.pos_in_seq = np.empty(n, np.int64)
+        for s, rows in enumerate(self.sequences):
+            self.seq_of[rows] = s
+            self.pos_in_seq[rows] = np.arange(len(rows))
+
+    def window(self, row: int, length: int) -> np.ndarray:
+        """Row indices [length] of the frames centred on `row` (ends repeated)."""
+        seq = self.sequences[self.seq_of[row]]
+        pos = self.pos_in_seq[row] + np.arange(length) - (length - 1) // 2
+        return seq[np.clip(pos, 0, len(seq) - 1)]
+
+    def read_image(self, row: int) -> np.ndarray:
+        import cv2
+
+        path = self.image_dir / self.imgname[row]
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise DatasetError(f"dataset '{self.name}': cannot read image '{path}'")
+        return img[..., ::-1]
+
+    def focal_and_size(self, row: int, image: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        if self.img_size is not None:
+            size = self.img_size[row]
+        elif row in self._sizes:
+            size = self._sizes[row]
+        else:
+            image = self.read_image(row) if image is None else image
+            size = self._sizes[row] = np.array([image.shape[1], image.shape[0]], np.float64)
+        focal = self.focal[row] if self.focal is not None else float(np.hypot(*size))
+        return float(focal), size
+
+
+@dataclasses.dataclass
+class ClipConfig:
+    """How clips are cut and cropped. `crop` is the model's input size (256 in the paper)."""
+
+    seq_len: int = 9         # T
+    crop: int = 256
+    augment: AugmentConfig | None = None
+
+
+class ClipReader:
+    """Reads one sample: T crops around a mid-frame, the mid-frame's camera and targets."""
+
+    def __init__(self, table: FrameTable, cfg: ClipConfig):
+        self.table = table
+        self.cfg = cfg
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def camera(self, row: int, params: AugmentParams, image: np.ndarray | None = None) -> dict:
+        """The mid-frame's box and camera after augmentation."""
+        t = self.table
+        focal, size = t.focal_and_size(row, image)
+        view = make_view(t.center[row], t.box_size[row], size, params, self.cfg.crop)
+        return {"box_center": view.box_center.astype(np.float32), "box_size": np.float32(view.box_size),
+                "focal": np.float32(focal), "img_size": size.astype(np.float32),
+                "bbox_info": cliff_bbox_info(view.box_center, view.box_size, focal, size)}
+
+    def targets(self, row: int, params: AugmentParams, img_size: np.ndarray) -> dict:
+        t = self.table
+        return {"joints2d": transform_joints2d(t.joints2d[row], img_size, params).astype(np.float32),
+                "joints3d": transform_joints3d(t.joints3d[row], params).astype(np.float32),
+                "pose": transform_pose(t.pose[row], params).astype(np.float32) if t.has_smpl[row] else t.pose[row],
+                "betas": t.betas[row], "has_smpl": t.has_smpl[row], "has_3d": t.has_3d[row]}
+
+    def crops(self, rows: np.ndarray, params: AugmentParams) -> np.ndarray:
+        """[len(rows), 3, crop, crop] normalised crops, each frame cut with its own box."""
+        out = []
+        cache: dict[int, np.ndarray] = {}
+        for r in rows:
+            r = int(r)
+            if r not in cache:
+                img = self.table.read_image(r)
+                focal, size = self.table.focal_and_size(r, img)
+                view = make_view(self.table.center[r], self.table.box_size[r], size, params, self.cfg.crop)
+                cache[r] = to_tensor_layout(apply_pixels(warp_crop(img, view, self.cfg.crop), params))
+            out.append(cache[r])
+        return np.stack(out)
+
+    def sample(self, row: int, aug_seed: int | None = None) -> dict:
+        """One training/evaluation sample for the window centred on `row`."""
+        params = NO_AUGMENT
+        if self.cfg.augment is not None and aug_seed is not None:
+            params = sample_params(np.random.default_rng(aug_seed), self.cfg.augment)
+        rows = self.table.window(row, self.cfg.seq_len)
+        crops = self.crops(rows, params)
+        cam = self.camera(row, params)
+        return {"crops": crops, **cam, **self.targets(row, params, cam["img_size"]),
+                "seq": np.int64(self.table.seq_of[row]), "row": np.int64(row)}
+
+
+def collate(samples: list[dict]) -> dict:
+    """Stack a list of sample dicts into batch arrays (torch tensors)."""
+    import torch
+
+    return {k: torch.as_tensor(np.stack([s[k] for s in samples])) for k in samples[0]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Mixture:
+    """Named readers and their sampling ratios (normalised to sum to one)."""
+
+    readers: dict
+    ratios: dict
+
+    def __post_init__(self):
+        unknown = set(self.ratios) - set(self.readers)
+        if unknown:
+            raise DatasetError(f"mixing ratios name datasets that are not loaded: {', '.join(sorted(unknown))}")
+        if any(r < 0 for r in self.ratios.values()) or sum(self.ratios.values()) <= 0:
+            raise DatasetError(f"mixing ratios must be non-negative and not all zero, got {self.ratios}")
+
+    def plan(self, seed: int, step: int, rank: int, batch_size: int) -> list[tuple[str, int, int]]:
+        """The (dataset, row, augmentation seed) triples of one step: a pure function of its arguments,
+        so that a resumed run draws exactly the batches the interrupted one would have."""
+        rng = np.random.default_rng([seed, step, rank])
+        names = sorted(self.ratios)
+        p = np.array([self.ratios[n] for n in names], np.float64)
+        picks = rng.choice(len(names), size=batch_size, p=p / p.sum())
+        out = []
+        for k in picks:
+            name = names[k]
+            out.append((name, int(rng.integers(len(self.readers[name]))), int(rng.integers(1 << 62))))
+        return out
+
+
+class StepBatches:
+    """A map-style dataset whose item s is the whole batch of training step s (for DataLoader
+    with batch_size=None: workers prefetch batches; the order never depends on them)."""
+
+    def __init__(self, mixture: Mixture, batch_size: int, seed: int, rank: int = 0, total_steps: int = 10 ** 9):
+        self.mixture, self.batch_size, self.seed, self.rank, self.total_steps = mixture, batch_size, seed, rank, total_steps
+
+    def __len__(self) -> int:
+        return self.total_steps
+
+    def __getitem__(self, step: int) -> dict:
+        plan = self.mixture.plan(self.seed, step, self.rank, self.batch_size)
+        return collate([self.mixture.readers[name].sample(row, aug) for name, row, aug in plan])

@@ -1,0 +1,148 @@
+"""Backbone features computed once per frame and kept on disk, for training with a frozen
+backbone (the CPU configuration: the backbone dominates the cost and does not learn).
+
+A store holds, for every row of a dataset file, the un-augmented crop's global feature
+[Dg] and local map [Dl, M, M] in float16 (`global.npy`, `local.npy`, memory-mapped), and
+`meta.json` saying what made them. A store whose meta does not match the dataset and the
+backbone is rebuilt. Augmentation cannot be used with cached features.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .augment import NO_AUGMENT
+from .datasets import ClipConfig, ClipReader, FrameTable
+
+STORE_VERSION = 1
+
+
+def table_digest(table: FrameTable) -> str:
+    """A digest of what decides the crops: image names and boxes."""
+    h = hashlib.sha256()
+    h.update("\n".join(table.imgname.tolist()).encode())
+    h.update(np.ascontiguousarray(table.center, np.float64).tobytes())
+    h.update(np.ascontiguousarray(table.box_size, np.float64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def backbone_digest(model) -> str:
+    """A digest of the backbone's weights (frozen, so it identifies the features)."""
+    h = hashlib.sha256()
+    for name, value in sorted(model.backbone.state_dict().items()):
+        h.update(name.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+class FeatureStore:
+    # Stores up to this size are read into memory (random access to a memory map costs a
+    # page fault per touched page); larger ones stay memory-mapped.
+    IN_MEMORY_BYTES = 1 << 30
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self.meta = json.loads((self.folder / "meta.json").read_text())
+        mmap = "r" if (self.folder / "local.npy").stat().st_size > self.IN_MEMORY_BYTES else None
+        self.global_feats = np.load(self.folder / "global.npy", mmap_mode=mmap)
+        self.local_maps = np.load(self.folder / "local.npy", mmap_mode=mmap)
+
+    @staticmethod
+    def wanted_meta(table: FrameTable, model) -> dict:
+        return {"version": STORE_VERSION, "dataset": table_digest(table), "rows": len(table),
+                "backbone": model.cfg.backbone, "backbone_digest": backbone_digest(model),
+                "crop_size": model.cfg.crop_size}
+
+    @classmethod
+    def open_or_build(cls, folder: str | os.PathLike, table: FrameTable, model, batch_size: int = 64,
+                      device: str = "cpu", progress=None) -> "FeatureStore":
+        """The store in `folder` if it matches `table` and the model's backbone, else build it there."""
+        folder = Path(folder)
+        want = cls.wanted_meta(table, model)
+        meta_file = folder / "meta.json"
+        if meta_file.is_file():
+            try:
+                if json.loads(meta_file.read_text()) == want:
+                    return cls(folder)
+            except json.JSONDecodeError:
+                pass
+        return cls.build(folder, table, model, want, batch_size, device, progress)
+
+    @classmethod
+    def build(cls, folder: Path, table: FrameTable, model, meta: dict, batch_size: int, device: str,
+              progress=None) -> "FeatureStore":
+        reader = ClipReader(table, ClipConfig(seq_len=1, crop=model.cfg.crop_size, augment=None))
+        tmp = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        n = len(table)
+        backbone = model.backbone
+        was_training = backbone.training
+        backbone.eval()
+        g_out = l_out = None
+        try:
+            with torch.no_grad():
+                for start in range(0, n, batch_size):
+                    rows = np.arange(start, min(n, start + batch_size))
+                    crops = torch.as_tensor(reader.crops(rows, NO_AUGMENT)).to(device)
+                    g, l = model.extract_features(crops)
+                    if g_out is None:
+                        g_out = np.lib.format.open_memmap(tmp / "global.npy", "w+", np.float16, (n, g.shape[1]))
+                        l_out = np.lib.format.open_memmap(tmp / "local.npy", "w+", np.float16, (n, *l.shape[1:]))
+                    g_out[rows] = g.cpu().numpy()
+                    l_out[rows] = l.cpu().numpy()
+                    if progress:
+                        progress(rows[-1] + 1, n)
+            g_out.flush()
+            l_out.flush()
+            del g_out, l_out
+            (tmp / "meta.json").write_text(json.dumps(meta))
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(tmp, folder)
+        finally:
+            backbone.train(was_training)
+            shutil.rmtree(tmp, ignore_errors=True)
+        return cls(folder)
+
+
+class CachedClipReader(ClipReader):
+    """Like ClipReader, but a sample holds `global_seq` [T, Dg] and `local_seq` [L, Dl, M, M]
+    from a FeatureStore instead of crops. Images cannot be augmented; what stands in for it
+    is dropout on the global features of training samples (`global_dropout`: each value
+    zeroed with that probability, the rest scaled up). With few clips, the global feature
+    of a clip identifies its background and clothes, and the GTE memorises poses by it
+    rather than reading the body; dropping most of it makes the model use the local maps."""
+
+    def __init__(self, table: FrameTable, store: FeatureStore, cfg: ClipConfig, local_len: int,
+                 global_dropout: float = 0.0):
+        if cfg.augment is not None:
+            raise ValueError("cached backbone features cannot be augmented; set augment=None")
+        if store.meta["rows"] != len(table):
+            raise ValueError(f"feature store '{store.folder}' has {store.meta['rows']} rows, the dataset {len(table)}")
+        super().__init__(table, cfg)
+        self.store = store
+        self.local_len = local_len
+        if not 0.0 <= global_dropout < 1.0:
+            raise ValueError(f"global_dropout must be in [0, 1), got {global_dropout}")
+        self.global_dropout = global_dropout
+
+    def sample(self, row: int, aug_seed: int | None = None) -> dict:
+        rows = self.table.window(row, self.cfg.seq_len)
+        offset = (self.cfg.seq_len - self.local_len) // 2
+        local_rows = rows[offset:offset + self.local_len]
+        cam = self.camera(row, NO_AUGMENT)
+        global_seq = np.asarray(self.store.global_feats[rows])
+        if aug_seed is not None and self.global_dropout > 0:
+            keep = np.random.default_rng(aug_seed).random(global_seq.shape) >= self.global_dropout
+            global_seq = (global_seq * keep / np.float16(1.0 - self.global_dropout)).astype(np.float16)
+        # float16 as stored: the batch is converted to float32 in torch, which is much faster.
+        return {"global_seq": global_seq,
+                "local_seq": np.asarray(self.store.local_maps[local_rows]),
+                **cam, **self.targets(row, NO_AUGMENT, cam["img_size"]),
+                "seq": np.int64(self.table.seq_of[row]), "row": np.int64(row)}

@@ -1,0 +1,96 @@
+"""TAR's training loss (paper Eq. 10–14).
+
+Every stage l = 0..L (the GTE's initial estimate, then each RRM refinement) gets
+
+    L_l = λ2D·L2D + λ3D·L3D + λSMPL·LSMPL
+
+and the total is Σ_l γ^(L−l)·L_l with γ = 0.85, so the last refinement weighs 1 and the
+initial estimate γ^L. As in ReFit (whose recipe TAR follows):
+- L2D compares 2D joints in normalised crop coordinates ((p − box centre)/(box size/2),
+  about [−1, 1]), weighted by each joint's confidence;
+- L3D compares 3D joints after moving both pelves (SMPL joint 0) to the origin, on the
+  samples that have 3D ground truth;
+- LSMPL compares rotation matrices and betas, on samples that have SMPL ground truth.
+Squared errors are averaged (mean squared error), as ReFit and TCMR do.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    kp2d: float = 5.0        # λ2D
+    kp3d: float = 5.0        # λ3D
+    smpl: float = 1.0        # λSMPL
+    betas: float = 0.001     # relative weight of the betas term inside LSMPL
+    gamma: float = 0.85      # stage discount γ
+    scale: float = 60.0      # ReFit multiplies the total by 60; it only rescales the learning rate
+
+
+def stage_weights(num_stages: int, gamma: float) -> list[float]:
+    """γ^(L−l) for l = 0..L where L = num_stages − 1 (the initial estimate is stage 0)."""
+    last = num_stages - 1
+    return [gamma ** (last - l) for l in range(num_stages)]
+
+
+def normalise_keypoints(points: torch.Tensor, box_center: torch.Tensor, box_size: torch.Tensor) -> torch.Tensor:
+    """Full-image pixels [B, J, 2] -> crop-normalised coordinates [B, J, 2] (box spans [−1, 1])."""
+    return (points - box_center[:, None, :]) / (0.5 * box_size[:, None, None])
+
+
+def keypoint_2d_loss(pred: torch.Tensor, gt: torch.Tensor, conf: torch.Tensor) -> torch.Tensor:
+    """pred, gt [B, J, 2] normalised, conf [B, J] -> confidence-weighted mean squared error."""
+    return (conf[..., None] * (pred - gt) ** 2).mean()
+
+
+def keypoint_3d_loss(pred: torch.Tensor, gt: torch.Tensor, conf: torch.Tensor, has_3d: torch.Tensor) -> torch.Tensor:
+    """pred, gt [B, J, 3] (any translation), conf [B, J], has_3d [B] -> pelvis-centred MSE."""
+    pred = pred - pred[:, :1]
+    gt = gt - gt[:, :1]
+    weight = conf * has_3d[:, None]
+    return (weight[..., None] * (pred - gt) ** 2).sum() / (3 * weight.numel())
+
+
+def smpl_loss(pred_rotmat: torch.Tensor, gt_rotmat: torch.Tensor, pred_betas: torch.Tensor,
+              gt_betas: torch.Tensor, has_smpl: torch.Tensor, betas_weight: float) -> torch.Tensor:
+    """rotmat [B, 24, 3, 3], betas [B, 10], has_smpl [B] -> masked MSE of rotations + betas."""
+    mask = has_smpl.to(pred_rotmat.dtype)
+    n = mask.numel()
+    rot = (mask[:, None, None, None] * (pred_rotmat - gt_rotmat) ** 2).sum() / (n * 24 * 9)
+    betas = (mask[:, None] * (pred_betas - gt_betas) ** 2).sum() / (n * gt_betas.shape[-1])
+    return rot + betas_weight * betas
+
+
+def stage_loss(stage: dict, target: dict, w: LossWeights) -> dict[str, torch.Tensor]:
+    """One stage's L_l and its three terms.
+
+    stage: the model's dict (`joints2d` [B,24,2] full-image px, `joints3d` [B,24,3],
+    `rotmat` [B,24,3,3], `betas` [B,10]); target: `joints2d` [B,24,3] (px, confidence),
+    `joints3d` [B,24,4] (metres, confidence), `rotmat` [B,24,3,3], `betas` [B,10],
+    `has_smpl` [B], `has_3d` [B], `box_center` [B,2], `box_size` [B].
+    """
+    kp = lambda p: normalise_keypoints(p, target["box_center"], target["box_size"])
+    l2d = keypoint_2d_loss(kp(stage["joints2d"].float()), kp(target["joints2d"][..., :2]), target["joints2d"][..., 2])
+    l3d = keypoint_3d_loss(stage["joints3d"].float(), target["joints3d"][..., :3], target["joints3d"][..., 3],
+                           target["has_3d"].float())
+    lsmpl = smpl_loss(stage["rotmat"].float(), target["rotmat"], stage["betas"].float(), target["betas"],
+                      target["has_smpl"].float(), w.betas)
+    total = w.kp2d * l2d + w.kp3d * l3d + w.smpl * lsmpl
+    return {"total": total, "kp2d": l2d, "kp3d": l3d, "smpl": lsmpl}
+
+
+def tar_loss(stages: list[dict], target: dict, w: LossWeights = LossWeights()) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 14: scale · Σ_l γ^(L−l)·L_l over the stage dicts. Returns (loss, logged parts).
+
+    The logged parts are the last stage's terms (what the model finally predicts).
+    """
+    weights = stage_weights(len(stages), w.gamma)
+    parts = [stage_loss(s, target, w) for s in stages]
+    total = sum(wl * p["total"] for wl, p in zip(weights, parts))
+    last = parts[-1]
+    log = {"loss": float(total.detach()) * w.scale, "kp2d": float(last["kp2d"].detach()),
+           "kp3d": float(last["kp3d"].detach()), "smpl": float(last["smpl"].detach())}
+    return w.scale * total, log

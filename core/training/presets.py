@@ -1,0 +1,57 @@
+"""Named training set-ups: the paper's recipe, and the CPU-sized one the proof uses.
+
+A preset gives TARConfig settings (`model`), TrainConfig settings (`train`) and the data
+(`mix`: dataset name -> sampling ratio; `eval`: datasets for periodic evaluation;
+`augment`; `cache_features`: precompute frozen-backbone features once per frame).
+"""
+from __future__ import annotations
+
+import copy
+
+from ..tar.config import REFIT_MARKER_IDS
+
+PRESETS = {
+    # The paper's set-up (Table 1, HRNet-W48) with ReFit's recipe for what the paper leaves out.
+    "paper": {
+        "model": {"backbone": "hrnet_w48", "backbone_weights": "pretrained", "crop_size": 256},
+        "train": {"steps": 80_000, "batch_size": 64, "lr": 1e-4, "grad_clip": 4.0, "eval_every": 2_000,
+                  "ckpt_every": 1_000, "workers": 8},
+        "mix": {"h36m": 0.4, "3dpw": 0.2, "mpi_inf_3dhp": 0.1, "coco": 0.25, "mpii": 0.05},
+        "eval": ["3dpw"],
+        "augment": True,
+        "cache_features": False,
+    },
+    # Fits a 2-core CPU: frozen pretrained EfficientNet-Lite0 whose features are computed
+    # once per frame and cached; 64-pixel crops (16×16 local maps), S = 4 ConvGRU maps,
+    # 23 of ReFit's 67 markers, a 2-layer GTE; generated data only. Without image
+    # augmentation, dropout on the cached global features keeps the GTE from memorising
+    # clips by their look. Runs use one thread each (two side by side on two cores).
+    "cpu-proof": {
+        "model": {"backbone": "efficientnet_lite0", "backbone_weights": "pretrained", "crop_size": 64,
+                  "gte_dim": 128, "gte_layers": 2, "gte_heads": 4, "gte_ffn_dim": 256, "gte_dropout": 0.1,
+                  "lte_channels": 16, "hidden_map_size": 4, "local_feature_dim": 64, "state_dim": 32,
+                  "regressor_dim": 32, "marker_ids": list(REFIT_MARKER_IDS[::3])},
+        "train": {"steps": 1500, "batch_size": 32, "lr": 1e-3, "schedule": "cosine", "grad_clip": 4.0,
+                  "freeze_backbone": True, "eval_every": 0, "ckpt_every": 250, "log_every": 25, "workers": 0},
+        "mix": {"generated": 1.0},
+        "eval": ["generated"],
+        "augment": False,
+        "cache_features": True,
+        "global_dropout": 0.8,
+    },
+}
+
+# The ablations of Tables 3 and 4 as model settings.
+ABLATIONS = {
+    "full": {},
+    "no_rrm": {"iterations": 0},
+    "only_gte": {"temporal_local": False},
+    "only_lte": {"temporal_global": False},
+}
+ABLATION_LABELS = {"no_rrm": "w/o RRM", "only_gte": "only GTE", "only_lte": "only LTE", "full": "full TAR"}
+
+
+def get_preset(name: str) -> dict:
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
+    return copy.deepcopy(PRESETS[name])

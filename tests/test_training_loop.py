@@ -1,0 +1,250 @@
+"""The trainer on a tiny real TAR and generated data: the loss falls, a resumed run
+continues exactly, non-finite losses stop training without touching the last good
+checkpoint, resuming another configuration is refused, the command lines fail clearly."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.training.datasets import ClipConfig, ClipReader, FrameTable, Mixture, StepBatches
+from core.training.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, TrainingError
+
+REPO = Path(__file__).resolve().parents[1]
+# Every component of TAR, tiny: 32-pixel crops (8×8 local maps), T = L = 3, 2 refinements.
+TINY = dict(backbone="tiny", tiny_width=8, crop_size=32, seq_len=3, local_len=3, gte_dim=16, gte_layers=1,
+            gte_heads=2, gte_ffn_dim=32, lte_channels=8, hidden_map_size=4, local_feature_dim=16, state_dim=8,
+            regressor_dim=8, iterations=2, marker_ids=[0, 500, 1500, 2500, 3500, 4500, 5500, 6500])
+
+
+@pytest.fixture(scope="module")
+def gen_data(tmp_path_factory, body_model_path):
+    from core.training.synthetic import SyntheticConfig, generate_dataset
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("gen")
+    for split, seed in (("train", 0), ("test", 1)):
+        cfg = SyntheticConfig(clips=3, frames_per_clip=8, width=64, height=64, supersample=1, bvh_fraction=0.0,
+                              seed=seed)
+        generate_dataset(root, f"generated_{split}", body_model_path, [], cfg)
+    return root
+
+
+def _model(body_model_path, **changes):
+    from core.tar.config import TARConfig
+    from core.tar.model import TAR
+
+    torch.manual_seed(0)
+    return TAR(TARConfig(**{**TINY, **changes}), body_model_path)
+
+
+def _trainer(gen_data, body_model_path, out, steps, model=None, batches_cls=StepBatches, **cfg):
+    model = model or _model(body_model_path)
+    table = FrameTable("generated", gen_data / "generated_train.npz", gen_data / "generated_train")
+    reader = ClipReader(table, ClipConfig(model.cfg.seq_len, model.cfg.crop_size, None))
+    batches = batches_cls(Mixture({"generated": reader}, {"generated": 1.0}), 4, seed=0)
+    settings = dict(steps=steps, batch_size=4, lr=1e-3, log_every=1, eval_every=0, ckpt_every=1000, workers=0,
+                    progress=False)
+    settings.update(cfg)
+    return Trainer(model, batches, TrainConfig.from_dict(settings), out, "cpu", log=lambda m: None)
+
+
+def _losses(out: Path) -> dict[int, float]:
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows if "loss" in r}
+
+
+def test_tiny_training_run_lowers_the_loss(gen_data, body_model_path, tmp_path):
+    trainer = _trainer(gen_data, body_model_path, tmp_path, steps=40, lr=3e-3)
+    trainer.fit()
+    losses = [v for _, v in sorted(_losses(tmp_path).items())]
+    assert len(losses) == 40
+    assert np.mean(losses[-8:]) < 0.7 * np.mean(losses[:8]), losses
+    assert (tmp_path / CHECKPOINT_NAME).exists()
+
+
+def test_resumed_run_continues_from_the_same_step_with_the_same_loss(gen_data, body_model_path, tmp_path):
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    _trainer(gen_data, body_model_path, whole, steps=5).fit()
+    _trainer(gen_data, body_model_path, part, steps=3).fit()  # "interrupted" after 3 steps
+    resumed = _trainer(gen_data, body_model_path, part, steps=5)
+    resumed.resume(part / CHECKPOINT_NAME)
+    assert resumed.step == 3
+    resumed.fit()
+    a, b = _losses(whole), _losses(part)
+    assert sorted(b) == [1, 2, 3, 4, 5]
+    for step in (4, 5):  # the steps after the resume: bit-identical losses
+        assert b[step] == a[step], (step, a, b)
+    # The model after both runs is the same.
+    wa = torch.load(whole / CHECKPOINT_NAME, weights_only=True)["state_dict"]
+    wb = torch.load(part / CHECKPOINT_NAME, weights_only=True)["state_dict"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_resume_from_another_configuration_is_refused(gen_data, body_model_path, tmp_path):
+    from core.tar.checkpoint import CheckpointError
+
+    _trainer(gen_data, body_model_path, tmp_path, steps=1).fit()
+    other = _trainer(gen_data, body_model_path, tmp_path, steps=2, model=_model(body_model_path, state_dim=16))
+    with pytest.raises(CheckpointError, match="(?s)another configuration.*model.state_dim: 8 in the checkpoint, 16 now"):
+        other.resume(tmp_path / CHECKPOINT_NAME)
+    other = _trainer(gen_data, body_model_path, tmp_path, steps=2, lr=5e-4)
+    with pytest.raises(CheckpointError, match="lr: 0.001 in the checkpoint, 0.0005 now"):
+        other.resume(tmp_path / CHECKPOINT_NAME)
+
+
+class _PoisonedBatches(StepBatches):
+    """Batches whose 3D targets are NaN from step 2 on (a broken data row)."""
+
+    def __getitem__(self, step):
+        batch = super().__getitem__(step)
+        if step >= 2:
+            batch["joints3d"][:] = float("nan")
+        return batch
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(gen_data, body_model_path, tmp_path):
+    trainer = _trainer(gen_data, body_model_path, tmp_path, steps=10, ckpt_every=2, max_nonfinite=3,
+                       batches_cls=_PoisonedBatches)
+    with pytest.raises(TrainingError, match=r"not finite \(NaN/inf\) for 3 steps in a row, up to step 4.*"
+                                            r"last good checkpoint .*last.pt' is kept"):
+        trainer.fit()
+    payload = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
+    assert payload["training"]["step"] == 2
+    assert all(torch.isfinite(v).all() for v in payload["state_dict"].values() if v.is_floating_point())
+
+
+def test_a_broken_model_never_overwrites_the_checkpoint(gen_data, body_model_path, tmp_path):
+    trainer = _trainer(gen_data, body_model_path, tmp_path, steps=1)
+    trainer.fit()
+    before = (tmp_path / CHECKPOINT_NAME).read_bytes()
+    with torch.no_grad():
+        next(trainer.model.gte.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingError, match="non-finite.*no checkpoint written"):
+        trainer.save(tmp_path / CHECKPOINT_NAME)
+    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".last.pt")]  # no temporary left
+
+
+def test_marker_only_skinning_matches_the_full_mesh(body_model_path):
+    from core.tar.rotation import rot6d_to_matrix
+    from core.tar.smpl_layer import SMPLLayer
+
+    layer = SMPLLayer(body_model_path)
+    torch.manual_seed(0)
+    rotmat, betas = rot6d_to_matrix(torch.randn(3, 24, 6)), torch.randn(3, 10)
+    ids = torch.tensor([0, 411, 3000, 6889])
+    verts, joints = layer(rotmat, betas)
+    sub, sub_joints = layer(rotmat, betas, vertex_ids=ids)
+    torch.testing.assert_close(sub, verts[:, ids], atol=1e-5, rtol=0)
+    torch.testing.assert_close(sub_joints, joints, atol=1e-5, rtol=0)
+
+
+def test_ablation_switches_change_what_the_model_reads(body_model_path):
+    """only GTE: other local frames do not matter; only LTE: other global frames do not; w/o RRM: one stage."""
+    from core.tar import camera
+
+    b = 2
+    img = torch.tensor([[64.0, 64.0]] * b)
+    focal, center, size = camera.default_focal(img), torch.full((b, 2), 32.0), torch.full((b,), 40.0)
+    geo = (camera.bbox_info(center, size, focal, img), focal, img, center, size)
+    torch.manual_seed(1)
+    g, l = torch.randn(b, 3, 64), torch.randn(b, 3, 16, 8, 8)
+    g2, l2 = g.clone(), l.clone()
+    g2[:, 0] += 1.0
+    l2[:, 0] += 1.0
+    out = lambda m, gg, ll: m.eval().forward_features(gg, ll, *geo)[-1]["pose_aa"]
+    only_gte = _model(body_model_path, temporal_local=False)
+    assert torch.allclose(out(only_gte, g, l), out(only_gte, g, l2)) and not torch.allclose(out(only_gte, g, l), out(only_gte, g2, l))
+    only_lte = _model(body_model_path, temporal_global=False)
+    assert torch.allclose(out(only_lte, g, l), out(only_lte, g2, l)) and not torch.allclose(out(only_lte, g, l), out(only_lte, g, l2))
+    assert len(_model(body_model_path, iterations=0).eval().forward_features(g, l, *geo)) == 1
+
+
+def test_train_command_reports_bad_input(gen_data, body_model_path, tmp_path, capsys):
+    from core.training.cli import EXIT_BAD_INPUT, train_main
+
+    base = ["--smpl-model", str(body_model_path), "--preset", "cpu-proof", "--set", "model.backbone=\"tiny\"",
+            "--set", "model.backbone_weights=null", "--no-progress"]
+    code = train_main(base + ["--out", str(tmp_path / "a"), "--data-root", str(tmp_path / "nowhere")])
+    assert code == EXIT_BAD_INPUT and "generated_train.npz' does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, imgname=np.array(["x.jpg"]), center=np.zeros((1, 2)))
+    code = train_main(base + ["--out", str(tmp_path / "b"), "--data", f"generated={bad}:{tmp_path}"])
+    assert code == EXIT_BAD_INPUT and "lacks scale" in capsys.readouterr().err
+    code = train_main(base + ["--out", str(tmp_path / "c"), "--data-root", str(gen_data), "--ablation", "no_gte"])
+    assert code == EXIT_BAD_INPUT and "unknown ablation 'no_gte'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_on_two_cpu_processes(gen_data, body_model_path, tmp_path):
+    """The multi-GPU path, run with gloo on two CPU processes: both ranks step, rank 0 saves."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(REPO / "scripts" / "train.py"), "--smpl-model", str(body_model_path), "--preset", "cpu-proof",
+           "--data-root", str(gen_data), "--out", str(out), "--steps", "3", "--batch-size", "2", "--threads", "1",
+           "--no-progress", "--device", "cpu"] + \
+          sum((["--set", f"model.{k}={json.dumps(v)}"] for k, v in {**TINY, "backbone_weights": None}.items()), []) + \
+          ["--set", "train.eval_every=0", "--set", "train.log_every=1"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    payload = torch.load(out / CHECKPOINT_NAME, weights_only=True)
+    assert payload["training"]["step"] == 3 and payload["training"]["world_size"] == 2
+    assert len(_losses(out)) == 3
+
+
+def test_evaluate_command_prints_the_table_1_layout(gen_data, body_model_path, tmp_path, capsys):
+    """scripts/evaluate.py through the worker's inference path, against the trainer's own
+    evaluation (cached per-frame features): the same numbers."""
+    from core.training.cli import evaluate_main
+    from core.training.evaluation import evaluate_model
+
+    trainer = _trainer(gen_data, body_model_path, tmp_path, steps=2)
+    trainer.fit()
+    code = evaluate_main(["--checkpoint", str(tmp_path / CHECKPOINT_NAME), "--smpl-model", str(body_model_path),
+                          "--data-root", str(gen_data), "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if not line.startswith("WARNING")]  # smplx's notice
+    header, columns = lines[:2]
+    assert all(g in header for g in ("3DPW", "MPI-INF-3DHP", "Human3.6M", "Generated (held out)"))
+    assert columns.count(" MPJPE↓") == 4 and columns.count("PA-MPJPE↓") == 4 and columns.count("PVE↓") == 2
+    ours = [line for line in lines if line.startswith("last.pt")][0]
+    cells = [c.split() for c in ours.split("|")]
+    assert cells[1] == ["-"] * 4 and cells[4] != ["-"] * 4  # no 3DPW given; generated evaluated
+    table = FrameTable("generated", gen_data / "generated_test.npz", gen_data / "generated_test")
+    model = trainer.model.eval()
+    reader = ClipReader(table, ClipConfig(model.cfg.seq_len, model.cfg.crop_size, None))
+    direct = evaluate_model(model, reader, model.smpl, 8, "cpu")
+    printed = [float(x) for x in cells[4]]
+    np.testing.assert_allclose(printed, [direct[k] for k in ("mpjpe", "pa_mpjpe", "pve", "accel")], atol=0.06)
+    assert "paper: TAR (HRNet-W48)" in out and "62.7" in out
+
+
+def test_mean_pose_initialisation_starts_from_the_data_mean(body_model_path):
+    from core import rotations
+    from core.tar import camera
+    from core.training.trainer import init_from_mean_pose, mean_body_pose
+
+    rng = np.random.default_rng(0)
+    poses = np.zeros((50, 72))
+    poses[:, 3:] = rng.normal(0.3, 0.1, (50, 69))  # body joints around a bent pose
+    mean = mean_body_pose(poses).numpy()
+    np.testing.assert_allclose(mean[5], rotations.axis_angle_to_matrix(np.full(3, 0.3)), atol=0.02)
+    model = _model(body_model_path)
+    init_from_mean_pose(model, poses)
+    b = 2
+    img = torch.tensor([[64.0, 64.0]] * b)
+    focal, center, size = camera.default_focal(img), torch.full((b, 2), 32.0), torch.full((b,), 40.0)
+    stages = model.eval().forward_features(torch.randn(b, 3, 64), torch.randn(b, 3, 16, 8, 8),
+                                           camera.bbox_info(center, size, focal, img), focal, img, center, size)
+    first = stages[0]["rotmat"].detach().numpy()
+    np.testing.assert_allclose(first[:, 1:], np.broadcast_to(mean[1:], first[:, 1:].shape), atol=0.05)
+    np.testing.assert_allclose(first[:, 0], np.broadcast_to(np.diag([1.0, -1.0, -1.0]), (b, 3, 3)), atol=0.05)
