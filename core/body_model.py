@@ -127,16 +127,22 @@ def create_smpl(path: str | os.PathLike, num_betas: int = 10, device: str = "cpu
     return model.to(device)
 
 
-def smpl_rest_joints(model, betas: np.ndarray) -> np.ndarray:
+def smpl_rest_joints(model, betas: np.ndarray, chunk: int = 1024) -> np.ndarray:
     """The 24 SMPL joints at zero pose and zero translation for each row of betas.
 
-    betas [N, 10] -> float32 [N, 24, 3] (what smplx returns for that input).
+    betas [N, 10] -> float32 [N, 24, 3] (what smplx returns for that input). Rows go
+    through smplx `chunk` at a time: it builds every row's mesh, ~80 KB each, which for a
+    long video would otherwise take gigabytes.
     """
     import torch
 
-    betas_t = torch.as_tensor(np.asarray(betas), dtype=model.shapedirs.dtype, device=model.shapedirs.device)
-    with torch.no_grad():
-        out = model(betas=betas_t, body_pose=torch.zeros(len(betas_t), 69, dtype=betas_t.dtype, device=betas_t.device),
-                    global_orient=torch.zeros(len(betas_t), 3, dtype=betas_t.dtype, device=betas_t.device),
-                    transl=torch.zeros(len(betas_t), 3, dtype=betas_t.dtype, device=betas_t.device))
-    return out.joints[:, :NUM_JOINTS].cpu().numpy().astype(np.float32)
+    betas = np.asarray(betas)
+    out = np.zeros((len(betas), NUM_JOINTS, 3), np.float32)
+    dtype, device = model.shapedirs.dtype, model.shapedirs.device
+    for i in range(0, len(betas), chunk):
+        b = torch.as_tensor(betas[i:i + chunk], dtype=dtype, device=device)
+        zeros = lambda n: torch.zeros(len(b), n, dtype=dtype, device=device)  # noqa: E731
+        with torch.no_grad():
+            joints = model(betas=b, body_pose=zeros(69), global_orient=zeros(3), transl=zeros(3)).joints
+        out[i:i + chunk] = joints[:, :NUM_JOINTS].cpu().numpy()
+    return out

@@ -16,17 +16,21 @@ this order:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from .estimators import EstimatorError, RunContext
+from .prefetch import prefetched
 from .video import iter_frames
 
 DEFAULT_MAX_GAP = 30  # frames; ByteTrack itself forgets a track after 30 unmatched frames (at 30 fps)
 DEFAULT_MIN_FRAMES = 5
 DEFAULT_SMOOTH_SIGMA = 1.0  # frames
+PREFETCH_FRAMES = 16  # decoded frames waiting for the detector at most
+DETECT_BATCH = {"cpu": 8, "cuda": 32}  # frames per detector call
 
 
 @dataclasses.dataclass
@@ -93,12 +97,14 @@ class Tracks:
 
 # Pass 1 --------------------------------------------------------------------------------
 
-def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_every: int = 1) -> Tracks:
+def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_every: int = 1,
+                     prefetch: int = PREFETCH_FRAMES) -> Tracks:
     """Detect and track people on the run's frame range; only boxes are kept in memory.
 
     With detect_every=k the detector sees every k-th frame (and the range's last one);
     each track's box is interpolated on the frames between, which are marked not observed.
-    Raises EstimatorError('no_person') when nobody is detected anywhere.
+    Frames are decoded on a thread up to `prefetch` frames ahead of the detector (0: no
+    thread). Raises EstimatorError('no_person') when nobody is detected anywhere.
     """
     if batch_size < 1 or detect_every < 1:
         raise ValueError(f"batch_size and detect_every must be >= 1 (got {batch_size}, {detect_every})")
@@ -107,7 +113,6 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
     batch_frames: list[np.ndarray] = []
     batch_ids: list[int] = []
     done = 0
-    last: tuple[int, np.ndarray] | None = None
     run.progress("detect", 0, total)
 
     def flush() -> None:
@@ -118,21 +123,17 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
         batch_frames.clear()
         batch_ids.clear()
 
-    stop = run.stop_frame
-    for index, frame in iter_frames(run.video.path, run.start_frame, stop):
-        if (index - run.start_frame) % detect_every == 0:
-            batch_frames.append(frame)
-            batch_ids.append(index)
-            last = None
-        else:
-            last = (index, frame)  # detected at the end if it turns out to be the range's last frame
-        if len(batch_frames) >= batch_size:
-            flush()
-            run.progress("detect", index + 1 - run.start_frame, total)
-        done = index + 1 - run.start_frame
-    if last is not None:
-        batch_frames.append(last[1])
-        batch_ids.append(last[0])
+    frames = detector_frames(iter_frames(run.video.path, run.start_frame, run.stop_frame), run.start_frame,
+                             detect_every)
+    with contextlib.closing(prefetched(frames, prefetch)) as ahead:  # closing stops the decoding thread
+        for index, frame in ahead:
+            if frame is not None:
+                batch_frames.append(frame)
+                batch_ids.append(index)
+            if len(batch_frames) >= batch_size:
+                flush()
+                run.progress("detect", index + 1 - run.start_frame, total)
+            done = index + 1 - run.start_frame
     flush()
     run.progress("detect", done, total if total is not None else done)
 
@@ -149,6 +150,26 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
     if detect_every > 1:
         tracks = [interpolate_gaps(t, detect_every - 1) for t in tracks]
     return Tracks({t.track_id: t for t in tracks}, run.start_frame, stop_frame, video)
+
+
+def detector_frames(frames: Iterable[tuple[int, np.ndarray]], start: int,
+                    every: int) -> Iterator[tuple[int, np.ndarray | None]]:
+    """(index, frame) -> (index, frame or None): the frame only where the detector runs.
+
+    That is every `every`-th frame from `start` and the last frame, whose being last is
+    known only when the frames end (so each skipped frame is held until the next arrives).
+    """
+    held: tuple[int, np.ndarray] | None = None
+    for index, frame in frames:
+        if held is not None:
+            yield held[0], None
+        if (index - start) % every == 0:
+            held = None
+            yield index, frame
+        else:
+            held = (index, frame)
+    if held is not None:
+        yield held
 
 
 def _track_from_rows(track_id: int, rows: list[tuple[int, np.ndarray, float]]) -> Track:
@@ -282,16 +303,19 @@ def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int 
 
 
 def find_people(run: RunContext, weights: str | None, device: str, *, max_people: int | None = None,
-                track_id: int | None = None, detect_every: int = 1, batch_size: int = 8, imgsz: int = 640,
+                track_id: int | None = None, detect_every: int = 1, batch_size: int | None = None, imgsz: int = 640,
                 conf: float = 0.25, tracker: str = "bytetrack.yaml") -> Tracks:
     """Pass 1 as the estimators run it: build the detector, detect and track, post-process.
 
-    Reports the detector in use and the tracks kept through `run.info`.
+    Reports the detector in use and the tracks kept through `run.info`. batch_size None:
+    `DETECT_BATCH` of the detector's device.
     """
     from .detection import PersonDetector
 
     detector = PersonDetector(weights, device, run.warn, conf=conf, imgsz=imgsz, tracker=tracker)
     run.info(detector=detector.source)
+    if batch_size is None:
+        batch_size = DETECT_BATCH.get(str(detector.device).split(":")[0], DETECT_BATCH["cpu"])
     raw = detect_and_track(run, detector, batch_size=batch_size, detect_every=detect_every)
     tracks = postprocess(raw, max_people=max_people, track_id=track_id)
     run.info(tracks=tracks.ids(), tracks_found=len(raw))

@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track-id", type=int, help="keep only this track (ids as a previous run reported them)")
     p.add_argument("--detect-every", type=int, default=1,
                    help="run the person detector on every k-th frame and interpolate boxes between (faster)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="network arithmetic: auto = bf16 (or fp16) autocast on a GPU, fp32 on the CPU")
+    p.add_argument("--compile", action="store_true",
+                   help="compile the network with torch.compile first (slow start; faster on long videos on a GPU)")
     p.add_argument("--version", action="version", version=f"video-to-motion worker {__version__}")
     return p
 
@@ -120,7 +124,8 @@ def run(args: argparse.Namespace, events: EventWriter) -> int:
                                  "give a YOLO .pt file or leave --detector out for the default")
         options = EstimatorOptions(checkpoint=args.checkpoint, smpl_model=args.smpl_model, device=args.device,
                                    max_people=args.max_people, track_id=args.track_id, detector=args.detector,
-                                   detect_every=args.detect_every, focal_length=args.focal_length)
+                                   detect_every=args.detect_every, focal_length=args.focal_length,
+                                   precision=args.precision, compile=args.compile)
         name = resolve_name(args.estimator, options)
         estimator = load_estimator_class(name)(options)
         events.info(estimator=getattr(estimator, "name", name), video=str(info.path), width=info.width,

@@ -37,6 +37,8 @@ class EstimatorOptions:
     detector: str | None = None  # detector weights; None: the default
     detect_every: int = 1  # run the detector on every k-th frame, interpolate boxes between
     focal_length: float | None = None  # pixels; None: CLIFF's sqrt(W^2 + H^2)
+    precision: str = "auto"  # auto (bf16/fp16 on a GPU, fp32 on the CPU), fp32, bf16, fp16
+    compile: bool = False  # torch.compile the per-frame network (pays off on long videos on a GPU)
 
 
 @dataclasses.dataclass
