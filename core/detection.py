@@ -298,7 +298,8 @@ class PersonDetector:
         try:
             results = self.model.track(list(frames), persist=True, tracker=self._tracker_cfg,
                                        conf=min(TRACKER_LOW_SCORE, self.conf), imgsz=self.imgsz,
-                                       classes=self.person_classes, device=self.device, verbose=False)
+                                       classes=self.person_classes, device=self.device, verbose=False,
+                                       half=str(self.device).startswith("cuda"))  # fp16 on a GPU only
         except ImportError as exc:  # the tracker's `lap` dependency, when ultralytics may not install it
             raise EstimatorError("detector_unavailable",
                                  f"the tracker cannot run: {exc}; install it with pip install 'lap>=0.5.12'") from exc
