@@ -31,6 +31,7 @@ DEFAULT_MIN_FRAMES = 5
 DEFAULT_SMOOTH_SIGMA = 1.0  # frames
 PREFETCH_FRAMES = 16  # decoded frames waiting for the detector at most
 DETECT_BATCH = {"cpu": 8, "cuda": 32}  # frames per detector call
+PROGRESS_EVERY = 64  # frames between progress reports when the detector skips frames
 
 
 @dataclasses.dataclass
@@ -130,10 +131,13 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
             if frame is not None:
                 batch_frames.append(frame)
                 batch_ids.append(index)
+            done = index + 1 - run.start_frame
             if len(batch_frames) >= batch_size:
                 flush()
-                run.progress("detect", index + 1 - run.start_frame, total)
-            done = index + 1 - run.start_frame
+                run.progress("detect", done, total)
+            elif frame is None and done % PROGRESS_EVERY == 0:  # long strides between detections
+                run.check_cancelled()
+                run.progress("detect", done, total)
     flush()
     run.progress("detect", done, total if total is not None else done)
 
