@@ -202,3 +202,13 @@ def test_rest_joints_in_chunks_equal_one_batch(body_model_path):
     np.testing.assert_allclose(smpl_rest_joints(model, betas, chunk=3), smpl_rest_joints(model, betas, chunk=100),
                                atol=1e-6)
     assert smpl_rest_joints(model, betas[:0]).shape == (0, 24, 3)
+
+
+def test_detector_fp16_only_on_a_gpu():
+    from ultralytics.cfg import get_cfg
+
+    from core.detection import fp16_arguments
+
+    assert fp16_arguments("cpu") == {}
+    cfg = get_cfg(overrides=fp16_arguments("cuda:0"))  # an argument this ultralytics knows, meaning fp16
+    assert getattr(cfg, "quantize", None) == 16 or getattr(cfg, "half", None) is True
