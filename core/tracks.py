@@ -204,7 +204,7 @@ def interpolate_gaps(track: Track, max_gap: int) -> Track:
     boxes = np.stack([np.interp(new_frames, frames, track.boxes[:, k]) for k in range(4)], axis=1)
     return track.replace(frames=new_frames.astype(np.int32), boxes=boxes.astype(np.float32),
                          scores=np.interp(new_frames, frames, track.scores).astype(np.float32),
-                         observed=np.isin(new_frames, frames))
+                         observed=np.isin(new_frames, frames[track.observed]))
 
 
 def split_at_gaps(track: Track) -> list[Track]:
@@ -285,12 +285,15 @@ def only_track(tracks: Tracks, track_id: int) -> Tracks:
 
 def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int = DEFAULT_MIN_FRAMES,
                 smooth_sigma: float = DEFAULT_SMOOTH_SIGMA, max_people: int | None = None,
-                track_id: int | None = None) -> Tracks:
+                track_id: int | None = None, detect_every: int = 1) -> Tracks:
     """Steps 1-4 of the module docstring. Raises no_person when no track is left.
 
-    A track id names a track after gap filling (the ids a motion file shows).
+    A track id names a track after gap filling (the ids a motion file shows). With the
+    detector on every k-th frame (`detect_every`), one missed detection leaves a gap of
+    2k - 1 frames; gaps up to that are filled too, so that a person the detector missed
+    once is not cut in two (the tracker itself keeps the id over 30 detector calls).
     """
-    kept = fill_gaps(tracks, max_gap)
+    kept = fill_gaps(tracks, max(max_gap, 2 * detect_every - 1))
     # A range shorter than min_frames keeps the people seen all through it.
     min_frames = max(1, min(min_frames, tracks.stop_frame - tracks.start_frame))
     long_enough = drop_short(kept, min_frames)
@@ -321,6 +324,6 @@ def find_people(run: RunContext, weights: str | None, device: str, *, max_people
     if batch_size is None:
         batch_size = DETECT_BATCH.get(str(detector.device).split(":")[0], DETECT_BATCH["cpu"])
     raw = detect_and_track(run, detector, batch_size=batch_size, detect_every=detect_every)
-    tracks = postprocess(raw, max_people=max_people, track_id=track_id)
+    tracks = postprocess(raw, max_people=max_people, track_id=track_id, detect_every=detect_every)
     run.info(tracks=tracks.ids(), tracks_found=len(raw))
     return tracks

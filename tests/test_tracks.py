@@ -108,3 +108,15 @@ def test_only_track_keeps_one_and_names_the_others():
     with pytest.raises(EstimatorError) as err:
         only_track(raw, 5)
     assert err.value.code == "track_not_found" and "4, 9" in str(err.value)
+
+
+def test_one_missed_detection_does_not_split_a_strided_track():
+    """Detector on every 30th frame, the person missed once (frame 90): one track, bridged."""
+    seen = make_track(4, [0, 30, 60, 120, 150])
+    raw = Tracks({4: interpolate_gaps(seen, 29)}, 0, 151)  # what detect_and_track returns
+    assert not raw[4].is_contiguous
+    [bridged] = postprocess(raw, detect_every=30)
+    assert bridged.frames.tolist() == list(range(151)) and bridged.observed.sum() == 5
+    assert len(postprocess(raw)) == 2  # detector on every frame: a 59-frame gap is a real one
+    twice = Tracks({4: interpolate_gaps(make_track(4, [0, 30, 120, 150]), 29)}, 0, 151)
+    assert len(postprocess(twice, detect_every=30)) == 2  # missed twice: split
