@@ -345,8 +345,10 @@ def measure_worker(video: Path, frames: int, workdir: Path, detect_every: int) -
     end = time.perf_counter()
     marks = sorted(stage_start.items(), key=lambda kv: kv[1]) + [("end", end)]
     stages = {name: marks[i + 1][1] - t for i, (name, t) in enumerate(marks[:-1])}
+    with np.load(out) as data:
+        rows = int(data["frame_ids"].shape[0])
     out.unlink(missing_ok=True)
-    return {"fps": frames / wall, "seconds": wall, "rss_mib": usage.ru_maxrss / 1024,
+    return {"fps": frames / wall, "rows": rows, "seconds": wall, "rss_mib": usage.ru_maxrss / 1024,
             "startup_s": stage_start.get("detect", t0) - t0,
             "pass1_fps": frames / stages.get("detect", math.nan), "pass2_fps": frames / stages.get("estimate", math.nan)}
 
@@ -515,6 +517,7 @@ def main(argv=None) -> int:
         ("  start-up + model loading (s)", "", per_case(lambda d: d["startup_s"], wk)),
         ("  pass 1: decode + detect (fps)", "every frame", per_case(lambda d: d["pass1_fps"], wk)),
         ("  pass 2: decode + crop + TAR (fps)", "every frame", per_case(lambda d: d["pass2_fps"], wk)),
+        ("  frames with a pose (rows written)", "", per_case(lambda d: f"{d['rows']:,}", wk)),
         ("worker peak RSS (MiB)", "every frame", per_case(lambda d: d["rss_mib"], wk)),
     ]
 
