@@ -299,7 +299,9 @@ class PersonDetector:
             results = self.model.track(list(frames), persist=True, tracker=self._tracker_cfg,
                                        conf=min(TRACKER_LOW_SCORE, self.conf), imgsz=self.imgsz,
                                        classes=self.person_classes, device=self.device, verbose=False,
-                                       **fp16_arguments(self.device))
+                                       # Several classes that all mean "person" (the fallback's
+                                       # Normal/Fall) would box one person twice.
+                                       agnostic_nms=len(self.person_classes) > 1, **fp16_arguments(self.device))
         except ImportError as exc:  # the tracker's `lap` dependency, when ultralytics may not install it
             raise EstimatorError("detector_unavailable",
                                  f"the tracker cannot run: {exc}; install it with pip install 'lap>=0.5.12'") from exc

@@ -84,9 +84,15 @@ class Motion:
         return np.flatnonzero(self.track_ids == track_id)
 
     def select(self, rows: np.ndarray) -> "Motion":
-        """A new Motion holding only `rows` (indices or boolean mask), order kept."""
+        """A new Motion holding only `rows` (indices or boolean mask), order kept.
+
+        Extras whose first dimension is the row count are per-row data (e.g. landmarks)
+        and are selected with the rows; other extras are kept whole.
+        """
         arrays = {k: getattr(self, k)[rows] for k in ARRAY_FIELDS}
-        return dataclasses.replace(self, **arrays, extras=dict(self.extras))
+        n = self.num_rows
+        extras = {k: (v[rows] if np.ndim(v) >= 1 and np.shape(v)[0] == n else v) for k, v in self.extras.items()}
+        return dataclasses.replace(self, **arrays, extras=extras)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The exact arrays written to disk (dtypes of the contract)."""

@@ -141,3 +141,14 @@ def test_export_amass(tmp_path):
         assert float(data["mocap_framerate"]) == pytest.approx(29.97)
         assert str(data["gender"]) == "neutral"
         assert np.all(np.isfinite(data["poses"]))
+
+
+def test_select_keeps_per_row_extras_aligned():
+    motion = random_motion(seed=6)
+    motion.extras["row_tag"] = np.arange(motion.num_rows) * 10
+    motion.extras["global_note"] = np.array([1.0, 2.0])
+    rows = np.array([3, 0, 5])
+    picked = motion.select(rows)
+    np.testing.assert_array_equal(picked.extras["row_tag"], rows * 10)
+    np.testing.assert_array_equal(picked.extras["global_note"], [1.0, 2.0])
+    np.testing.assert_array_equal(picked.frame_ids, motion.frame_ids[rows])

@@ -1,0 +1,259 @@
+"""The default estimator: MediaPipe BlazePose on tracked person crops, SMPL by inverse kinematics.
+
+Needs no downloaded weights: the person detector falls back to one shipped in a package
+(core.detection) and BlazePose's models ship inside the mediapipe wheel.
+
+Pass 1 ("detect"): people are detected and tracked (core.detection, core.tracks); with
+--detect-every k the detector sees every k-th frame and boxes are interpolated between
+(both passes are offline, so interpolating between detections beats propagating boxes).
+Pass 2 ("estimate"): the video is decoded again; each tracked person is cut out as a
+square of CROP_SCALE x the box's longer side, resized to CROP_SIZE (BlazePose misses
+people of 100-200 px in the full frame) and given to BlazePose (core.mediapipe_pose).
+A pose is kept only if its skeleton spans the tracked box and its torso lies inside it
+(`fits_box`); otherwise the frame becomes a gap and that track's MediaPipe graph is told
+to forget what it follows.
+Then per track: front/back confusions are undone (core.landmark_flips), world landmarks
+are turned from the crop's camera into the real camera (CLIFF's ray through the crop
+centre), mapped to SMPL joint targets (core.landmarks) and solved into SMPL rotations
+(core.ik) on the rest skeleton (the SMPL model's when --smpl-model is given, else
+core.skeleton.DEFAULT_REST_JOINTS); the root translation is fitted to the 2D landmarks
+with the focal length given (--focal-length) or CLIFF's f = sqrt(W^2 + H^2), and
+smoothed over time (core.root_fit).
+Betas are zeros: the rest skeleton is the body.
+
+Choices measured on vtest.avi frames 0-200 (1423 person crops from the offline fallback
+detector's tracks):
+* CROP_SCALE: BlazePose's own person detector needs context around the person; poses
+  kept: 795 at 1.6, 816 at 2.0, 1031 at 2.2, 930 at 2.6 (at 1.3: about 750).
+* Video mode, one MediaPipe graph per track, rather than static mode: 1031 poses kept
+  against 957, and the body's orientation changes by a median 2-8 degrees between
+  frames against 10-30 (static mode detects afresh on every crop). Following a person
+  skips BlazePose's person detector: 15 ms per crop against 23 ms in static mode
+  (scripts/bench_blazepose.py); over many short, often lost tracks the two cost about
+  the same. Forgetting by one empty frame costs ~13-25 ms, a new graph ~150 ms, so
+  ended tracks hand their graphs on.
+* MediaPipe's landmark filter is off (see LANDMARK_SMOOTH_SECONDS): with it on, its 3D
+  filter carried the previous person's pose (up to 6 cm) into a forgotten stream.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import numpy as np
+
+from .. import ik, landmark_flips, landmarks, rotations, temporal
+from ..motion import Motion
+from ..root_fit import (body_height, cliff_focal_length, crop_camera_rotation, depth_confidence, fit_translation,
+                        smooth_translation)
+from ..skeleton import DEFAULT_REST_JOINTS, forward_kinematics
+from ..video import iter_frames
+from . import EstimatorError, EstimatorOptions, RunContext
+
+log = logging.getLogger("vtm.blazepose")
+
+NAME = "blazepose"
+POSE_MODEL = "MediaPipe BlazePose GHUM 3D (mediapipe 0.10.21, model_complexity=1)"
+DETECT_BATCH = 8
+CROP_SIZE = 256           # BlazePose's landmark model works at 256x256
+CROP_SCALE = 2.2          # square side / longer box side: see the module docstring
+# MediaPipe's own landmark filter is off: it is causal (lags) and its 3D filter cannot be
+# reset without a new graph. World landmarks are smoothed here instead, zero-phase.
+LANDMARK_SMOOTH_SECONDS = 0.1
+# Root smoothing over time (Gaussian sigma, local lines so steady motion is kept): depth
+# is read from the size of a small skeleton, 2.5% noise per frame (robust sigma; 4.5% rms)
+# on vtest, i.e. 0.5-0.9 m at 20 m; the image position is far better observed. On vtest
+# 0-200 the largest root step between frames was 0.54 m with 0.5 s and 0.46 m with 1 s
+# (a walker whose legs BlazePose took from the man in front for a few frames).
+DEPTH_SMOOTH_SECONDS = 1.0
+IMAGE_SMOOTH_SECONDS = 0.15
+DEPTH_SPEED = 0.1  # relative depth change per second that is typical (walking: 1.4 m/s at 15 m)
+MIN_LANDMARK_WEIGHT = 0.3  # visibility below which a landmark does not pull the translation
+# BlazePose's skeleton must span this fraction of the tracked box (longer sides) and its
+# torso lie inside the box; otherwise it latched onto something else (a bag, a sign, a
+# neighbour in the crop).
+MIN_SKELETON_SPAN = 0.45
+MAX_SKELETON_SPAN = 1.6
+_BODY_LANDMARKS = [landmarks.LM[n] for n in ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip",
+                                             "left_knee", "right_knee", "left_ankle", "right_ankle")]
+_TORSO_LANDMARKS = [landmarks.LM[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+
+
+@dataclasses.dataclass
+class _TrackLandmarks:
+    """BlazePose output of one track on the frames where it found the person."""
+
+    frames: list[int] = dataclasses.field(default_factory=list)
+    image: list[np.ndarray] = dataclasses.field(default_factory=list)       # [33,2] px
+    world: list[np.ndarray] = dataclasses.field(default_factory=list)       # [33,3] crop camera axes
+    crop_rotation: list[np.ndarray] = dataclasses.field(default_factory=list)  # [3,3] crop -> camera
+    visibility: list[np.ndarray] = dataclasses.field(default_factory=list)  # [33]
+    rows: list[int] = dataclasses.field(default_factory=list)               # row in the Track
+
+
+class BlazePoseEstimator:
+    name = NAME
+
+    def __init__(self, options: EstimatorOptions):
+        self.options = options
+        try:
+            from ..mediapipe_pose import import_mediapipe_pose
+
+            import_mediapipe_pose()
+        except ImportError as exc:
+            raise EstimatorError("estimator_unavailable", str(exc)) from exc
+        self.rest_joints, self.skeleton = self._rest_skeleton(options)
+
+    @staticmethod
+    def _rest_skeleton(options: EstimatorOptions) -> tuple[np.ndarray, str]:
+        if options.smpl_model is None:
+            return DEFAULT_REST_JOINTS.astype(np.float64), "built-in default skeleton (SMPL topology)"
+        from ..body_model import create_smpl, smpl_rest_joints
+
+        model = create_smpl(options.smpl_model)
+        return smpl_rest_joints(model, np.zeros((1, 10)))[0].astype(np.float64), f"SMPL model {options.smpl_model}"
+
+    def estimate(self, run: RunContext) -> Motion:
+        from ..tracks import find_people
+
+        run.info(estimator=self.name, pose_model=POSE_MODEL, skeleton=self.skeleton)
+        info = run.video
+        focal = self.options.focal_length or cliff_focal_length(info.width, info.height)
+        t0 = time.perf_counter()
+        tracks = find_people(run, self.options.detector, self.options.device, max_people=self.options.max_people,
+                             track_id=self.options.track_id, detect_every=self.options.detect_every,
+                             batch_size=DETECT_BATCH)
+        t1 = time.perf_counter()
+        found = self._landmarks_pass(run, tracks, focal)
+        t2 = time.perf_counter()
+        parts = [self._track_motion(tracks[tid], obs, focal, (info.width, info.height), info.fps)
+                 for tid, obs in found.items() if obs.frames]
+        if not parts:
+            raise EstimatorError("no_person",
+                                 f"people were tracked in {tracks.describe_range()} but BlazePose found no body "
+                                 "pose on any of them; the people may be too small, cut off or blurred")
+        motion = _concatenate(parts, estimator=self.name, fps=info.fps, image_size=(info.width, info.height),
+                              focal=focal)
+        log.info("blazepose: detect+track %.1f s, landmarks %.1f s, solve %.1f s, %d rows",
+                 t1 - t0, t2 - t1, time.perf_counter() - t2, motion.num_rows)
+        return motion
+
+    def _landmarks_pass(self, run: RunContext, tracks, focal: float) -> dict[int, _TrackLandmarks]:
+        """Decode the frames again and run BlazePose on every tracked person's crop."""
+        from ..crops import crop_square, square_box
+        from ..mediapipe_pose import BlazePoseCrops
+
+        per_frame = tracks.per_frame()
+        last_frame = {t.track_id: int(t.frames[-1]) for t in tracks}
+        found = {t.track_id: _TrackLandmarks() for t in tracks}
+        total = tracks.stop_frame - tracks.start_frame
+        run.progress("estimate", 0, total)
+        with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as pose:
+            for index, frame in iter_frames(run.video.path, tracks.start_frame, tracks.stop_frame):
+                run.check_cancelled()
+                for track_id, row in per_frame.get(index, ()):
+                    track = tracks[track_id]
+                    center, side = square_box(track.boxes[row], CROP_SCALE)
+                    crop, m = crop_square(frame, center, float(side), CROP_SIZE, rgb=True)
+                    result = pose.process(track_id, crop, m)
+                    if result is not None and not fits_box(result.image, track.boxes[row]):
+                        # Start this track's pose afresh: following a wrong lock-on keeps it.
+                        pose.forget(track_id)
+                        result = None
+                    if result is not None:
+                        rot = crop_camera_rotation(center, (run.video.width, run.video.height), focal)
+                        obs = found[track_id]
+                        obs.frames.append(index)
+                        obs.rows.append(row)
+                        obs.image.append(result.image)
+                        obs.world.append(result.world)
+                        obs.crop_rotation.append(rot)
+                        obs.visibility.append(result.visibility)
+                    if index == last_frame[track_id]:
+                        pose.close_stream(track_id)
+                run.progress("estimate", index + 1 - tracks.start_frame, total)
+        return found
+
+    def _track_motion(self, track, obs: _TrackLandmarks, focal: float, image_size: tuple[int, int],
+                      fps: float) -> Motion:
+        """SMPL rows of one track from its landmarks."""
+        frames = np.asarray(obs.frames)
+        rows = np.asarray(obs.rows)
+        world, pixels, vis, flip = _consistent_landmarks(obs, LANDMARK_SMOOTH_SECONDS * fps)
+        rest = self.rest_joints
+        targets = landmarks.smpl_targets(world, rest, vis)
+        rotmats = ik.solve(targets.joints, rest, sides=targets.sides, side_weights=targets.side_weights,
+                           leaf_directions=targets.leaf_directions)
+        trans = self._translation(forward_kinematics(rotmats, rest), pixels, vis, frames, track.boxes[rows],
+                                  focal, np.asarray(image_size, np.float64) / 2, fps)
+        n = len(frames)
+        return Motion(
+            estimator=self.name, fps=fps, image_size=image_size, focal_length=focal,
+            frame_ids=frames.astype(np.int32), track_ids=np.full(n, track.track_id, np.int32),
+            poses=rotations.matrix_to_axis_angle(rotmats).reshape(n, 72).astype(np.float32),
+            betas=np.zeros((n, 10), np.float32), trans=trans.astype(np.float32),
+            rest_joints=np.broadcast_to(rest, (n, 24, 3)).astype(np.float32),
+            bboxes=track.boxes[rows].astype(np.float32), scores=track.scores[rows].astype(np.float32),
+            extras={"landmarks_2d": pixels.astype(np.float32), "landmark_visibility": vis.astype(np.float32),
+                    "landmarks_mirrored": flip})
+
+    def _translation(self, joints: np.ndarray, pixels: np.ndarray, vis: np.ndarray, frames: np.ndarray,
+                     boxes: np.ndarray, focal: float, principal: np.ndarray, fps: float) -> np.ndarray:
+        """Root translation [F,3] of posed joints [F,24,3] (no translation) from the 2D landmarks."""
+        smpl_ids = np.array(list(landmarks.SMPL_TO_LANDMARK))
+        lm_ids = np.array(list(landmarks.SMPL_TO_LANDMARK.values()))
+        weights = np.where(vis[:, lm_ids] >= MIN_LANDMARK_WEIGHT, vis[:, lm_ids], 0.0)
+        trans, rms = fit_translation(joints[:, smpl_ids], pixels[:, lm_ids], weights, focal, principal)
+        confidence = depth_confidence(trans[:, 2] + self.rest_joints[0, 2], rms, boxes[:, 3] - boxes[:, 1],
+                                      body_height(self.rest_joints), focal)
+        return smooth_translation(trans, self.rest_joints[0], frames, focal, principal,
+                                  depth_sigma=DEPTH_SMOOTH_SECONDS * fps, image_sigma=IMAGE_SMOOTH_SECONDS * fps,
+                                  weights=confidence, image_robust=0.05 * (boxes[:, 3] - boxes[:, 1]),
+                                  depth_speed=DEPTH_SPEED / fps)
+
+
+def _consistent_landmarks(obs: _TrackLandmarks, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One track's landmarks with front/back confusions undone, world landmarks in camera
+    axes and smoothed over time (Gaussian sigma in frames, zero-phase).
+
+    -> world [F,33,3] (camera axes, hip-centred), pixels [F,33,2], visibility [F,33],
+    mirrored [F] (frames read the other way round than BlazePose did).
+    """
+    world = np.stack(obs.world)
+    vis = np.stack(obs.visibility)
+    pixels = np.stack(obs.image)
+    flip = landmark_flips.choose_readings(world, np.asarray(obs.frames))
+    world[flip] = landmark_flips.mirrored(world[flip])
+    pixels[flip] = landmark_flips.swapped(pixels[flip], axis=-2)
+    vis[flip] = landmark_flips.swapped(vis[flip], axis=-1)
+    world = np.einsum("fij,fkj->fki", np.stack(obs.crop_rotation), world)
+    frames = np.asarray(obs.frames, np.float64)
+    world = temporal.local_linear(world.reshape(len(world), -1), frames, sigma, np.ones(len(world)))
+    return world.reshape(-1, 33, 3), pixels, vis, flip
+
+
+def fits_box(pixels: np.ndarray, box: np.ndarray) -> bool:
+    """Whether BlazePose found the tracked person: landmarks [33,2] against the box [4].
+
+    Its torso centre must lie inside the box and its body landmarks must span a
+    plausible part of it; otherwise it latched onto a neighbour in the crop or onto
+    something that is not a person.
+    """
+    body = pixels[_BODY_LANDMARKS]
+    span = float(np.max(body.max(axis=0) - body.min(axis=0)))
+    side = float(max(box[2] - box[0], box[3] - box[1]))
+    torso = pixels[_TORSO_LANDMARKS].mean(axis=0)
+    inside = box[0] <= torso[0] <= box[2] and box[1] <= torso[1] <= box[3]
+    return inside and MIN_SKELETON_SPAN * side <= span <= MAX_SKELETON_SPAN * side
+
+
+def _concatenate(parts: list[Motion], estimator: str, fps: float, image_size: tuple[int, int], focal: float) -> Motion:
+    """One Motion of several tracks' rows, sorted by (track, frame), extras included."""
+    from ..motion import ARRAY_FIELDS
+
+    arrays = {k: np.concatenate([getattr(p, k) for p in parts]) for k in ARRAY_FIELDS}
+    extras = {k: np.concatenate([p.extras[k] for p in parts]) for k in parts[0].extras}
+    order = np.lexsort((arrays["frame_ids"], arrays["track_ids"]))
+    return Motion(estimator=estimator, fps=fps, image_size=image_size, focal_length=focal,
+                  **{k: v[order] for k, v in arrays.items()}, extras={k: v[order] for k, v in extras.items()})
