@@ -32,6 +32,10 @@ DEFAULT_SMOOTH_SIGMA = 1.0  # frames
 PREFETCH_FRAMES = 16  # decoded frames waiting for the detector at most
 DETECT_BATCH = {"cpu": 8, "cuda": 32}  # frames per detector call
 PROGRESS_EVERY = 64  # frames between progress reports when the detector skips frames
+# The detector's stride when the user gives none: on a CPU the detector costs several times
+# more per frame than the pose models (scripts/bench_pipeline.py), and boxes interpolated
+# over 5 frames follow a walking person closely; a GPU detects every frame.
+DEFAULT_DETECT_EVERY = {"cpu": 5, "cuda": 1}
 
 
 @dataclasses.dataclass
@@ -310,19 +314,24 @@ def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int 
 
 
 def find_people(run: RunContext, weights: str | None, device: str, *, max_people: int | None = None,
-                track_id: int | None = None, detect_every: int = 1, batch_size: int | None = None, imgsz: int = 640,
+                track_id: int | None = None, detect_every: int | None = 1, batch_size: int | None = None,
+                imgsz: int = 640,
                 conf: float = 0.25, tracker: str = "bytetrack.yaml") -> Tracks:
     """Pass 1 as the estimators run it: build the detector, detect and track, post-process.
 
     Reports the detector in use and the tracks kept through `run.info`. batch_size None:
-    `DETECT_BATCH` of the detector's device.
+    `DETECT_BATCH` of the detector's device; detect_every None: `DEFAULT_DETECT_EVERY` of it.
     """
     from .detection import PersonDetector
 
     detector = PersonDetector(weights, device, run.warn, conf=conf, imgsz=imgsz, tracker=tracker)
     run.info(detector=detector.source)
+    kind = str(detector.device).split(":")[0]
     if batch_size is None:
-        batch_size = DETECT_BATCH.get(str(detector.device).split(":")[0], DETECT_BATCH["cpu"])
+        batch_size = DETECT_BATCH.get(kind, DETECT_BATCH["cpu"])
+    if detect_every is None:
+        detect_every = DEFAULT_DETECT_EVERY.get(kind, DEFAULT_DETECT_EVERY["cpu"])
+        run.info(detect_every=detect_every)
     raw = detect_and_track(run, detector, batch_size=batch_size, detect_every=detect_every)
     tracks = postprocess(raw, max_people=max_people, track_id=track_id, detect_every=detect_every)
     run.info(tracks=tracks.ids(), tracks_found=len(raw))

@@ -229,6 +229,18 @@ def test_find_people_keeps_the_largest_or_the_asked_track(vtest, offline):
     np.testing.assert_allclose(only[smallest.track_id].boxes, smallest.boxes, atol=1e-3)
 
 
+def test_find_people_without_a_stride_takes_the_devices_default(vtest, offline):
+    from core.tracks import DEFAULT_DETECT_EVERY, find_people
+
+    k = DEFAULT_DETECT_EVERY["cpu"]
+    rec = Recorder()
+    tracks = find_people(rec.context(vtest, 300, 311), None, "cpu", detect_every=None)
+    assert {"detect_every": k} in rec.infos
+    assert len(tracks) >= 1
+    detected = set().union(*(t.frames[t.observed].tolist() for t in tracks))
+    assert detected and detected <= set(range(300, 311, k)) | {310}
+
+
 def _blank_video(path: Path, frames: int = 6) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (160, 120))
     for _ in range(frames):

@@ -85,7 +85,9 @@ class TarEstimator:
                  device=device)
 
         tracks = find_people(run, self.options.detector, device, max_people=self.options.max_people,
-                             track_id=self.options.track_id, detect_every=self.options.detect_every)
+                             track_id=self.options.track_id,
+                             # TAR's cost dwarfs the detector's: every frame unless asked otherwise.
+                             detect_every=self.options.detect_every or 1)
 
         width, height = run.video.width, run.video.height
         focal = self.options.focal_length or math.hypot(width, height)
