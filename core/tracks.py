@@ -31,6 +31,7 @@ DEFAULT_MIN_FRAMES = 5
 DEFAULT_SMOOTH_SIGMA = 1.0  # frames
 PREFETCH_FRAMES = 16  # decoded frames waiting for the detector at most
 DETECT_BATCH = {"cpu": 8, "cuda": 32}  # frames per detector call
+MAX_MISSED_DETECTIONS = 2  # bridged at a detector stride > 1 (see postprocess)
 PROGRESS_EVERY = 64  # frames between progress reports when the detector skips frames
 # The detector's stride when the user gives none: on a CPU the detector costs several times
 # more per frame than the pose models (scripts/bench_pipeline.py), and boxes interpolated
@@ -293,11 +294,11 @@ def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int 
     """Steps 1-4 of the module docstring. Raises no_person when no track is left.
 
     A track id names a track after gap filling (the ids a motion file shows). With the
-    detector on every k-th frame (`detect_every`), one missed detection leaves a gap of
-    2k - 1 frames; gaps up to that are filled too, so that a person the detector missed
-    once is not cut in two (the tracker itself keeps the id over 30 detector calls).
+    detector on every k-th frame (`detect_every`), m missed detections leave a gap of
+    (m + 1)k - 1 frames; gaps of up to MAX_MISSED_DETECTIONS misses are filled too, so that
+    a person the detector missed is not cut in two (the tracker keeps the id over 30 calls).
     """
-    kept = fill_gaps(tracks, max(max_gap, 2 * detect_every - 1))
+    kept = fill_gaps(tracks, max(max_gap, (MAX_MISSED_DETECTIONS + 1) * detect_every - 1))
     # A range shorter than min_frames keeps the people seen all through it.
     min_frames = max(1, min(min_frames, tracks.stop_frame - tracks.start_frame))
     long_enough = drop_short(kept, min_frames)

@@ -25,8 +25,10 @@ Stages, and how much of each video they run on:
   worker       `python -m core.worker` end to end, full length, as a child process whose
                peak RSS is read from the kernel (wait4): a cheap configuration of the real
                TAR path (tiny backbone, 64-px crops, no refinement iterations, random
-               weights; detector every --detect-every frames, one person), since TAR-HRNet
+               weights; detector every --detect-every frames, every track), since TAR-HRNet
                over 18,000 frames is out of reach of a CPU.
+  BlazePose    the default estimator through the worker with its default options and one
+               person (--max-people 1), full length up to 60 s at 720p (the goal's case).
 "TAR end to end (estimate)" is 1 / the sum of the per-frame times of the stages the TAR
 estimator runs one after the other on the CPU (two decodes: pass 1 and pass 2).
 GPU rows say "n/a" when no CUDA GPU is visible; the GPU budget for the 150 fps goal is
@@ -42,6 +44,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -304,7 +307,8 @@ def import_child(spec: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for case in spec.split(","):
             frames, tracks = map(int, case.split("x"))
-            path = motion_mod.write_motion(Path(tmp) / f"{case}.npz", bench_import.synthetic_motion(ext, frames, tracks))
+            motion = bench_import.synthetic_motion(ext, frames, tracks)
+            path = motion_mod.write_motion(Path(tmp) / f"{case}.npz", motion)
             best = best_cpu = float("inf")
             for _ in range(2):
                 bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
@@ -318,39 +322,45 @@ def import_child(spec: str) -> None:
     os._exit(0)  # bpy 4.5 can hang at exit
 
 
-def measure_worker(video: Path, frames: int, workdir: Path, detect_every: int) -> dict:
-    """`python -m core.worker` with the cheap TAR configuration, as a child process:
-    wall time, time of each stage (from its progress events) and peak RSS (wait4)."""
-    checkpoint, body = cheap_checkpoint(workdir)
+def measure_worker(video: Path, frames: int, workdir: Path, estimator_args: list[str]) -> dict:
+    """`python -m core.worker VIDEO ESTIMATOR_ARGS` as a child process: wall time, time of each
+    stage (from its progress events), peak RSS (wait4), rows written, and the BlazePose
+    estimator's own split of its time (from its log line) when it ran."""
     out = workdir / f"{video.stem}.npz"
-    cmd = [sys.executable, "-m", "core.worker", str(video), "-o", str(out), "--estimator", "tar",
-           "--checkpoint", str(checkpoint), "--smpl-model", str(body), "--max-people", "1",
-           "--detect-every", str(detect_every), "--device", "cpu"]
+    cmd = [sys.executable, "-m", "core.worker", str(video), "-o", str(out), "--device", "cpu", *estimator_args]
     env = dict(os.environ, PYTHONPATH=str(REPO), YOLO_OFFLINE=os.environ.get("YOLO_OFFLINE", "1"))
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    stage_start: dict[str, float] = {}
-    last = None
-    for line in proc.stdout:
-        with contextlib.suppress(json.JSONDecodeError):
-            event = json.loads(line)
-            if event.get("event") == "progress" and event["stage"] not in stage_start:
-                stage_start[event["stage"]] = time.perf_counter()
-            last = event
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile("w+") as stderr:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        stage_start: dict[str, float] = {}
+        last = None
+        for line in proc.stdout:
+            with contextlib.suppress(json.JSONDecodeError):
+                event = json.loads(line)
+                if event.get("event") == "progress" and event["stage"] not in stage_start:
+                    stage_start[event["stage"]] = time.perf_counter()
+                last = event
+        _, status, usage = os.wait4(proc.pid, 0)
+        end = time.perf_counter()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        stderr.seek(0)
+        log_text = stderr.read()
     if proc.returncode != 0:
-        raise RuntimeError(f"the worker failed on {video.name}: {last}")
-    end = time.perf_counter()
+        raise RuntimeError(f"the worker failed on {video.name}: {last}\n{log_text[-2000:]}")
+    wall = end - t0
     marks = sorted(stage_start.items(), key=lambda kv: kv[1]) + [("end", end)]
     stages = {name: marks[i + 1][1] - t for i, (name, t) in enumerate(marks[:-1])}
     with np.load(out) as data:
         rows = int(data["frame_ids"].shape[0])
     out.unlink(missing_ok=True)
-    return {"fps": frames / wall, "rows": rows, "seconds": wall, "rss_mib": usage.ru_maxrss / 1024,
-            "startup_s": stage_start.get("detect", t0) - t0,
-            "pass1_fps": frames / stages.get("detect", math.nan), "pass2_fps": frames / stages.get("estimate", math.nan)}
+    result = {"fps": frames / wall, "rows": rows, "seconds": wall, "rss_mib": usage.ru_maxrss / 1024,
+              "startup_s": stage_start.get("detect", t0) - t0,
+              "pass1_fps": frames / stages.get("detect", math.nan),
+              "pass2_fps": frames / stages.get("estimate", math.nan)}
+    split = re.search(r"detect\+track ([\d.]+) s, landmarks ([\d.]+) s, solve ([\d.]+) s", log_text)
+    if split:
+        result.update(landmarks_fps=frames / max(float(split[2]), 1e-9), solve_fps=rows / max(float(split[3]), 1e-9))
+    return result
 
 
 def cheap_checkpoint(workdir: Path) -> tuple[Path, Path]:
@@ -391,10 +401,14 @@ def print_table(cases, stage_rows, header_note):
     second = max(len(r[1]) for r in stage_rows)
     widths = [max([len(c), 9] + [len(row[2][i]) for row in stage_rows]) for i, c in enumerate(cols)]
     print(header_note)
-    print(f"| {'stage (CPU)':<{first}} | {'ran on':<{second}} | " + " | ".join(f"{c:>{w}}" for c, w in zip(cols, widths)) + " |")
+    def line(name: str, ran_on: str, cells) -> str:
+        return (f"| {name:<{first}} | {ran_on:<{second}} | "
+                + " | ".join(f"{c:>{w}}" for c, w in zip(cells, widths)) + " |")
+
+    print(line("stage (CPU)", "ran on", cols))
     print(f"|{'-' * (first + 2)}|{'-' * (second + 2)}|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for name, ran_on, cells in stage_rows:
-        print(f"| {name:<{first}} | {ran_on:<{second}} | " + " | ".join(f"{c:>{w}}" for c, w in zip(cells, widths)) + " |")
+        print(line(name, ran_on, cells))
 
 
 def main(argv=None) -> int:
@@ -403,10 +417,15 @@ def main(argv=None) -> int:
     p.add_argument("--lengths", type=float, nargs="+", help="video lengths in seconds (default 10 60 600)")
     p.add_argument("--resolutions", nargs="+", choices=sorted(RESOLUTIONS), help="default: 720p 1080p")
     p.add_argument("--skip", nargs="*", default=[],
-                   choices=("decode", "detect", "tar", "write", "import", "worker"), help="stages not to run")
+                   choices=("decode", "detect", "tar", "write", "import", "worker", "blazepose"),
+                   help="stages not to run")
     p.add_argument("--worker-resolutions", nargs="+", choices=sorted(RESOLUTIONS),
                    help="resolutions of the full-length worker runs (default: all; --quick: 720p)")
-    p.add_argument("--detect-every", type=int, default=30, help="detector stride of the worker runs")
+    p.add_argument("--detect-every", type=int, default=30, help="detector stride of the cheap TAR worker runs")
+    p.add_argument("--blazepose-lengths", type=float, nargs="+",
+                   help="lengths of the BlazePose worker runs (default: those up to 60 s; --quick: 10 s)")
+    p.add_argument("--blazepose-resolutions", nargs="+", choices=sorted(RESOLUTIONS), default=["720p"],
+                   help="resolutions of the BlazePose worker runs (default 720p, the goal's)")
     p.add_argument("--detect-frames", type=int, help="detector slice in frames (default 48; --quick 16)")
     p.add_argument("--tar-crops", type=int, help="backbone slice in crops (default 4; --quick 2)")
     p.add_argument("--tar-windows", type=int, help="temporal slice in windows (default 2; --quick 1)")
@@ -447,7 +466,7 @@ def main(argv=None) -> int:
         count = int(round(s * FPS))
         clips[(r, s)] = make_clip(args.cache / f"walker_{r}_{s:g}s.mp4", windows, RESOLUTIONS[r], count)
 
-    results: dict[str, dict] = {k: {} for k in ("decode", "detect", "write", "import", "worker")}
+    results: dict[str, dict] = {k: {} for k in ("decode", "detect", "write", "import", "worker", "blazepose")}
     for case in cases:
         r, s = case
         count = int(round(s * FPS))
@@ -475,14 +494,25 @@ def main(argv=None) -> int:
             for case in cases:
                 if case[0] in worker_res:
                     log(f"worker {case[0]} {case[1]:g} s")
-                    results["worker"][case] = measure_worker(clips[case], int(round(case[1] * FPS)), Path(tmp),
-                                                             args.detect_every)
+                    checkpoint, body = cheap_checkpoint(Path(tmp))
+                    results["worker"][case] = measure_worker(
+                        clips[case], int(round(case[1] * FPS)), Path(tmp),
+                        ["--estimator", "tar", "--checkpoint", str(checkpoint), "--smpl-model", str(body),
+                         "--detect-every", str(args.detect_every)])
+    bp_lengths = args.blazepose_lengths or [s for s in lengths if s <= (10 if args.quick else 60)]
+    if "blazepose" not in skip:
+        with tempfile.TemporaryDirectory() as tmp:
+            for case in cases:
+                if case[0] in args.blazepose_resolutions and case[1] in bp_lengths:
+                    log(f"BlazePose worker {case[0]} {case[1]:g} s")
+                    results["blazepose"][case] = measure_worker(clips[case], int(round(case[1] * FPS)), Path(tmp),
+                                                                ["--estimator", "blazepose", "--max-people", "1"])
     load_after = os.getloadavg()
     minutes = (time.perf_counter() - t_start) / 60
 
     # Rows -------------------------------------------------------------------------------
     gpu_cell = "n/a (no GPU lent)" if not gpu else "not run"
-    dec, det, wr, imp, wk = (results[k] for k in ("decode", "detect", "write", "import", "worker"))
+    dec, det, wr, imp, wk, bp = (results[k] for k in ("decode", "detect", "write", "import", "worker", "blazepose"))
 
     def per_case(get, store, key=lambda c: c):
         return [fmt(get(store[key(c)])) if key(c) in store else "-" for c in cases] + [gpu_cell]
@@ -519,6 +549,14 @@ def main(argv=None) -> int:
         ("  pass 2: decode + crop + TAR (fps)", "every frame", per_case(lambda d: d["pass2_fps"], wk)),
         ("  frames with a pose (rows written)", "", per_case(lambda d: f"{d['rows']:,}", wk)),
         ("worker peak RSS (MiB)", "every frame", per_case(lambda d: d["rss_mib"], wk)),
+        ("BlazePose worker, defaults (video fps)", "every frame", per_case(lambda d: d["fps"], bp)),
+        ("  start-up + model loading (s)", "", per_case(lambda d: d["startup_s"], bp)),
+        ("  pass 1: decode + detect 1 in 5 (fps)", "every frame", per_case(lambda d: d["pass1_fps"], bp)),
+        ("  pass 2: decode + crop + BlazePose (fps)", "every frame",
+         per_case(lambda d: d.get("landmarks_fps", math.nan), bp)),
+        ("  flips + IK + root fit (poses/s)", "every pose", per_case(lambda d: d.get("solve_fps", math.nan), bp)),
+        ("  frames with a pose (rows written)", "", per_case(lambda d: f"{d['rows']:,}", bp)),
+        ("  peak RSS (MiB)", "every frame", per_case(lambda d: d["rss_mib"], bp)),
     ]
 
     cpu_name = platform.processor() or platform.machine()
@@ -537,7 +575,10 @@ def main(argv=None) -> int:
             f"backwards) upscaled, {CODEC} at {FPS:g} fps. Detector: "
             + (next(iter(det.values()))["source"] if det else "not run") + ", 640 px, batch 8. "
             f"Worker cheap config: TAR tiny backbone, 64-px crops, S=8, 0 iterations, random weights, detector every "
-            f"{args.detect_every} frames, --max-people 1, CPU.")
+            f"{args.detect_every} frames, every track (the fallback detector's identity switches at this stride "
+            f"split the walker into several tracks; all are estimated, so pass 2 covers the whole video), CPU. "
+            f"BlazePose worker: "
+            f"the default options, --max-people 1.")
     print()
     print_table(cases, rows, note)
 
@@ -562,6 +603,12 @@ def main(argv=None) -> int:
                 ratio = a["rss_mib"] / b["rss_mib"]
                 print(f"  worker peak memory, {longest:g} s vs {shortest:g} s of {r}: {a['rss_mib']:.0f} / "
                       f"{b['rss_mib']:.0f} MiB = {ratio:.2f}x (goal <= 1.5x): {'met' if ratio <= 1.5 else 'MISSED'}")
+    for (r, length), d in sorted(bp.items()):
+        bare = (d["rows"] and d["seconds"] - d["startup_s"]) or math.nan
+        frames = int(round(length * FPS))
+        print(f"  CPU default estimator (blazepose, default options), {r}, 1 person, {os.cpu_count()} cores, "
+              f"{length:g} s clip: {d['fps']:.1f} video fps with start-up, {frames / bare:.1f} without (goal >= 10): "
+              f"{'met' if d['fps'] >= 10 else 'MISSED'}")
     if "goal" in imp:
         g = imp["goal"]
         print(f"  Blender import, 10,000 frames x 2 tracks: {g['seconds']:.2f} s wall, {g['cpu_seconds']:.2f} s CPU "
@@ -582,7 +629,8 @@ def main(argv=None) -> int:
                 if d:
                     print(f"  decode {r}: 2 passes -> {2 * GPU_GOAL_FPS:g} frames/s needed; one decoder here gives "
                           f"{d['decode_fps']:.0f}/s -> {math.ceil(2 * GPU_GOAL_FPS / d['decode_fps'])} decoding "
-                          f"process(es)/core(s) at this speed. crop: {GPU_GOAL_FPS:g}/s needed, {d['crop_fps']:.0f}/s here.")
+                          f"process(es)/core(s) at this speed. crop: {GPU_GOAL_FPS:g}/s needed, "
+                          f"{d['crop_fps']:.0f}/s here.")
         if det:
             d = next(iter(det.values()))
             print(f"  detect+track: {GPU_GOAL_FPS:g}/s needed at --detect-every 1 ({GPU_GOAL_FPS / 5:g}/s at 5); "

@@ -110,13 +110,13 @@ def test_only_track_keeps_one_and_names_the_others():
     assert err.value.code == "track_not_found" and "4, 9" in str(err.value)
 
 
-def test_one_missed_detection_does_not_split_a_strided_track():
-    """Detector on every 30th frame, the person missed once (frame 90): one track, bridged."""
-    seen = make_track(4, [0, 30, 60, 120, 150])
-    raw = Tracks({4: interpolate_gaps(seen, 29)}, 0, 151)  # what detect_and_track returns
+def test_missed_detections_do_not_split_a_strided_track():
+    """Detector on every 30th frame, the person missed at frames 90 and 120: one track, bridged."""
+    seen = make_track(4, [0, 30, 60, 150, 180])
+    raw = Tracks({4: interpolate_gaps(seen, 29)}, 0, 181)  # what detect_and_track returns
     assert not raw[4].is_contiguous
     [bridged] = postprocess(raw, detect_every=30)
-    assert bridged.frames.tolist() == list(range(151)) and bridged.observed.sum() == 5
-    assert len(postprocess(raw)) == 2  # detector on every frame: a 59-frame gap is a real one
-    twice = Tracks({4: interpolate_gaps(make_track(4, [0, 30, 120, 150]), 29)}, 0, 151)
-    assert len(postprocess(twice, detect_every=30)) == 2  # missed twice: split
+    assert bridged.frames.tolist() == list(range(181)) and bridged.observed.sum() == 5
+    assert len(postprocess(raw)) == 2  # detector on every frame: an 89-frame gap is a real one
+    thrice = Tracks({4: interpolate_gaps(make_track(4, [0, 30, 150, 180]), 29)}, 0, 181)
+    assert len(postprocess(thrice, detect_every=30)) == 2  # missed three times: split
