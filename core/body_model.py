@@ -127,22 +127,20 @@ def create_smpl(path: str | os.PathLike, num_betas: int = 10, device: str = "cpu
     return model.to(device)
 
 
-def smpl_rest_joints(model, betas: np.ndarray, chunk: int = 1024) -> np.ndarray:
+def smpl_rest_joints(model, betas: np.ndarray) -> np.ndarray:
     """The 24 SMPL joints at zero pose and zero translation for each row of betas.
 
-    betas [N, 10] -> float32 [N, 24, 3] (what smplx returns for that input). Rows go
-    through smplx `chunk` at a time: it builds every row's mesh, ~80 KB each, which for a
-    long video would otherwise take gigabytes.
+    betas [N, B] (B <= the model's shape coefficients) -> float32 [N, 24, 3], what smplx
+    returns for that input. At zero pose the joints are J_regressor @ (v_template +
+    shapedirs . betas), linear in betas: computed as such, without building every row's
+    mesh (smplx's forward takes ~0.7 MB per row, gigabytes for a long video).
     """
     import torch
 
-    betas = np.asarray(betas)
-    out = np.zeros((len(betas), NUM_JOINTS, 3), np.float32)
-    dtype, device = model.shapedirs.dtype, model.shapedirs.device
-    for i in range(0, len(betas), chunk):
-        b = torch.as_tensor(betas[i:i + chunk], dtype=dtype, device=device)
-        zeros = lambda n: torch.zeros(len(b), n, dtype=dtype, device=device)  # noqa: E731
-        with torch.no_grad():
-            joints = model(betas=b, body_pose=zeros(69), global_orient=zeros(3), transl=zeros(3)).joints
-        out[i:i + chunk] = joints[:, :NUM_JOINTS].cpu().numpy()
-    return out
+    with torch.no_grad():
+        regressor = model.J_regressor.double()  # [24, V]
+        template = (regressor @ model.v_template.double()).cpu().numpy()  # [24, 3]
+        betas = np.atleast_2d(np.asarray(betas, np.float64))
+        dirs = torch.einsum("jv,vkl->jkl", regressor, model.shapedirs[:, :, :betas.shape[1]].double())
+    rest = template + np.einsum("nl,jkl->njk", betas, dirs.cpu().numpy())
+    return rest.astype(np.float32)
