@@ -115,12 +115,15 @@ class ProtocolRun:
         self.what = what
         self.child = ChildProcess(self.argv, cwd=cwd or PACKAGE_ROOT, env=env or worker_env())
         self.progress = Progress()
+        # (stage, time.monotonic() when its first event was read): how long each stage took.
+        self.stage_changes: list[tuple[str, float]] = []
         self.warnings: list[str] = []
         self.info: dict = {}
         self.error: WorkerError | None = None
         self.output_written: str | None = None
         self.stray_lines: list[str] = []
         self.started_at: float | None = None
+        self.finished_at: float | None = None
         self._done = False
 
     def start(self) -> None:
@@ -163,6 +166,8 @@ class ProtocolRun:
         if kind == "progress":
             self.progress = Progress(stage=str(event.get("stage", "")), done=int(event.get("done") or 0),
                                      total=event.get("total"), fps=event.get("fps"))
+            if not self.stage_changes or self.stage_changes[-1][0] != self.progress.stage:
+                self.stage_changes.append((self.progress.stage, time.monotonic()))
         elif kind == "warning":
             self.warnings.append(str(event.get("message", "")))
         elif kind == "info":
@@ -172,8 +177,21 @@ class ProtocolRun:
         elif kind == "error" and self.error is None:
             self.error = WorkerError(str(event.get("code", "error")), str(event.get("message", "")))
 
+    def stage_seconds(self) -> dict[str, float]:
+        """Seconds from the start to the first stage event ("start"), and in each stage after
+        it, as read by poll() (so to within the polling interval)."""
+        if self.started_at is None:
+            return {}
+        end = self.finished_at or time.monotonic()
+        marks = [("start", self.started_at), *self.stage_changes, ("", end)]
+        out: dict[str, float] = {}
+        for (stage, t0), (_, t1) in zip(marks, marks[1:]):
+            out[stage] = round(out.get(stage, 0.0) + t1 - t0, 3)
+        return out
+
     def _finish(self, returncode: int) -> None:
         self._done = True
+        self.finished_at = time.monotonic()
         if self.child.cancelled:
             self.error = WorkerError("cancelled", f"cancelled: {self.what} was stopped and wrote nothing")
             self.output_written = None

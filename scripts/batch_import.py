@@ -3,6 +3,11 @@
     blender -b -P scripts/batch_import.py -- (--video V ... [worker options] | --motion M ...) [outputs] [options]
     python scripts/batch_import.py -- ...        (the same, with bpy from PyPI)
 
+--preview PNG draws the imported skeletons over a frame of the footage (the video, or
+--footage with --motion) through the scene's camera (scripts/preview.py; needs OpenCV
+beside bpy, as in the worker's environment). The report gives each step's seconds
+("timings", with the worker's stages) and what the preview shows.
+
 Inputs may be files, folders (every video or .npz inside) or quoted glob patterns. With
 several inputs an output path must be a folder (ending in '/' or existing) or contain
 '{name}', replaced by each input's name. Every input is processed on a fresh empty scene;
@@ -27,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 OUTPUTS = (("blend", ".blend"), ("fbx", ".fbx"), ("bvh", ".bvh"), ("glb", ".glb"), ("amass", ".npz"))
+PREVIEW = ("preview", ".png")
 
 
 class UsageError(ValueError):
@@ -62,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--no-ground", action="store_true", help="keep the camera frame; no floor alignment")
     i.add_argument("--no-camera", action="store_true", help="no camera object")
     i.add_argument("--mesh-file", help="a vtm.smpl_mesh/1 file (python -m core.smpl_mesh) for body meshes")
+    i.add_argument("--footage", help="with --motion: the video the motion came from, behind the camera and the "
+                                     "preview (may contain {name})")
     o = p.add_argument_group("outputs")
     o.add_argument("--blend", help="save the scene as .blend")
     o.add_argument("--fbx", help="FBX file (armatures, animation, meshes)")
@@ -69,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--bvh", help="BVH file (one per track: _track<ID> is added when there are several)")
     o.add_argument("--glb", help="binary glTF file")
     o.add_argument("--amass", help="AMASS .npz (one per track, like --bvh)")
+    o.add_argument("--preview", help="PNG: the skeletons over a frame of the footage, through the camera")
+    o.add_argument("--preview-frame", type=int, help="video frame of the preview (default: the one where the "
+                                                     "most tracks are present)")
     o.add_argument("--report", help="also write the JSON report to this file")
     return p
 
@@ -147,6 +158,32 @@ def worker_python(args) -> str:
     raise UsageError("inside Blender, give the worker's interpreter with --python (or $VTM_WORKER_PYTHON)")
 
 
+def load_preview():
+    """scripts/preview.py, found beside this script however Blender was started."""
+    if "vtm_preview" in sys.modules:
+        return sys.modules["vtm_preview"]
+    spec = importlib.util.spec_from_file_location("vtm_preview", Path(__file__).resolve().with_name("preview.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["vtm_preview"] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as exc:
+        del sys.modules["vtm_preview"]
+        raise UsageError(f"--preview needs OpenCV beside bpy ({exc}); run this script with the worker's "
+                         "Python and bpy from PyPI: python scripts/batch_import.py -- ...") from None
+    return module
+
+
+def footage_path(args, name: str, many: bool) -> Path | None:
+    if not args.footage:
+        return None
+    if "{name}" in args.footage:
+        return Path(args.footage.replace("{name}", name))
+    if many:
+        raise UsageError("--footage names one video but there are several inputs; use {name} in it")
+    return Path(args.footage)
+
+
 def log(message: str) -> None:
     print(f"[vtm] {message}", file=sys.stderr, flush=True)
 
@@ -158,11 +195,13 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
     exporters = importlib.import_module(f"{pkg.__name__}.addon.exporters")
     client = importlib.import_module(f"{pkg.__name__}.core.worker_client")
     name = source.stem
-    entry: dict = {"input": str(source), "name": name, "ok": False, "outputs": {}, "warnings": []}
+    entry: dict = {"input": str(source), "name": name, "ok": False, "outputs": {}, "warnings": [], "timings": {}}
+    timings = entry["timings"]
     t0 = time.perf_counter()
     try:
         bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
         video = None
+        footage = footage_path(args, name, many)
         if args.video:
             video = str(source)
             motion_path = motion_dir / f"{name}.npz"
@@ -171,23 +210,28 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
                                            start_frame=args.start_frame, end_frame=args.end_frame,
                                            max_people=args.max_people)
             run = client.WorkerRun(worker_python(args), source, motion_path, options)
-            last = [0.0]
+            last = [0.0, ""]
 
             def show(r):
-                if time.monotonic() - last[0] > 2.0:
-                    last[0] = time.monotonic()
-                    log(f"{name}: {r.status_text()}")
+                text = r.status_text()
+                if time.monotonic() - last[0] > 2.0 and text != last[1]:
+                    last[:] = [time.monotonic(), text]
+                    log(f"{name}: {text}")
 
             run.wait(on_progress=show)
+            timings["worker"] = run.stage_seconds()
             entry["warnings"] += run.warnings
             motion_file = run.result()
         else:
             motion_file = str(source)
         entry["motion"] = motion_file
+        video = video or (str(footage) if footage else None)
+        t = time.perf_counter()
         result = importer.import_motion(bpy.context, motion_file, importer.ImportOptions(
             people=args.track, root_smoothing=strength(args.root_smoothing),
             rotation_smoothing=strength(args.rotation_smoothing), ground=not args.no_ground,
             camera=not args.no_camera, video=video, mesh_file=args.mesh_file, name=name))
+        timings["import"] = round(time.perf_counter() - t, 3)
         entry["warnings"] += result.warnings
         entry["tracks"] = result.track_ids
         entry["armatures"] = [o.name for o in result.armatures]
@@ -198,8 +242,11 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
             if target is None:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
+            t = time.perf_counter()
             if key == "blend":
-                bpy.ops.wm.save_as_mainfile(filepath=str(target), check_existing=False, copy=True)
+                # Absolute paths (the footage): a .blend made here is often moved or copied elsewhere.
+                bpy.ops.wm.save_as_mainfile(filepath=str(target), check_existing=False, copy=True,
+                                            relative_remap=False)
                 written = [target]
             elif key == "fbx":
                 written = [exporters.export_fbx(bpy.context, target, arms, args.fbx_preset)]
@@ -209,6 +256,14 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
                 export = exporters.export_bvh if key == "bvh" else exporters.export_amass
                 written = [export(bpy.context, per_track(target, a, len(arms)), a) for a in arms]
             entry["outputs"][key] = [str(p) for p in written]
+            timings[key] = round(time.perf_counter() - t, 3)
+        target = output_path(args.preview, name, PREVIEW[1], many)
+        if target is not None:
+            t = time.perf_counter()
+            entry["preview"] = preview(args, result, motion_file, video, target)
+            entry["warnings"] += entry["preview"].pop("notes")
+            entry["outputs"]["preview"] = [str(target)]
+            timings["preview"] = round(time.perf_counter() - t, 3)
         entry["ok"] = True
     except UsageError:
         raise
@@ -219,6 +274,36 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
     entry["seconds"] = round(time.perf_counter() - t0, 3)
     log(f"{name}: {'ok' if entry['ok'] else 'FAILED: ' + entry['error']}")
     return entry
+
+
+def preview(args, result, motion_file: str, video: str | None, target: Path) -> dict:
+    """Draw the imported tracks present at the preview frame. Returns what was drawn, for
+    the report: frame, tracks, zoom (the picture's enlargement), pelvis_pixels (per track,
+    in the footage's own pixels) and notes (warnings)."""
+    import bpy
+
+    drawing = load_preview()
+    core = f"{load_package().__name__}.core"
+    motion = importlib.import_module(f"{core}.motion").read_motion(motion_file)
+    if args.preview_frame is not None:
+        frame = args.preview_frame
+    else:
+        frame = drawing.busiest_frame(motion.frame_ids, motion.track_ids, result.track_ids)
+    present = set(drawing.tracks_at(motion.frame_ids, motion.track_ids, frame))
+    arms = [a for a in result.armatures if int(a["vtm_track_id"]) in present]
+    notes = []
+    if video:
+        info = importlib.import_module(f"{core}.video").probe(video)
+        if (info.width, info.height) != tuple(int(v) for v in motion.image_size):
+            notes.append(f"the footage is {info.width}x{info.height} but the motion was made from "
+                         f"{motion.image_size[0]}x{motion.image_size[1]} frames; the preview may not line up")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    skeletons, zoom = drawing.render_preview(bpy.context, arms, result.camera, frame, target, footage=video,
+                                             image_size=tuple(motion.image_size))
+    pelvis = {str(s.track_id): [round(float(c), 2) for c in s.pixel("pelvis")] for s in skeletons
+              if "pelvis" in s.names}
+    return {"frame": frame, "tracks": [s.track_id for s in skeletons], "on_footage": video is not None,
+            "zoom": zoom, "pelvis_pixels": pelvis, "notes": notes}
 
 
 def per_track(path: Path, armature, count: int) -> Path:
@@ -239,9 +324,18 @@ def main(argv: list[str]) -> int:
         strength(args.root_smoothing), strength(args.rotation_smoothing)
         inputs = expand_inputs(args.video or args.motion, video=bool(args.video))
         many = len(inputs) > 1
-        for key, suffix in OUTPUTS:  # fail on ambiguous outputs before any work
+        for key, suffix in OUTPUTS + (PREVIEW,):  # fail on ambiguous outputs before any work
             output_path(getattr(args, key), "x", suffix, many)
-        firsts = [output_path(getattr(args, k), "x", s, many) for k, s in OUTPUTS if getattr(args, k)]
+        if args.footage and args.video:
+            raise UsageError("--footage goes with --motion; with --video the video is the footage")
+        footage_path(args, "x", many)
+        if args.preview and args.no_camera:
+            raise UsageError("--preview draws through the imported camera; leave out --no-camera")
+        if args.preview_frame is not None and args.preview_frame < 0:
+            raise UsageError(f"--preview-frame must be >= 0 (got {args.preview_frame})")
+        if args.preview:
+            load_preview()
+        firsts = [output_path(getattr(args, k), "x", s, many) for k, s in OUTPUTS + (PREVIEW,) if getattr(args, k)]
         motion_dir = Path(args.motion_dir) if args.motion_dir else (firsts[0].parent if firsts else Path.cwd())
         if args.video:
             worker_python(args)

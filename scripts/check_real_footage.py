@@ -4,6 +4,7 @@
     python scripts/check_real_footage.py [--video sample_data/vtest.avi] [--start 0] [--end 200]
                                          [--estimator blazepose] [--detector WEIGHTS] [--detect-every 1]
                                          [--keep OUT.npz]
+    python scripts/check_real_footage.py --motion demo_out/motion.npz      (check a motion already made)
 
 Runs `python -m core.worker` as the add-on would and prints, per track and in total:
   * tracks with >= 30 frames (frames that got a pose; issue 6 wants at least 5),
@@ -112,7 +113,17 @@ def main() -> int:
     p.add_argument("--detector", help="detector weights (default: the worker's)")
     p.add_argument("--detect-every", type=int, default=1, help="the worker's --detect-every (default 1)")
     p.add_argument("--keep", type=Path, help="keep the motion file here")
+    p.add_argument("--motion", type=Path, help="check this motion file (e.g. the demo's) instead of running the worker")
     args = p.parse_args()
+    if args.motion is not None:
+        from core.motion import MotionFormatError, read_motion
+
+        try:
+            motion = read_motion(args.motion)
+        except (OSError, MotionFormatError) as exc:
+            print(f"cannot read the motion file: {exc}", file=sys.stderr)
+            return 2
+        return check(motion, f"motion file {args.motion}", None)
     if not args.video.is_file():
         print(f"no video at {args.video}; run scripts/get_sample_data.sh or pass --video", file=sys.stderr)
         return 2
@@ -123,16 +134,24 @@ def main() -> int:
         out = args.keep or Path(tmp) / "motion.npz"
         run = run_worker(args.video, out, args.start, args.end, args.estimator, args.detector, args.detect_every)
         motion = read_motion(out)
+    return check(motion, f"video {args.video.name}, frames {args.start}-{args.end}", run,
+                 f", detector on every {args.detect_every} frame(s)")
 
-    print(f"video {args.video.name}, frames {args.start}-{args.end}, estimator {motion.estimator}, "
-          f"detector on every {args.detect_every} frame(s)")
+
+def check(motion, source: str, run: dict | None, detail: str = "") -> int:
+    """Print the per-track table and the criteria; 0 when all pass."""
+    frames = f", rows in frames {motion.frame_ids.min()}-{motion.frame_ids.max()}" if motion.num_rows else ""
+    print(f"{source}{frames if run is None else ''}, estimator {motion.estimator}{detail}")
+    if run is None:
+        run = {"info": {}, "warnings": [], "wall": None, "stages": {}}
     for key in ("detector", "pose_model", "skeleton"):
         if key in run["info"]:
             print(f"  {key}: {run['info'][key]}")
     for w in run["warnings"]:
         print(f"  warning: {w[:160]}{'...' if len(w) > 160 else ''}")
-    print(f"worker wall time {run['wall']:.1f} s; stage rates (frames/s): "
-          + ", ".join(f"{s} {e['fps']}" for s, e in run["stages"].items() if e.get("fps") is not None))
+    if run["wall"] is not None:
+        print(f"worker wall time {run['wall']:.1f} s; stage rates (frames/s): "
+              + ", ".join(f"{s} {e['fps']}" for s, e in run["stages"].items() if e.get("fps") is not None))
 
     raw = root_paths(motion)
     smooth = smoothed_root_paths(motion)
