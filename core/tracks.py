@@ -33,10 +33,14 @@ PREFETCH_FRAMES = 16  # decoded frames waiting for the detector at most
 DETECT_BATCH = {"cpu": 8, "cuda": 32}  # frames per detector call
 MAX_MISSED_DETECTIONS = 2  # bridged at a detector stride > 1 (see postprocess)
 PROGRESS_EVERY = 64  # frames between progress reports when the detector skips frames
-# The detector's stride when the user gives none: on a CPU the detector costs several times
-# more per frame than the pose models (scripts/bench_pipeline.py), and boxes interpolated
-# over 5 frames follow a walking person closely; a GPU detects every frame.
-DEFAULT_DETECT_EVERY = {"cpu": 5, "cuda": 1}
+# The detector's stride when the user gives none (`default_detect_every`): the longest
+# stretch of video, in seconds, between detections. On a CPU the detector costs several
+# times more per frame than BlazePose (scripts/bench_pipeline.py), and boxes interpolated
+# over 0.18 s follow a walking person closely: every 5th frame at 30 fps (a walker of
+# 720p: more poses kept than detecting every frame), but every frame at 10 fps, where
+# the tracker loses small people over two frames (vtest.avi 0-200: 1322 poses detecting
+# every frame, 1026 every 2nd, 603 every 5th). A GPU detects every frame.
+DETECT_INTERVAL_S = {"cpu": 0.18, "cuda": 0.0}
 
 
 @dataclasses.dataclass
@@ -314,6 +318,13 @@ def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int 
     return result.with_tracks(select_tracks(result, max_people))
 
 
+def default_detect_every(device: str, fps: float) -> int:
+    """The detector's stride on `device` ("cpu"/"cuda") for video at `fps`: the most frames that
+    span at most DETECT_INTERVAL_S seconds, at least 1."""
+    interval = DETECT_INTERVAL_S.get(device, DETECT_INTERVAL_S["cpu"])
+    return max(1, int(interval * fps + 1e-6))
+
+
 def find_people(run: RunContext, weights: str | None, device: str, *, max_people: int | None = None,
                 track_id: int | None = None, detect_every: int | None = 1, batch_size: int | None = None,
                 imgsz: int = 640,
@@ -321,7 +332,7 @@ def find_people(run: RunContext, weights: str | None, device: str, *, max_people
     """Pass 1 as the estimators run it: build the detector, detect and track, post-process.
 
     Reports the detector in use and the tracks kept through `run.info`. batch_size None:
-    `DETECT_BATCH` of the detector's device; detect_every None: `DEFAULT_DETECT_EVERY` of it.
+    `DETECT_BATCH` of the detector's device; detect_every None: `default_detect_every`.
     """
     from .detection import PersonDetector
 
@@ -331,7 +342,7 @@ def find_people(run: RunContext, weights: str | None, device: str, *, max_people
     if batch_size is None:
         batch_size = DETECT_BATCH.get(kind, DETECT_BATCH["cpu"])
     if detect_every is None:
-        detect_every = DEFAULT_DETECT_EVERY.get(kind, DEFAULT_DETECT_EVERY["cpu"])
+        detect_every = default_detect_every(kind, run.video.fps)
         run.info(detect_every=detect_every)
     raw = detect_and_track(run, detector, batch_size=batch_size, detect_every=detect_every)
     tracks = postprocess(raw, max_people=max_people, track_id=track_id, detect_every=detect_every)

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track-id", type=int, help="keep only this track (ids as a previous run reported them)")
     p.add_argument("--detect-every", type=int,
                    help="run the person detector on every k-th frame and interpolate boxes between "
-                        "(default: blazepose 5 on a CPU and 1 on a GPU, tar 1)")
+                        "(default: blazepose on a CPU every 0.18 s of video, e.g. 5 at 30 fps; else 1)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="network arithmetic: auto = bf16 (or fp16) autocast on a GPU, fp32 on the CPU")
     p.add_argument("--compile", action="store_true",
