@@ -130,13 +130,17 @@ def create_smpl(path: str | os.PathLike, num_betas: int = 10, device: str = "cpu
 def smpl_rest_joints(model, betas: np.ndarray) -> np.ndarray:
     """The 24 SMPL joints at zero pose and zero translation for each row of betas.
 
-    betas [N, 10] -> float32 [N, 24, 3] (what smplx returns for that input).
+    betas [N, B] (B <= the model's shape coefficients) -> float32 [N, 24, 3], what smplx
+    returns for that input. At zero pose the joints are J_regressor @ (v_template +
+    shapedirs . betas), linear in betas: computed as such, without building every row's
+    mesh (smplx's forward takes ~0.7 MB per row, gigabytes for a long video).
     """
     import torch
 
-    betas_t = torch.as_tensor(np.asarray(betas), dtype=model.shapedirs.dtype, device=model.shapedirs.device)
     with torch.no_grad():
-        out = model(betas=betas_t, body_pose=torch.zeros(len(betas_t), 69, dtype=betas_t.dtype, device=betas_t.device),
-                    global_orient=torch.zeros(len(betas_t), 3, dtype=betas_t.dtype, device=betas_t.device),
-                    transl=torch.zeros(len(betas_t), 3, dtype=betas_t.dtype, device=betas_t.device))
-    return out.joints[:, :NUM_JOINTS].cpu().numpy().astype(np.float32)
+        regressor = model.J_regressor.double()  # [24, V]
+        template = (regressor @ model.v_template.double()).cpu().numpy()  # [24, 3]
+        betas = np.atleast_2d(np.asarray(betas, np.float64))
+        dirs = torch.einsum("jv,vkl->jkl", regressor, model.shapedirs[:, :, :betas.shape[1]].double())
+    rest = template + np.einsum("nl,jkl->njk", betas, dirs.cpu().numpy())
+    return rest.astype(np.float32)

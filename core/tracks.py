@@ -16,17 +16,31 @@ this order:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from .estimators import EstimatorError, RunContext
+from .prefetch import prefetched
 from .video import iter_frames
 
 DEFAULT_MAX_GAP = 30  # frames; ByteTrack itself forgets a track after 30 unmatched frames (at 30 fps)
 DEFAULT_MIN_FRAMES = 5
 DEFAULT_SMOOTH_SIGMA = 1.0  # frames
+PREFETCH_FRAMES = 16  # decoded frames waiting for the detector at most
+DETECT_BATCH = {"cpu": 8, "cuda": 32}  # frames per detector call
+MAX_MISSED_DETECTIONS = 2  # bridged at a detector stride > 1 (see postprocess)
+PROGRESS_EVERY = 64  # frames between progress reports when the detector skips frames
+# The detector's stride when the user gives none (`default_detect_every`): the longest
+# stretch of video, in seconds, between detections. On a CPU the detector costs several
+# times more per frame than BlazePose (scripts/bench_pipeline.py), and boxes interpolated
+# over 0.18 s follow a walking person closely: every 5th frame at 30 fps (a walker of
+# 720p: more poses kept than detecting every frame), but every frame at 10 fps, where
+# the tracker loses small people over two frames (vtest.avi 0-200: 1322 poses detecting
+# every frame, 1026 every 2nd, 603 every 5th). A GPU detects every frame.
+DETECT_INTERVAL_S = {"cpu": 0.18, "cuda": 0.0}
 
 
 @dataclasses.dataclass
@@ -93,12 +107,14 @@ class Tracks:
 
 # Pass 1 --------------------------------------------------------------------------------
 
-def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_every: int = 1) -> Tracks:
+def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_every: int = 1,
+                     prefetch: int = PREFETCH_FRAMES) -> Tracks:
     """Detect and track people on the run's frame range; only boxes are kept in memory.
 
     With detect_every=k the detector sees every k-th frame (and the range's last one);
     each track's box is interpolated on the frames between, which are marked not observed.
-    Raises EstimatorError('no_person') when nobody is detected anywhere.
+    Frames are decoded on a thread up to `prefetch` frames ahead of the detector (0: no
+    thread). Raises EstimatorError('no_person') when nobody is detected anywhere.
     """
     if batch_size < 1 or detect_every < 1:
         raise ValueError(f"batch_size and detect_every must be >= 1 (got {batch_size}, {detect_every})")
@@ -107,7 +123,6 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
     batch_frames: list[np.ndarray] = []
     batch_ids: list[int] = []
     done = 0
-    last: tuple[int, np.ndarray] | None = None
     run.progress("detect", 0, total)
 
     def flush() -> None:
@@ -118,21 +133,20 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
         batch_frames.clear()
         batch_ids.clear()
 
-    stop = run.stop_frame
-    for index, frame in iter_frames(run.video.path, run.start_frame, stop):
-        if (index - run.start_frame) % detect_every == 0:
-            batch_frames.append(frame)
-            batch_ids.append(index)
-            last = None
-        else:
-            last = (index, frame)  # detected at the end if it turns out to be the range's last frame
-        if len(batch_frames) >= batch_size:
-            flush()
-            run.progress("detect", index + 1 - run.start_frame, total)
-        done = index + 1 - run.start_frame
-    if last is not None:
-        batch_frames.append(last[1])
-        batch_ids.append(last[0])
+    frames = detector_frames(iter_frames(run.video.path, run.start_frame, run.stop_frame), run.start_frame,
+                             detect_every)
+    with contextlib.closing(prefetched(frames, prefetch)) as ahead:  # closing stops the decoding thread
+        for index, frame in ahead:
+            if frame is not None:
+                batch_frames.append(frame)
+                batch_ids.append(index)
+            done = index + 1 - run.start_frame
+            if len(batch_frames) >= batch_size:
+                flush()
+                run.progress("detect", done, total)
+            elif frame is None and done % PROGRESS_EVERY == 0:  # long strides between detections
+                run.check_cancelled()
+                run.progress("detect", done, total)
     flush()
     run.progress("detect", done, total if total is not None else done)
 
@@ -149,6 +163,26 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
     if detect_every > 1:
         tracks = [interpolate_gaps(t, detect_every - 1) for t in tracks]
     return Tracks({t.track_id: t for t in tracks}, run.start_frame, stop_frame, video)
+
+
+def detector_frames(frames: Iterable[tuple[int, np.ndarray]], start: int,
+                    every: int) -> Iterator[tuple[int, np.ndarray | None]]:
+    """(index, frame) -> (index, frame or None): the frame only where the detector runs.
+
+    That is every `every`-th frame from `start` and the last frame, whose being last is
+    known only when the frames end (so each skipped frame is held until the next arrives).
+    """
+    held: tuple[int, np.ndarray] | None = None
+    for index, frame in frames:
+        if held is not None:
+            yield held[0], None
+        if (index - start) % every == 0:
+            held = None
+            yield index, frame
+        else:
+            held = (index, frame)
+    if held is not None:
+        yield held
 
 
 def _track_from_rows(track_id: int, rows: list[tuple[int, np.ndarray, float]]) -> Track:
@@ -179,7 +213,7 @@ def interpolate_gaps(track: Track, max_gap: int) -> Track:
     boxes = np.stack([np.interp(new_frames, frames, track.boxes[:, k]) for k in range(4)], axis=1)
     return track.replace(frames=new_frames.astype(np.int32), boxes=boxes.astype(np.float32),
                          scores=np.interp(new_frames, frames, track.scores).astype(np.float32),
-                         observed=np.isin(new_frames, frames))
+                         observed=np.isin(new_frames, frames[track.observed]))
 
 
 def split_at_gaps(track: Track) -> list[Track]:
@@ -260,12 +294,15 @@ def only_track(tracks: Tracks, track_id: int) -> Tracks:
 
 def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int = DEFAULT_MIN_FRAMES,
                 smooth_sigma: float = DEFAULT_SMOOTH_SIGMA, max_people: int | None = None,
-                track_id: int | None = None) -> Tracks:
+                track_id: int | None = None, detect_every: int = 1) -> Tracks:
     """Steps 1-4 of the module docstring. Raises no_person when no track is left.
 
-    A track id names a track after gap filling (the ids a motion file shows).
+    A track id names a track after gap filling (the ids a motion file shows). With the
+    detector on every k-th frame (`detect_every`), m missed detections leave a gap of
+    (m + 1)k - 1 frames; gaps of up to MAX_MISSED_DETECTIONS misses are filled too, so that
+    a person the detector missed is not cut in two (the tracker keeps the id over 30 calls).
     """
-    kept = fill_gaps(tracks, max_gap)
+    kept = fill_gaps(tracks, max(max_gap, (MAX_MISSED_DETECTIONS + 1) * detect_every - 1))
     # A range shorter than min_frames keeps the people seen all through it.
     min_frames = max(1, min(min_frames, tracks.stop_frame - tracks.start_frame))
     long_enough = drop_short(kept, min_frames)
@@ -281,18 +318,33 @@ def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int 
     return result.with_tracks(select_tracks(result, max_people))
 
 
+def default_detect_every(device: str, fps: float) -> int:
+    """The detector's stride on `device` ("cpu"/"cuda") for video at `fps`: the most frames that
+    span at most DETECT_INTERVAL_S seconds, at least 1."""
+    interval = DETECT_INTERVAL_S.get(device, DETECT_INTERVAL_S["cpu"])
+    return max(1, int(interval * fps + 1e-6))
+
+
 def find_people(run: RunContext, weights: str | None, device: str, *, max_people: int | None = None,
-                track_id: int | None = None, detect_every: int = 1, batch_size: int = 8, imgsz: int = 640,
+                track_id: int | None = None, detect_every: int | None = 1, batch_size: int | None = None,
+                imgsz: int = 640,
                 conf: float = 0.25, tracker: str = "bytetrack.yaml") -> Tracks:
     """Pass 1 as the estimators run it: build the detector, detect and track, post-process.
 
-    Reports the detector in use and the tracks kept through `run.info`.
+    Reports the detector in use and the tracks kept through `run.info`. batch_size None:
+    `DETECT_BATCH` of the detector's device; detect_every None: `default_detect_every`.
     """
     from .detection import PersonDetector
 
     detector = PersonDetector(weights, device, run.warn, conf=conf, imgsz=imgsz, tracker=tracker)
     run.info(detector=detector.source)
+    kind = str(detector.device).split(":")[0]
+    if batch_size is None:
+        batch_size = DETECT_BATCH.get(kind, DETECT_BATCH["cpu"])
+    if detect_every is None:
+        detect_every = default_detect_every(kind, run.video.fps)
+        run.info(detect_every=detect_every)
     raw = detect_and_track(run, detector, batch_size=batch_size, detect_every=detect_every)
-    tracks = postprocess(raw, max_people=max_people, track_id=track_id)
+    tracks = postprocess(raw, max_people=max_people, track_id=track_id, detect_every=detect_every)
     run.info(tracks=tracks.ids(), tracks_found=len(raw))
     return tracks

@@ -114,3 +114,14 @@ def iter_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None
             index += 1
     finally:
         cap.release()
+
+
+def read_ahead(path: str | os.PathLike, start: int = 0, stop: int | None = None,
+               depth: int = 8) -> Iterator[tuple[int, np.ndarray]]:
+    """`iter_frames`, decoded on a thread up to `depth` frames ahead of the caller (see core.prefetch).
+
+    Close it (or let it go) to stop the thread early; decoding errors are raised in the caller.
+    """
+    from .prefetch import prefetched
+
+    return prefetched(iter_frames(path, start, stop), depth, name="vtm-decode")

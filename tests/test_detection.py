@@ -229,6 +229,28 @@ def test_find_people_keeps_the_largest_or_the_asked_track(vtest, offline):
     np.testing.assert_allclose(only[smallest.track_id].boxes, smallest.boxes, atol=1e-3)
 
 
+def test_find_people_without_a_stride_takes_the_default_for_device_and_frame_rate(tmp_path, vtest, offline):
+    from core.tracks import default_detect_every, find_people
+
+    assert [default_detect_every("cpu", fps) for fps in (10, 24, 25, 29.97, 30, 60)] == [1, 4, 4, 5, 5, 10]
+    assert default_detect_every("cuda", 30) == 1
+    # vtest's frames at 30 fps: the detector on every 5th frame and the last one.
+    cap = cv2.VideoCapture(str(vtest))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 300)
+    frames = [cap.read()[1] for _ in range(11)]
+    cap.release()
+    video = tmp_path / "vtest30.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    rec = Recorder()
+    tracks = find_people(rec.context(video, 0, None), None, "cpu", detect_every=None)
+    assert {"detect_every": 5} in rec.infos
+    detected = set().union(*(t.frames[t.observed].tolist() for t in tracks))
+    assert detected and detected <= {0, 5, 10}
+
+
 def _blank_video(path: Path, frames: int = 6) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (160, 120))
     for _ in range(frames):

@@ -108,3 +108,15 @@ def test_only_track_keeps_one_and_names_the_others():
     with pytest.raises(EstimatorError) as err:
         only_track(raw, 5)
     assert err.value.code == "track_not_found" and "4, 9" in str(err.value)
+
+
+def test_missed_detections_do_not_split_a_strided_track():
+    """Detector on every 30th frame, the person missed at frames 90 and 120: one track, bridged."""
+    seen = make_track(4, [0, 30, 60, 150, 180])
+    raw = Tracks({4: interpolate_gaps(seen, 29)}, 0, 181)  # what detect_and_track returns
+    assert not raw[4].is_contiguous
+    [bridged] = postprocess(raw, detect_every=30)
+    assert bridged.frames.tolist() == list(range(181)) and bridged.observed.sum() == 5
+    assert len(postprocess(raw)) == 2  # detector on every frame: an 89-frame gap is a real one
+    thrice = Tracks({4: interpolate_gaps(make_track(4, [0, 30, 150, 180]), 29)}, 0, 181)
+    assert len(postprocess(thrice, detect_every=30)) == 2  # missed three times: split

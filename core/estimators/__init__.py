@@ -35,8 +35,10 @@ class EstimatorOptions:
     max_people: int | None = None
     track_id: int | None = None  # only this track (ids as the tracker numbers them)
     detector: str | None = None  # detector weights; None: the default
-    detect_every: int = 1  # run the detector on every k-th frame, interpolate boxes between
+    detect_every: int | None = None  # detector on every k-th frame (boxes interpolated); None: estimator decides
     focal_length: float | None = None  # pixels; None: CLIFF's sqrt(W^2 + H^2)
+    precision: str = "auto"  # auto (bf16/fp16 on a GPU, fp32 on the CPU), fp32, bf16, fp16
+    compile: bool = False  # torch.compile the per-frame network (pays off on long videos on a GPU)
 
 
 @dataclasses.dataclass

@@ -2,7 +2,8 @@
 
 Pass 1 (stage "detect"): YOLO person detection with its built-in tracker, then per-track
 gap filling, dropping of short tracks and box smoothing (`core.tracks`).
-Pass 2 (stage "estimate"): the frames are decoded again; each track's square CLIFF crop
+Pass 2 (stage "estimate"): the frames are decoded again, on a thread that also cuts the
+crops ahead of the model (`track_crops`, `core.prefetch`); each track's square CLIFF crop
 (`box_scale` × its box's longer side, resized to `crop_size`) passes the backbone once and
 every T = 9 / L = 5 window around a frame (edges repeated) is refined in batches
 (`core.tar.inference.TrackRunner`). Features are only held while a window still needs them.
@@ -14,13 +15,33 @@ the options give one.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 
 from . import EstimatorError, EstimatorOptions, RunContext
 
-BATCH_SIZE = {"cpu": 4, "cuda": 16}  # crops per backbone batch and windows per refinement batch
+BATCH_SIZE = {"cpu": 4, "cuda": 32}  # crops per backbone batch and windows per refinement batch
+PREFETCH_FRAMES = 16  # frames decoded and cropped ahead of the model at most
+
+
+def track_crops(video, first: int, stop: int, per_frame: dict, tracks, box_scale: float, crop_size: int):
+    """Decode frames first <= f < stop and cut each tracked person's square crop.
+
+    Yields (frame index, [(track id, row, crop uint8 RGB [C, C, 3], centre (x, y), side)]);
+    frames are dropped as soon as they are cropped.
+    """
+    from ..crops import crop_square, square_box
+    from ..video import iter_frames
+
+    for index, frame in iter_frames(video, first, stop):
+        items = []
+        for track_id, row in per_frame.get(index, ()):
+            center, side = square_box(tracks[track_id].boxes[row], scale=box_scale)
+            crop, _ = crop_square(frame, center, float(side), out=crop_size, rgb=True)
+            items.append((track_id, row, crop, (float(center[0]), float(center[1])), float(side)))
+        yield index, items
 
 
 class TarEstimator:
@@ -53,10 +74,9 @@ class TarEstimator:
         return device, smpl, model, payload
 
     def estimate(self, run: RunContext):
-        from ..crops import crop_square, square_box
+        from ..prefetch import prefetched
         from ..tar.inference import TrackRunner
         from ..tracks import find_people
-        from ..video import iter_frames
 
         # Model and body model first: a bad file should fail before minutes of detection.
         device, smpl, model, _ = self._load(run)
@@ -65,25 +85,29 @@ class TarEstimator:
                  device=device)
 
         tracks = find_people(run, self.options.detector, device, max_people=self.options.max_people,
-                             track_id=self.options.track_id, detect_every=self.options.detect_every)
+                             track_id=self.options.track_id,
+                             # TAR's cost dwarfs the detector's: every frame unless asked otherwise.
+                             detect_every=self.options.detect_every or 1)
 
         width, height = run.video.width, run.video.height
         focal = self.options.focal_length or math.hypot(width, height)
         runner = TrackRunner(model, {t.track_id: len(t) for t in tracks}, focal, (width, height), device,
-                             batch_size=BATCH_SIZE.get(str(device).split(":")[0], 4))
+                             batch_size=BATCH_SIZE.get(str(device).split(":")[0], 4),
+                             precision=self.options.precision, compile=self.options.compile)
         per_frame = tracks.per_frame()
         first, stop = min(per_frame), max(per_frame) + 1  # frames outside every track need no decoding
         expected = sum(len(t) for t in tracks)
         added = 0
         run.progress("estimate", 0, stop - first)
-        for index, frame in iter_frames(run.video.path, first, stop):
-            run.check_cancelled()
-            for track_id, row in per_frame.get(index, ()):
-                center, side = square_box(tracks[track_id].boxes[row], scale=cfg.box_scale)
-                crop, _ = crop_square(frame, center, float(side), out=cfg.crop_size, rgb=True)
-                runner.add(track_id, crop, center, float(side), key=(track_id, row))
-                added += 1
-            run.progress("estimate", index + 1 - first, stop - first)
+        # Decoding and cropping run on a thread ahead of the model; only crops cross over.
+        crops = track_crops(run.video.path, first, stop, per_frame, tracks, cfg.box_scale, cfg.crop_size)
+        with contextlib.closing(prefetched(crops, PREFETCH_FRAMES, name="vtm-crops")) as ahead:
+            for index, items in ahead:
+                run.check_cancelled()
+                for track_id, row, crop, center, side in items:
+                    runner.add(track_id, crop, center, side, key=(track_id, row))
+                    added += 1
+                run.progress("estimate", index + 1 - first, stop - first)
         if added < expected:
             raise EstimatorError("video_truncated",
                                  f"{expected - added} tracked frame(s) could not be decoded again in the second pass "
