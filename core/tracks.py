@@ -9,6 +9,9 @@ this order:
      contiguous frames.
   2. `drop_short`: tracks shorter than `min_frames` frames go (mostly false detections
      and people crossing the frame's edge).
+  2b. `drop_duplicates`: a track that sits on the box of a larger track for most of its
+     frames is the same person under a second id (the tracker starts one when the
+     detector gives a person two boxes) and goes.
   3. `smooth_boxes`: a centred Gaussian over time (sigma in frames) on each box's centre
      and size, which removes detector jitter without the lag of a causal filter.
   4. `only_track` / `select_tracks`: one track id the user asked for, or the
@@ -29,6 +32,11 @@ from .video import iter_frames
 DEFAULT_MAX_GAP = 30  # frames; ByteTrack itself forgets a track after 30 unmatched frames (at 30 fps)
 DEFAULT_MIN_FRAMES = 5
 DEFAULT_SMOOTH_SIGMA = 1.0  # frames
+# A track is a duplicate of a larger one when its box overlaps that track's box with at
+# least DUPLICATE_IOU on at least DUPLICATE_SHARE of its frames. Two people side by side
+# stay well under 0.6; a person passing in front of another overlaps for a few frames only.
+DUPLICATE_IOU = 0.6
+DUPLICATE_SHARE = 0.7
 PREFETCH_FRAMES = 16  # decoded frames waiting for the detector at most
 DETECT_BATCH = {"cpu": 8, "cuda": 32}  # frames per detector call
 MAX_MISSED_DETECTIONS = 2  # bridged at a detector stride > 1 (see postprocess)
@@ -249,6 +257,37 @@ def drop_short(tracks: Iterable[Track], min_frames: int = DEFAULT_MIN_FRAMES) ->
     return [t for t in tracks if len(t) >= min_frames]
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of boxes a, b [..., 4] (x1, y1, x2, y2) -> [...]."""
+    wh = np.clip(np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2]), 0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+
+
+def drop_duplicates(tracks: Iterable[Track], iou: float = DUPLICATE_IOU,
+                    share: float = DUPLICATE_SHARE) -> list[Track]:
+    """Tracks that are not a second id on a larger track's person (module docstring, 2b).
+
+    Tracks are taken largest first (`size_score`); one goes when its box has IoU >= `iou`
+    with a kept track's box on at least `share` of its own frames. Kept in id order.
+    """
+    kept: list[Track] = []
+    for track in sorted(tracks, key=lambda t: (-size_score(t), t.track_id)):
+        duplicate = False
+        for other in kept:
+            shared, mine, theirs = np.intersect1d(track.frames, other.frames, return_indices=True)
+            if len(shared) < share * len(track):
+                continue
+            same = box_iou(track.boxes[mine], other.boxes[theirs]) >= iou
+            if same.sum() >= share * len(track):
+                duplicate = True
+                break
+        if not duplicate:
+            kept.append(track)
+    return sorted(kept, key=lambda t: t.track_id)
+
+
 def smooth_boxes(track: Track, sigma: float = DEFAULT_SMOOTH_SIGMA) -> Track:
     """Gaussian-smooth a contiguous track's box centre and size over time.
 
@@ -295,7 +334,7 @@ def only_track(tracks: Tracks, track_id: int) -> Tracks:
 def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int = DEFAULT_MIN_FRAMES,
                 smooth_sigma: float = DEFAULT_SMOOTH_SIGMA, max_people: int | None = None,
                 track_id: int | None = None, detect_every: int = 1) -> Tracks:
-    """Steps 1-4 of the module docstring. Raises no_person when no track is left.
+    """Steps 1-4 (and 2b) of the module docstring. Raises no_person when no track is left.
 
     A track id names a track after gap filling (the ids a motion file shows). With the
     detector on every k-th frame (`detect_every`), m missed detections leave a gap of
@@ -312,7 +351,7 @@ def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int 
                              f"no person was tracked for {min_frames} frames or more in {tracks.describe_range()} "
                              f"(the longest track has {longest} frames); process a longer frame range or a "
                              "video where people stay visible")
-    result = tracks.with_tracks(smooth_boxes(t, smooth_sigma) for t in long_enough)
+    result = tracks.with_tracks(smooth_boxes(t, smooth_sigma) for t in drop_duplicates(long_enough))
     if track_id is not None:
         return only_track(result, track_id)
     return result.with_tracks(select_tracks(result, max_people))

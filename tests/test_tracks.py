@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core.estimators import EstimatorError
-from core.tracks import (Track, Tracks, drop_short, fill_gaps, interpolate_gaps, only_track, postprocess,
+from core.tracks import (Track, Tracks, box_iou, drop_duplicates, drop_short, fill_gaps, interpolate_gaps, only_track, postprocess,
                          select_tracks, size_score, smooth_boxes)
 
 
@@ -103,7 +103,7 @@ def test_postprocess_without_long_tracks_is_no_person():
 
 
 def test_only_track_keeps_one_and_names_the_others():
-    raw = Tracks({4: make_track(4, range(6)), 9: make_track(9, range(6))}, 0, 6, "clip.mp4")
+    raw = Tracks({4: make_track(4, range(6)), 9: make_track(9, range(6), x0=300.0)}, 0, 6, "clip.mp4")
     assert postprocess(raw, track_id=9).ids() == [9]
     with pytest.raises(EstimatorError) as err:
         only_track(raw, 5)
@@ -120,3 +120,21 @@ def test_missed_detections_do_not_split_a_strided_track():
     assert len(postprocess(raw)) == 2  # detector on every frame: an 89-frame gap is a real one
     thrice = Tracks({4: interpolate_gaps(make_track(4, [0, 30, 150, 180]), 29)}, 0, 181)
     assert len(postprocess(thrice, detect_every=30)) == 2  # missed three times: split
+
+
+def test_box_iou_by_hand():
+    a = np.array([0, 0, 10, 10], np.float32)
+    assert box_iou(a, a) == pytest.approx(1.0)
+    assert box_iou(a, np.array([5, 0, 15, 10], np.float32)) == pytest.approx(50 / 150)
+    assert box_iou(a, np.array([20, 20, 30, 30], np.float32)) == 0.0
+
+
+def test_a_second_id_on_one_person_goes_and_neighbours_stay():
+    person = make_track(1, range(40))
+    second_id = make_track(7, range(10, 35), height=94.0)  # a slightly smaller box on the same person
+    neighbour = make_track(3, range(40), x0=70.0)  # side by side: the boxes touch, IoU 0
+    passer = make_track(5, range(40), x0=-60.0, dx=5.0)  # overtakes: overlaps a few frames only
+    kept = drop_duplicates([second_id, person, neighbour, passer])
+    assert [t.track_id for t in kept] == [1, 3, 5]
+    raw = Tracks({t.track_id: t for t in (person, second_id, neighbour)}, 0, 40)
+    assert postprocess(raw).ids() == [1, 3]
