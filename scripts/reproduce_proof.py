@@ -78,7 +78,7 @@ def side_by_side(ours: dict, paper: dict, ours_title: str, paper_title: str) -> 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default="proof_run")
-    p.add_argument("--train-clips", type=int, default=800)
+    p.add_argument("--train-clips", type=int, default=3000)
     p.add_argument("--test-clips", type=int, default=64)
     p.add_argument("--frames", type=int, default=10, help="frames per clip")
     p.add_argument("--fps", type=float, default=15.0, help="clip frame rate (motion per clip)")
