@@ -22,6 +22,7 @@ from .body_model import BodyModelError
 from .estimators import (Cancelled, EstimatorError, EstimatorOptions, RunContext, load_estimator_class,
                          resolve_name)
 from .motion import MotionFormatError, write_motion
+from .same_person import without_repeats
 from .protocol import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EventWriter
 from .video import VideoError, probe, resolve_range
 
@@ -135,6 +136,11 @@ def run(args: argparse.Namespace, events: EventWriter) -> int:
         context = RunContext(video=info, start_frame=start, stop_frame=stop, progress=progress,
                              warn=events.warning, info=events.info, check_cancelled=lambda: None)
         motion = estimator.estimate(context)
+        motion, repeats = without_repeats(motion)
+        if repeats:
+            log.info("dropped track(s) posed on a person another track holds: %s",
+                     ", ".join(f"{t} (same as {k})" for t, k in sorted(repeats.items())))
+            events.info(same_person={str(t): k for t, k in sorted(repeats.items())})
         progress("write", 0, 1)
         write_motion(output, motion)
         progress("write", 1, 1)
