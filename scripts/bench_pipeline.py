@@ -23,7 +23,7 @@ Stages, and how much of each video they run on:
   import       the Blender import (`addon.importer`, panel defaults) of one track, full
                length, in a bpy child process; and the goal case, 10,000 frames x 2 tracks.
   worker       `python -m core.worker` end to end, full length, as a child process whose
-               peak RSS is read from the kernel (wait4): a cheap configuration of the real
+               peak RSS is its VmHWM, followed in /proc: a cheap configuration of the real
                TAR path (tiny backbone, 64-px crops, no refinement iterations, random
                weights; detector every --detect-every frames, every track), since TAR-HRNet
                over 18,000 frames is out of reach of a CPU.
@@ -325,9 +325,38 @@ def import_child(spec: str) -> None:
     os._exit(0)  # bpy 4.5 can hang at exit
 
 
+def watch_peak_rss(pid: int, every: float = 0.05) -> dict:
+    """Follow a child's high-water resident set (VmHWM, MiB) until it exits; returns a dict
+    whose "mib" holds the last value read.
+
+    Not wait4's ru_maxrss: on Linux a child's ru_maxrss starts from its parent's resident
+    set at fork time (exec keeps the larger), so it would report this script's memory.
+    VmHWM belongs to the memory the exec'd worker owns; it only grows, and the last read
+    comes at most `every` seconds before the worker exits.
+    """
+    import threading
+
+    peak = {"mib": math.nan}
+
+    def follow() -> None:
+        status = Path(f"/proc/{pid}/status")
+        while True:
+            try:
+                text = status.read_text()
+            except OSError:
+                return
+            found = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
+            if found:
+                peak["mib"] = int(found[1]) / 1024
+            time.sleep(every)
+
+    threading.Thread(target=follow, daemon=True).start()
+    return peak
+
+
 def measure_worker(video: Path, frames: int, workdir: Path, estimator_args: list[str]) -> dict:
     """`python -m core.worker VIDEO ESTIMATOR_ARGS` as a child process: wall time, time of each
-    stage (from its progress events), peak RSS (wait4), rows written, and the BlazePose
+    stage (from its progress events), peak RSS (`watch_peak_rss`), rows written, and the BlazePose
     estimator's own split of its time (from its log line) when it ran."""
     out = workdir / f"{video.stem}.npz"
     cmd = [sys.executable, "-m", "core.worker", str(video), "-o", str(out), "--device", "cpu", *estimator_args]
@@ -335,6 +364,7 @@ def measure_worker(video: Path, frames: int, workdir: Path, estimator_args: list
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stderr:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        peak = watch_peak_rss(proc.pid)
         stage_start: dict[str, float] = {}
         last = None
         for line in proc.stdout:
@@ -356,7 +386,7 @@ def measure_worker(video: Path, frames: int, workdir: Path, estimator_args: list
     with np.load(out) as data:
         rows = int(data["frame_ids"].shape[0])
     out.unlink(missing_ok=True)
-    result = {"fps": frames / wall, "rows": rows, "seconds": wall, "rss_mib": usage.ru_maxrss / 1024,
+    result = {"fps": frames / wall, "rows": rows, "seconds": wall, "rss_mib": peak["mib"],
               "cpu_ms": 1e3 * (usage.ru_utime + usage.ru_stime) / frames,
               "startup_s": stage_start.get("detect", t0) - t0,
               "pass1_fps": frames / stages.get("detect", math.nan),
