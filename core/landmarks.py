@@ -175,16 +175,19 @@ def smpl_targets(world: np.ndarray, rest_joints: np.ndarray, visibility: np.ndar
     sides[:, 15], weights[:, 15] = head_frame[..., 0], 1.0
     leaf[:, 15] = head_frame[..., 1]
 
+    def limb(top: int, mid: int, end: int, upper: np.ndarray, lower: np.ndarray) -> None:
+        """A two-bone limb: rest bone lengths along the landmarks' directions [F, 3], and
+        the hinge's axis as the side of its top and middle joints."""
+        joints[:, mid] = joints[:, top] + np.linalg.norm(off(mid, top)) * unit(upper)
+        joints[:, end] = joints[:, mid] + np.linalg.norm(off(end, mid)) * unit(lower)
+        normal, w = _hinge_axis(upper, lower, off(mid, top), off(end, mid), ik.SIDE_AXES[top])
+        for j in (top, mid):
+            sides[:, j], weights[:, j] = normal, w
+
     for side in ("left", "right"):
         s = 0 if side == "left" else 1
         hip, knee, ankle, foot = 1 + s, 4 + s, 7 + s, 10 + s
-        thigh = p(f"{side}_knee") - p(f"{side}_hip")
-        shank = p(f"{side}_ankle") - p(f"{side}_knee")
-        joints[:, knee] = joints[:, hip] + np.linalg.norm(off(knee, hip)) * unit(thigh)
-        joints[:, ankle] = joints[:, knee] + np.linalg.norm(off(ankle, knee)) * unit(shank)
-        normal, w = _hinge_axis(thigh, shank, off(knee, hip), off(ankle, knee), ik.SIDE_AXES[hip])
-        for j in (hip, knee):
-            sides[:, j], weights[:, j] = normal, w
+        limb(hip, knee, ankle, p(f"{side}_knee") - p(f"{side}_hip"), p(f"{side}_ankle") - p(f"{side}_knee"))
         # Foot: heel -> toes is forward, the ankle above the heel is up.
         forward = p(f"{side}_foot_index") - p(f"{side}_heel")
         foot_up = p(f"{side}_ankle") - p(f"{side}_heel")
@@ -193,15 +196,10 @@ def smpl_targets(world: np.ndarray, rest_joints: np.ndarray, visibility: np.ndar
         sides[:, ankle], weights[:, ankle] = foot_frame[..., 0], 1.0
 
         shoulder, elbow, wrist, hand = 16 + s, 18 + s, 20 + s, 22 + s
-        upper = p(f"{side}_elbow") - p(f"{side}_shoulder")
-        fore = p(f"{side}_wrist") - p(f"{side}_elbow")
+        limb(shoulder, elbow, wrist, p(f"{side}_elbow") - p(f"{side}_shoulder"),
+             p(f"{side}_wrist") - p(f"{side}_elbow"))
         palm = 0.5 * (p(f"{side}_index") + p(f"{side}_pinky")) - p(f"{side}_wrist")
-        joints[:, elbow] = joints[:, shoulder] + np.linalg.norm(off(elbow, shoulder)) * unit(upper)
-        joints[:, wrist] = joints[:, elbow] + np.linalg.norm(off(wrist, elbow)) * unit(fore)
         joints[:, hand] = joints[:, wrist] + np.linalg.norm(off(hand, wrist)) * unit(palm)
-        normal, w = _hinge_axis(upper, fore, off(elbow, shoulder), off(wrist, elbow), ik.SIDE_AXES[shoulder])
-        for j in (shoulder, elbow):
-            sides[:, j], weights[:, j] = normal, w
         across = p(f"{side}_index") - p(f"{side}_pinky")
         sides[:, wrist] = across
         weights[:, wrist] = np.minimum(vis[:, LM[f"{side}_index"]], vis[:, LM[f"{side}_pinky"]])

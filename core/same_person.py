@@ -31,6 +31,25 @@ def pelvis_pixels(motion: Motion) -> np.ndarray:
     return np.stack([motion.focal_length * p[:, 0] / z + w / 2, motion.focal_length * p[:, 1] / z + h / 2], 1)
 
 
+def repeated_tracks(order: list[int], frames_of, same_on, share: float) -> dict[int, int]:
+    """{repeat: the track it repeats}, greedily over track ids in `order` (the one to keep
+    first). A track repeats a kept one when `same_on(track, kept, mine, theirs)` -> bool[S],
+    taken over the S frames both cover (`mine`, `theirs`: their indices into `frames_of`
+    each track, int[F]), holds on at least `share` of the track's frames."""
+    kept: list[int] = []
+    repeats: dict[int, int] = {}
+    for t in order:
+        frames = frames_of(t)
+        for k in kept:
+            _, mine, theirs = np.intersect1d(frames, frames_of(k), return_indices=True)
+            if len(mine) >= share * len(frames) and same_on(t, k, mine, theirs).sum() >= share * len(frames):
+                repeats[t] = k
+                break
+        else:
+            kept.append(t)
+    return repeats
+
+
 def same_person_tracks(motion: Motion, distance: float = SAME_DISTANCE,
                        share: float = SAME_SHARE) -> dict[int, int]:
     """{dropped track id: the track it repeats}. Tracks are taken longest first (ties: lower
@@ -39,24 +58,13 @@ def same_person_tracks(motion: Motion, distance: float = SAME_DISTANCE,
     uv = pelvis_pixels(motion)
     height = motion.bboxes[:, 3] - motion.bboxes[:, 1]
     rows = {t: np.flatnonzero(motion.track_ids == t) for t in np.unique(motion.track_ids).tolist()}
+
+    def same_on(t: int, k: int, mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+        a, b = rows[t][mine], rows[k][theirs]
+        return np.linalg.norm(uv[a] - uv[b], axis=1) < distance * np.maximum(height[a], height[b])
+
     order = sorted(rows, key=lambda t: (-len(rows[t]), t))
-    kept: list[int] = []
-    repeats: dict[int, int] = {}
-    for t in order:
-        mine = rows[t]
-        for k in kept:
-            theirs = rows[k]
-            _, a, b = np.intersect1d(motion.frame_ids[mine], motion.frame_ids[theirs], return_indices=True)
-            if len(a) < share * len(mine):
-                continue
-            ra, rb = mine[a], theirs[b]
-            gap = np.linalg.norm(uv[ra] - uv[rb], axis=1)
-            if (gap < distance * np.maximum(height[ra], height[rb])).sum() >= share * len(mine):
-                repeats[t] = k
-                break
-        else:
-            kept.append(t)
-    return repeats
+    return repeated_tracks(order, lambda t: motion.frame_ids[rows[t]], same_on, share)
 
 
 def without_repeats(motion: Motion) -> tuple[Motion, dict[int, int]]:

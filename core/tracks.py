@@ -27,6 +27,7 @@ import numpy as np
 
 from .estimators import EstimatorError, RunContext
 from .prefetch import prefetched
+from .same_person import repeated_tracks
 from .video import iter_frames
 
 DEFAULT_MAX_GAP = 30  # frames; ByteTrack itself forgets a track after 30 unmatched frames (at 30 fps)
@@ -272,20 +273,12 @@ def drop_duplicates(tracks: Iterable[Track], iou: float = DUPLICATE_IOU,
     Tracks are taken largest first (`size_score`); one goes when its box has IoU >= `iou`
     with a kept track's box on at least `share` of its own frames. Kept in id order.
     """
-    kept: list[Track] = []
-    for track in sorted(tracks, key=lambda t: (-size_score(t), t.track_id)):
-        duplicate = False
-        for other in kept:
-            shared, mine, theirs = np.intersect1d(track.frames, other.frames, return_indices=True)
-            if len(shared) < share * len(track):
-                continue
-            same = box_iou(track.boxes[mine], other.boxes[theirs]) >= iou
-            if same.sum() >= share * len(track):
-                duplicate = True
-                break
-        if not duplicate:
-            kept.append(track)
-    return sorted(kept, key=lambda t: t.track_id)
+    by_id = {t.track_id: t for t in tracks}
+    order = sorted(by_id, key=lambda i: (-size_score(by_id[i]), i))
+    repeats = repeated_tracks(order, lambda i: by_id[i].frames,
+                              lambda i, k, mine, theirs: box_iou(by_id[i].boxes[mine], by_id[k].boxes[theirs]) >= iou,
+                              share)
+    return [by_id[i] for i in sorted(by_id) if i not in repeats]
 
 
 def smooth_boxes(track: Track, sigma: float = DEFAULT_SMOOTH_SIGMA) -> Track:
