@@ -181,6 +181,22 @@ def test_train_command_reports_bad_input(gen_data, body_model_path, tmp_path, ca
     assert code == EXIT_BAD_INPUT and "lacks scale" in capsys.readouterr().err
     code = train_main(base + ["--out", str(tmp_path / "c"), "--data-root", str(gen_data), "--ablation", "no_gte"])
     assert code == EXIT_BAD_INPUT and "unknown ablation 'no_gte'" in capsys.readouterr().err
+    code = train_main(base + ["--out", str(tmp_path / "d"), "--data-root", str(gen_data), "--set", "data.mix=1"])
+    assert code == EXIT_BAD_INPUT and "data settings are augment, cache_features, global_dropout" in \
+        capsys.readouterr().err
+
+
+def test_set_changes_data_settings_of_the_preset(gen_data, body_model_path, tmp_path):
+    from core.training.cli import train_main
+
+    code = train_main(["--smpl-model", str(body_model_path), "--preset", "cpu-proof", "--data-root", str(gen_data),
+                       "--out", str(tmp_path / "run"), "--steps", "1", "--no-progress",
+                       "--set", "model.backbone=\"tiny\"", "--set", "model.backbone_weights=null",
+                       "--set", "data.global_dropout=0.5", "--set", "data.cache_features=false"])
+    assert code == 0
+    data = json.loads((tmp_path / "run" / "run.json").read_text())["data"]
+    assert data["global_dropout"] == 0.5 and data["cache_features"] is False
+    assert not (tmp_path / "feature_cache").exists()
 
 
 @pytest.mark.slow

@@ -57,16 +57,23 @@ def load_tables(names, split: str, data_root: str | None, explicit: dict) -> dic
     return tables
 
 
+# Preset keys about the data that --set may change.
+DATA_SETTINGS = ("augment", "cache_features", "global_dropout")
+
+
 def parse_sets(items: list[str]) -> dict[str, dict]:
-    """['model.hidden_map_size=16', 'train.lr=1e-4'] -> {'model': {...}, 'train': {...}} (JSON values)."""
+    """['model.hidden_map_size=16', 'train.lr=1e-4', 'data.global_dropout=0.5'] ->
+    {'model': {...}, 'train': {...}, 'data': {...}} (JSON values; data.NAME is one of DATA_SETTINGS)."""
     from ..tar.config import ConfigError
 
-    out: dict[str, dict] = {"model": {}, "train": {}}
+    out: dict[str, dict] = {"model": {}, "train": {}, "data": {}}
     for item in items or []:
         key, eq, value = item.partition("=")
         group, _, name = key.partition(".")
         if not eq or group not in out or not name:
-            raise ConfigError(f"--set '{item}': write model.NAME=VALUE or train.NAME=VALUE")
+            raise ConfigError(f"--set '{item}': write model.NAME=VALUE, train.NAME=VALUE or data.NAME=VALUE")
+        if group == "data" and name not in DATA_SETTINGS:
+            raise ConfigError(f"--set '{item}': data settings are {', '.join(DATA_SETTINGS)}")
         try:
             out[group][name] = json.loads(value)
         except json.JSONDecodeError:
@@ -132,7 +139,7 @@ def train_main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--workers", type=int)
-    p.add_argument("--set", action="append", default=[], help="model.NAME=VALUE or train.NAME=VALUE (JSON values)")
+    p.add_argument("--set", action="append", default=[], help="model.NAME=VALUE, train.NAME=VALUE or data.NAME=VALUE (augment, cache_features, global_dropout); JSON values")
     p.add_argument("--resume", default="auto", help="auto (continue OUT/last.pt if present) | none | PATH")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--threads", type=int, help="CPU threads for torch (1 avoids oversubscription when runs share "
@@ -165,6 +172,7 @@ def _train(args) -> int:
         if args.ablation not in ABLATIONS:
             raise ConfigError(f"unknown ablation '{args.ablation}'; choose one of {', '.join(ABLATIONS)}")
         sets = parse_sets(args.set)
+        preset.update(sets["data"])
         model_settings = {**preset["model"], **ABLATIONS[args.ablation], **sets["model"]}
         train_settings = {**preset["train"], **sets["train"]}
         for key in ("steps", "batch_size", "lr", "seed", "workers"):
