@@ -31,7 +31,7 @@ PRESETS = {
                   "gte_dim": 128, "gte_layers": 2, "gte_heads": 4, "gte_ffn_dim": 256, "gte_dropout": 0.1,
                   "lte_channels": 16, "hidden_map_size": 4, "local_feature_dim": 64, "state_dim": 32,
                   "regressor_dim": 32, "marker_ids": list(REFIT_MARKER_IDS[::3])},
-        "train": {"steps": 1500, "batch_size": 32, "lr": 1e-3, "schedule": "cosine", "grad_clip": 4.0,
+        "train": {"steps": 3000, "batch_size": 32, "lr": 1e-3, "schedule": "cosine", "grad_clip": 4.0,
                   "freeze_backbone": True, "eval_every": 0, "ckpt_every": 250, "log_every": 25, "workers": 0},
         "mix": {"generated": 1.0},
         "eval": ["generated"],
