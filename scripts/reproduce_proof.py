@@ -11,8 +11,8 @@
 4. evaluates them and the mean-pose baselines on the held-out clips and prints the table
    beside the paper's Tables 3-4 (3DPW). The table is also written to OUT/proof_table.txt.
 
-Sized for a 2-core CPU: about 30 minutes in all (each variant trains in 7-11 minutes, two
-side by side); every stage reports its wall time.
+Sized for a 2-core CPU: about 45 minutes in all (each variant trains in 12-19 minutes on
+one core, two side by side); every stage reports its wall time.
 """
 from __future__ import annotations
 
