@@ -17,9 +17,9 @@ Every backbone maps normalised crops x [N, 3, C, C] (RGB, ImageNet mean/std, see
   orientation (measured: the GTE alone then predicts the root no better than chance).
 - tiny: four strided convolutions, for tests and CPU experiments: Dl = 2w, Dg = 8w.
 
-Backbones whose local map is upsampled coarser maps also have `forward_parts(x) ->
-(global, parts)`, the maps before upsampling (`fuse_parts(parts)` is the local map): a
-feature cache stores those, an order of magnitude smaller.
+Every backbone also has `forward_parts(x) -> (global, parts)`: the maps before upsampling
+(`fuse_parts(parts)` is the local map; one part where nothing is upsampled). A feature
+cache stores those, for HRNet and EfficientNet an order of magnitude smaller.
 """
 from __future__ import annotations
 
@@ -50,6 +50,8 @@ def normalize_crops(crops: torch.Tensor) -> torch.Tensor:
 
 def fuse_parts(features: list[torch.Tensor]) -> torch.Tensor:
     """Feature maps at strides 4, 8, ... -> all at the first one's size, concatenated."""
+    if len(features) == 1:
+        return features[0]
     size = features[0].shape[-2:]
     return torch.cat([features[0]] + [F.interpolate(f, size=size, mode="bilinear", align_corners=False)
                                       for f in features[1:]], dim=1)
@@ -79,7 +81,18 @@ def _timm_features(name: str, weights: str | None, **kwargs) -> nn.Module:
             "elsewhere and give the file as the backbone weights") from exc
 
 
-class HRNetW48(nn.Module):
+class Backbone(nn.Module):
+    """forward(x) = (global, fuse_parts(parts)) of the subclass's forward_parts(x)."""
+
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled, parts = self.forward_parts(x)
+        return pooled, fuse_parts(parts)
+
+
+class HRNetW48(Backbone):
     def __init__(self, weights: str | None):
         super().__init__()
         self.body = _timm_features("hrnet_w48", weights, feature_location="", out_indices=(1, 2, 3, 4))
@@ -90,12 +103,8 @@ class HRNetW48(nn.Module):
         branches = self.body(x)
         return torch.cat([b.mean(dim=(2, 3)) for b in branches], dim=1), branches
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pooled, branches = self.forward_parts(x)
-        return pooled, fuse_parts(branches)
 
-
-class ResNet50(nn.Module):
+class ResNet50(Backbone):
     def __init__(self, weights: str | None, deconv_channels: int = 256):
         super().__init__()
         self.body = _timm_features("resnet50", weights, out_indices=(4,))
@@ -108,12 +117,14 @@ class ResNet50(nn.Module):
         self.global_dim = self.body.feature_info.channels()[-1]  # 2048
         self.local_dim = deconv_channels
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         (c5,) = self.body(x)
-        return c5.mean(dim=(2, 3)), self.deconv(c5)
+        return c5.mean(dim=(2, 3)), [self.deconv(c5)]
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite0(Backbone):
+    GLOBAL_GRID = 2
+
     def __init__(self, weights: str | None, image_size: int):
         super().__init__()
         try:
@@ -138,8 +149,6 @@ class EfficientNetLite0(nn.Module):
         self.local_dim = 24 + 40 + 112 + 320
         self.global_dim = self.GLOBAL_GRID ** 2 * self.local_dim  # 1984
 
-    GLOBAL_GRID = 2
-
     def _maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         y = self.stem(x)
         last_at_size: dict[int, torch.Tensor] = {}
@@ -148,8 +157,7 @@ class EfficientNetLite0(nn.Module):
             y = block(y, drop_connect_rate=rate)
             last_at_size[y.shape[-1]] = y
         stride4 = x.shape[-1] // 4
-        maps = [m for size, m in sorted(last_at_size.items(), reverse=True) if size <= stride4]
-        return maps
+        return [m for size, m in sorted(last_at_size.items(), reverse=True) if size <= stride4]
 
     def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         maps = self._maps(x)
@@ -161,11 +169,12 @@ class EfficientNetLite0(nn.Module):
         return F.adaptive_avg_pool2d(local, cls.GLOBAL_GRID).flatten(1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # Not the base class's: the global feature is made from the fused map, fused once.
         local = fuse_parts(self._maps(x))
         return self.global_feature(local), local
 
 
-class TinyBackbone(nn.Module):
+class TinyBackbone(Backbone):
     def __init__(self, width: int):
         super().__init__()
 
@@ -176,9 +185,9 @@ class TinyBackbone(nn.Module):
         self.deep = nn.Sequential(*down(2 * width, 4 * width), *down(4 * width, 8 * width))
         self.local_dim, self.global_dim = 2 * width, 8 * width
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         local = self.stem(x)
-        return self.deep(local).mean(dim=(2, 3)), local
+        return self.deep(local).mean(dim=(2, 3)), [local]
 
 
 def build_backbone(cfg: TARConfig, load_weights: bool = True) -> nn.Module:

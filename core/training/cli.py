@@ -139,7 +139,9 @@ def train_main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--workers", type=int)
-    p.add_argument("--set", action="append", default=[], help="model.NAME=VALUE, train.NAME=VALUE or data.NAME=VALUE (augment, cache_features, global_dropout); JSON values")
+    p.add_argument("--set", action="append", default=[],
+                   help="model.NAME=VALUE, train.NAME=VALUE or data.NAME=VALUE (augment, cache_features, "
+                        "global_dropout); JSON values")
     p.add_argument("--resume", default="auto", help="auto (continue OUT/last.pt if present) | none | PATH")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--threads", type=int, help="CPU threads for torch (1 avoids oversubscription when runs share "

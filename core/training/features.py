@@ -5,8 +5,8 @@ A store holds, for every row of a dataset file, the un-augmented crop's global f
 [Dg] (`global.npy`) and its local map in float16, and `meta.json` saying what made them.
 The local map is kept as the backbone's parts (`local_0.npy`, `local_1.npy`, ...: the
 maps at strides 4, 8, ... before upsampling, see `core.tar.backbone.fuse_parts`), which
-for EfficientNet-Lite0 is 11× smaller than the map itself; a backbone without parts
-stores its map as the one part. A store whose meta does not match the dataset and the
+for EfficientNet-Lite0 is 11× smaller than the map itself (one part where the backbone
+upsamples nothing). A store whose meta does not match the dataset and the
 backbone is rebuilt. Augmentation cannot be used with cached features.
 """
 from __future__ import annotations
@@ -105,7 +105,7 @@ class FeatureStore:
                 for start in range(0, n, batch_size):
                     rows = np.arange(start, min(n, start + batch_size))
                     crops = torch.as_tensor(reader.crops(rows, NO_AUGMENT)).to(device)
-                    g, parts = _features_in_parts(model, crops)
+                    g, parts = backbone.forward_parts(crops)
                     if outs is None:
                         names = ["global.npy"] + [f"local_{i}.npy" for i in range(len(parts))]
                         outs = [np.lib.format.open_memmap(tmp / name, "w+", np.float16, (n, *x.shape[1:]))
@@ -124,14 +124,6 @@ class FeatureStore:
             backbone.train(was_training)
             shutil.rmtree(tmp, ignore_errors=True)
         return cls(folder)
-
-
-def _features_in_parts(model, crops: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """crops -> (global [N, Dg], the local map's parts), one part where the backbone has none."""
-    if hasattr(model.backbone, "forward_parts"):
-        return model.backbone.forward_parts(crops)
-    g, local = model.extract_features(crops)
-    return g, [local]
 
 
 class CachedClipReader(ClipReader):
