@@ -6,7 +6,6 @@ saying what to fix; 3 training stopped (non-finite loss), the last good checkpoi
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -358,8 +357,6 @@ def format_table1(rows: dict[str, dict[str, dict]], frames: dict[str, int | str]
 
 
 def _evaluate(args) -> int:
-    import torch
-
     from ..devices import resolve_device
     from ..tar.checkpoint import CheckpointError, load_model
     from .datasets import DatasetError
@@ -371,7 +368,7 @@ def _evaluate(args) -> int:
         explicit = parse_data_args(args.data)
         names = args.datasets
         if names is None:
-            from .datasets import STANDARD, standard_paths
+            from .datasets import standard_paths
 
             names = list(explicit) + [n for n in ("3dpw", "mpi_inf_3dhp", "h36m", "generated")
                                       if n not in explicit and args.data_root
