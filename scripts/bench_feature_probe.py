@@ -40,6 +40,7 @@ def clip_sources(table) -> list[str] | None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", required=True, help="the --out folder of scripts/reproduce_proof.py")
+    p.add_argument("--global-grid", type=int, help="the backbone's global_grid (default: the cpu-proof preset's)")
     p.add_argument("--lambdas", default="100,1000,10000", help="ridge strengths to try, comma-separated")
     args = p.parse_args()
 
@@ -60,7 +61,10 @@ def main() -> int:
         if not path.exists():
             raise SystemExit(f"'{path}' is missing: run scripts/reproduce_proof.py --out {run} first")
     t0 = time.time()
-    model = build_model(get_preset("cpu-proof")["model"], body)
+    settings = get_preset("cpu-proof")["model"]
+    if args.global_grid:
+        settings["global_grid"] = args.global_grid
+    model = build_model(settings, body)
     tables = {s: load_tables(["generated"], s, str(data), {})["generated"] for s in ("train", "test")}
     stores = {s: make_readers({"generated": t}, model, model.cfg.seq_len, False, True, cache, "cpu",
                               log=lambda m: None)["generated"].store for s, t in tables.items()}

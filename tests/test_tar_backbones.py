@@ -71,3 +71,10 @@ def test_efficientnet_lite0_loads_its_packaged_imagenet_weights():
     assert [p.shape[-1] for p in parts] == [64, 32, 16, 8]
     # ImageNet features react to the figure: the local map differs inside and outside it.
     assert (l[0, :, 24:40, 28:36].mean(dim=(1, 2)) - l[0, :, :8, :8].mean(dim=(1, 2))).abs().max() > 0.1
+    # A finer grid: the same local map, pooled to 4×4 cells of 16×16.
+    net4 = build_backbone(TARConfig(backbone="efficientnet_lite0", backbone_weights="pretrained",
+                                    global_grid=4)).eval()
+    with torch.no_grad():
+        g4, l4 = net4(normalize_crops(crops))
+    assert net4.global_dim == 16 * 496 and g4.shape == (1, 16 * 496) and torch.allclose(l4, l)
+    assert torch.allclose(g4.view(1, 496, 4, 4)[0, :, 1, 2], l[0, :, 16:32, 32:48].mean(dim=(1, 2)), atol=1e-5)

@@ -160,6 +160,8 @@ def test_bad_shapes_and_configs_are_explained(smpl):
         TARConfig(seq_len=8)
     with pytest.raises(ConfigError, match="outside SMPL"):
         TARConfig(marker_ids=(1, 7000))
+    with pytest.raises(ConfigError, match="global_grid must be between 1 and the local map size 16"):
+        TARConfig(backbone="efficientnet_lite0", crop_size=64, global_grid=32)
 
 
 def test_gradients_reach_backbone_gte_lte_and_rrm(smpl):

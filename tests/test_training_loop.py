@@ -307,3 +307,8 @@ def test_feature_store_gives_the_backbone_features_and_rebuilds_for_another_back
     rebuilt = FeatureStore.open_or_build(tmp_path / "store", table, other)
     assert rebuilt.meta["backbone_digest"] != store.meta["backbone_digest"]
     assert not np.allclose(np.asarray(rebuilt.global_feats), np.asarray(store.global_feats))
+    if backbone == "efficientnet_lite0":
+        # Same weights, a finer global grid: other global features, so the store is rebuilt.
+        finer = _model(body_model_path, **changes, global_grid=4)
+        regrid = FeatureStore.open_or_build(tmp_path / "store", table, finer)
+        assert regrid.meta["global_dim"] == 16 * 496 and regrid.global_feats.shape == (len(table), 16 * 496)

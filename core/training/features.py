@@ -71,7 +71,7 @@ class FeatureStore:
     def wanted_meta(table: FrameTable, model) -> dict:
         return {"version": STORE_VERSION, "dataset": table_digest(table), "rows": len(table),
                 "backbone": model.cfg.backbone, "backbone_digest": backbone_digest(model),
-                "crop_size": model.cfg.crop_size}
+                "crop_size": model.cfg.crop_size, "global_dim": int(model.backbone.global_dim)}
 
     @classmethod
     def open_or_build(cls, folder: str | os.PathLike, table: FrameTable, model, batch_size: int = 64,

@@ -23,11 +23,13 @@ PRESETS = {
     },
     # Fits a 2-core CPU: frozen pretrained EfficientNet-Lite0 whose features are computed
     # once per frame and cached; 64-pixel crops (16×16 local maps), S = 4 ConvGRU maps,
-    # 23 of ReFit's 67 markers, a 2-layer GTE; generated data only. Without image
-    # augmentation, dropout on the cached global features keeps the GTE from memorising
-    # clips by their look. Runs use one thread each (two side by side on two cores).
+    # 23 of ReFit's 67 markers, a 2-layer GTE fed the local map's 4×4 grid of averages (a
+    # 2×2 grid carries less of the pose: scripts/bench_feature_probe.py); generated data
+    # only. Without image augmentation, dropout on the cached global features keeps the GTE
+    # from memorising clips by their look.
     "cpu-proof": {
         "model": {"backbone": "efficientnet_lite0", "backbone_weights": "pretrained", "crop_size": 64,
+                  "global_grid": 4,
                   "gte_dim": 128, "gte_layers": 2, "gte_heads": 4, "gte_ffn_dim": 256, "gte_dropout": 0.1,
                   "lte_channels": 16, "hidden_map_size": 4, "local_feature_dim": 64, "state_dim": 32,
                   "regressor_dim": 32, "marker_ids": list(REFIT_MARKER_IDS[::3])},
