@@ -87,13 +87,7 @@ def wahba(rest_vectors: np.ndarray, target_vectors: np.ndarray, weights: np.ndar
 
     rest_vectors a [..., K, 3], target_vectors b [..., K, 3], weights [..., K] -> [..., 3, 3].
     """
-    b_mat = np.einsum("...k,...ki,...kj->...ij", weights, target_vectors, rest_vectors)
-    u, _, vt = np.linalg.svd(b_mat)
-    d = np.sign(np.linalg.det(u @ vt))
-    d = np.where(d == 0, 1.0, d)
-    u = u.copy()
-    u[..., :, 2] *= d[..., None]
-    return u @ vt
+    return rotations.nearest_rotation(np.einsum("...k,...ki,...kj->...ij", weights, target_vectors, rest_vectors))
 
 
 def twist_angle(current: np.ndarray, target: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

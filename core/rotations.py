@@ -56,6 +56,16 @@ def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
     return m.reshape(q.shape[:-1] + (3, 3))
 
 
+def nearest_rotation(m: np.ndarray) -> np.ndarray:
+    """[..., 3, 3] any matrices -> the nearest rotations (Frobenius norm, det +1), [..., 3, 3].
+
+    Also the Kabsch/Wahba solution when m is a cross-covariance sum_k w_k b_k a_k^T."""
+    u, _, vt = np.linalg.svd(np.asarray(m, dtype=np.float64))
+    fix = np.ones(u.shape[:-1])
+    fix[..., -1] = np.sign(np.linalg.det(u @ vt))
+    return u @ (fix[..., :, None] * vt)
+
+
 def matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
     """[..., 3, 3] rotation matrix -> [..., 4] unit quaternion (w, x, y, z), w >= 0.
 

@@ -47,11 +47,10 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from core.training.cli import build_model, load_tables, make_readers
     from core.tar.checkpoint import load_model
+    from core.training.cli import build_model, load_tables, make_readers
     from core.training.evaluation import ground_truth, mean_pose_prediction, predict, score
-    from core.training.presets import ABLATION_LABELS
-    from core.training.presets import get_preset
+    from core.training.presets import ABLATION_LABELS, get_preset
     from core.training.probe import probe_rotations
     from core.training.trainer import batch_rotmat
 

@@ -127,8 +127,8 @@ def main() -> int:
     cores = os.cpu_count() or 1
     while pending or active:
         # "full" runs alone on every core; the rest share the cores, one thread each.
-        while pending and len(active) < args.parallel and not (active and pending[0] == "full") \
-                and "full" not in active:
+        limit = 1 if "full" in active or (pending and pending[0] == "full") else args.parallel
+        while pending and len(active) < limit:
             v = pending.pop(0)
             threads = cores if v == "full" else 1
             (runs / v).mkdir(parents=True, exist_ok=True)

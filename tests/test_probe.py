@@ -1,7 +1,7 @@
 import numpy as np
 
 from core import rotations
-from core.training.probe import apply_ridge, fit_ridge, nearest_rotations, probe_rotations
+from core.training.probe import apply_ridge, fit_ridge, probe_rotations
 
 
 def test_ridge_recovers_a_linear_map():
@@ -12,15 +12,6 @@ def test_ridge_recovers_a_linear_map():
     model = fit_ridge(x, y, lam=1e-6)
     x_new = rng.normal(size=(20, 6))
     np.testing.assert_allclose(apply_ridge(model, x_new), x_new @ w + [1.0, -2.0, 0.5], atol=1e-5)
-
-
-def test_nearest_rotation_of_a_scaled_noisy_rotation():
-    rng = np.random.default_rng(1)
-    r = rotations.axis_angle_to_matrix(rng.normal(size=(50, 3)))
-    out = nearest_rotations(1.7 * r + 1e-3 * rng.normal(size=r.shape))
-    np.testing.assert_allclose(out @ np.swapaxes(out, -1, -2), np.broadcast_to(np.eye(3), out.shape), atol=1e-9)
-    np.testing.assert_allclose(np.linalg.det(out), 1.0, atol=1e-9)
-    assert np.abs(out - r).max() < 5e-3
 
 
 def test_probe_reads_pose_that_the_features_encode_and_not_what_they_do_not():

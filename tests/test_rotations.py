@@ -38,3 +38,12 @@ def test_quaternion_continuity_and_slerp():
     np.testing.assert_allclose(R.quaternion_to_axis_angle(R.slerp(a, b, 0.5)), [0, 0, 0.6], atol=1e-12)
     ab = R.quaternion_multiply(a, b)
     np.testing.assert_allclose(R.quaternion_to_axis_angle(ab), [0, 0, 1.2], atol=1e-12)
+
+
+def test_nearest_rotation_of_a_scaled_noisy_rotation():
+    rng = np.random.default_rng(1)
+    r = R.axis_angle_to_matrix(rng.normal(size=(50, 3)))
+    out = R.nearest_rotation(1.7 * r + 1e-3 * rng.normal(size=r.shape))
+    np.testing.assert_allclose(out @ np.swapaxes(out, -1, -2), np.broadcast_to(np.eye(3), out.shape), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.det(out), 1.0, atol=1e-9)
+    assert np.abs(out - r).max() < 5e-3

@@ -262,11 +262,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _frame_alignment(src: list[np.ndarray], dst: list[np.ndarray]) -> np.ndarray:
     """Rotations [..., 3, 3] taking the directions `src` [..., 3] onto `dst` best (Kabsch)."""
-    cov = sum(d[..., :, None] * s[..., None, :] for s, d in zip(src, dst))
-    u, _, vt = np.linalg.svd(cov)
-    fix = np.ones(u.shape[:-1])
-    fix[..., -1] = np.sign(np.linalg.det(u @ vt))
-    return u @ (fix[..., :, None] * vt)
+    return rotations.nearest_rotation(sum(d[..., :, None] * s[..., None, :] for s, d in zip(src, dst)))
 
 
 @dataclasses.dataclass

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..rotations import nearest_rotation
+
 
 def fit_ridge(features: np.ndarray, targets: np.ndarray, lam: float) -> tuple[np.ndarray, ...]:
     """features [N, D], targets [N, K] -> (mean [D], std [D], weights [D, K], bias [K]).
@@ -29,19 +31,10 @@ def apply_ridge(model: tuple[np.ndarray, ...], features: np.ndarray) -> np.ndarr
     return ((np.asarray(features, np.float64) - mean) / std) @ weights + bias
 
 
-def nearest_rotations(matrices: np.ndarray) -> np.ndarray:
-    """[..., 3, 3] any matrices -> the nearest rotations (Frobenius norm), [..., 3, 3]."""
-    u, _, vt = np.linalg.svd(matrices)
-    det = np.sign(np.linalg.det(u @ vt))
-    fix = np.ones(matrices.shape[:-1])
-    fix[..., -1] = det
-    return u @ (fix[..., None] * vt)
-
-
 def probe_rotations(train_features: np.ndarray, train_rotmat: np.ndarray, test_features: np.ndarray,
                     lam: float) -> np.ndarray:
     """Fit on train_features [N, D] -> train_rotmat [N, J, 3, 3]; predict test [M, J, 3, 3]."""
     n, joints = train_rotmat.shape[:2]
     model = fit_ridge(train_features, train_rotmat.reshape(n, joints * 9), lam)
     pred = apply_ridge(model, test_features).reshape(len(test_features), joints, 3, 3)
-    return nearest_rotations(pred)
+    return nearest_rotation(pred)
