@@ -13,9 +13,9 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..core import retarget, rotations
-from ..core.atomic import atomic_path
-from ..core.skeleton import JOINT_NAMES
+from ..core.common import keyframes, rotations
+from ..core.common.atomic import atomic_path
+from ..core.common.skeleton import JOINT_NAMES
 from .animation import LINEAR, ActionWriter, action_fcurves, read_curve
 from .importer import _matrix
 
@@ -169,7 +169,7 @@ def _world_baked_copy(context, armature):
     """A temporary copy of `armature` at the plain Y-up -> Z-up turn, with the rest of its
     world transform (the ground alignment) folded into the pelvis keys; removed after."""
     target = np.eye(4)
-    target[:3, :3] = retarget.ARMATURE_TO_BLENDER
+    target[:3, :3] = keyframes.ARMATURE_TO_BLENDER
     m = np.linalg.inv(target) @ np.array(armature.matrix_world)     # rigid, in armature space
     curves = {(fc.data_path, fc.array_index): fc for fc in action_fcurves(armature.animation_data.action, armature)}
     rot_paths = [('pose.bones["pelvis"].rotation_quaternion', i) for i in range(4)]
@@ -266,7 +266,7 @@ def export_amass(context, filepath: str | os.PathLike, armature, gender: str = "
     frames = np.arange(start, end + 1)
     quats, pelvis = sample_armature(armature, frames)
     rest = np.array([armature.data.bones[name].head_local for name in JOINT_NAMES], dtype=np.float64)
-    poses, trans = retarget.amass_arrays(quats, pelvis, rest, np.array(armature.matrix_world))
+    poses, trans = keyframes.amass_arrays(quats, pelvis, rest, np.array(armature.matrix_world))
     render = context.scene.render
     arrays = {
         "poses": poses.astype(np.float32), "trans": trans.astype(np.float32),

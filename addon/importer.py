@@ -16,12 +16,12 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from ..core import ground as ground_fit
-from ..core import retarget
-from ..core.motion import Motion, read_motion
-from ..core.skeleton import JOINT_NAMES, PARENTS
-from ..core.smoothing import OneEuro
-from ..core.smpl_mesh import read_mesh_file
+from ..core.common import ground as ground_fit
+from ..core.common import keyframes
+from ..core.common.motion import Motion, read_motion
+from ..core.common.skeleton import JOINT_NAMES, PARENTS
+from ..core.common.smoothing import OneEuro
+from ..core.common.mesh_file import read_mesh_file
 from .animation import CONSTANT, LINEAR, ActionWriter
 from .mesh import build_body_mesh
 
@@ -42,7 +42,7 @@ class ImportOptions:
     video: str | None = None          # footage for the camera background (default: none)
     mesh_file: str | None = None      # a core.smpl_mesh file; None = armature only
     name: str | None = None           # base name of the new datablocks
-    max_gap_seconds: float = retarget.DEFAULT_MAX_GAP_SECONDS
+    max_gap_seconds: float = keyframes.DEFAULT_MAX_GAP_SECONDS
     set_scene: bool = True            # frame rate, frame range, resolution, active camera
     slotted_actions: bool | None = None  # None: whatever this Blender has
 
@@ -178,7 +178,7 @@ def build_armatures(context, collection, named_rests: list[tuple[str, np.ndarray
     return objects
 
 
-def key_track(obj, keys: retarget.TrackKeys, action_name: str, slotted: bool | None,
+def key_track(obj, keys: keyframes.TrackKeys, action_name: str, slotted: bool | None,
               created: _Created) -> bpy.types.Action:
     """Write the track's keys: Blender frame = video frame + 1, linear, holds before long gaps."""
     writer = ActionWriter(obj, action_name, slotted=slotted)
@@ -205,7 +205,7 @@ def build_camera(collection, name: str, motion: Motion, matrix: np.ndarray, vide
     cam = created.add(bpy.data.cameras.new(name))
     cam.sensor_fit = "AUTO"
     cam.sensor_width = 36.0
-    cam.lens = retarget.camera_lens_mm(motion.focal_length, width, height, 36.0)
+    cam.lens = keyframes.camera_lens_mm(motion.focal_length, width, height, 36.0)
     cam.clip_start, cam.clip_end = 0.05, 1000.0
     obj = created.add(bpy.data.objects.new(name, cam))
     collection.objects.link(obj)
@@ -246,20 +246,20 @@ def import_motion(context, motion: Motion | str | os.PathLike, options: ImportOp
     name = options.name or (Path(options.video or source).stem if (options.video or source) else "motion")
 
     # Numpy first: a failure here has not touched the scene.
-    tracks = retarget.select_tracks(motion, options.people)
+    tracks = keyframes.select_tracks(motion, options.people)
     root = OneEuro.from_strength(options.root_smoothing)
     rot = OneEuro.from_strength(options.rotation_smoothing)
-    gap = retarget.max_gap_frames(motion.fps, options.max_gap_seconds)
-    all_keys = [retarget.track_keys(motion, t, root, rot, gap) for t in tracks]
+    gap = keyframes.max_gap_frames(motion.fps, options.max_gap_seconds)
+    all_keys = [keyframes.track_keys(motion, t, root, rot, gap) for t in tracks]
     warnings: list[str] = []
     ground = None
     if options.ground:
-        points = [ground_fit.contact_points(retarget.world_joints(k, ground_fit.FEET), motion.fps) for k in all_keys]
+        points = [ground_fit.contact_points(keyframes.world_joints(k, ground_fit.FEET), motion.fps) for k in all_keys]
         try:
             ground = ground_fit.floor_transform(ground_fit.fit_floor(np.concatenate(points)))
         except ground_fit.GroundError as exc:
             warnings.append(f"ground alignment skipped: {exc}")
-    arm_matrix, cam_matrix = retarget.object_matrices(ground)
+    arm_matrix, cam_matrix = keyframes.object_matrices(ground)
     mesh_data = None
     if options.mesh_file:
         mesh_data = read_mesh_file(options.mesh_file)
@@ -290,7 +290,7 @@ def import_motion(context, motion: Motion | str | os.PathLike, options: ImportOp
         first = int(min(k.frames[0] for k in all_keys)) + 1
         last = int(max(k.frames[-1] for k in all_keys)) + 1
         if options.set_scene:
-            fps, base = retarget.blender_fps(motion.fps)
+            fps, base = keyframes.blender_fps(motion.fps)
             scene.render.fps, scene.render.fps_base = fps, base
             scene.render.resolution_x, scene.render.resolution_y = motion.image_size
             scene.render.pixel_aspect_x = scene.render.pixel_aspect_y = 1.0

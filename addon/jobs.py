@@ -14,8 +14,8 @@ from pathlib import Path
 
 import bpy
 
-from ..core.child_process import python_executable_problem
-from ..core.worker_client import (ProtocolRun, RunSequence, WorkerOptions, WorkerRun, mesh_command)
+from ..core.client.child_process import python_executable_problem
+from ..core.client.worker_client import (ProtocolRun, RunSequence, WorkerOptions, WorkerRun, mesh_command)
 from . import common
 from .importer import ImportFailed, ImportOptions, import_motion
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core.skeleton import JOINT_NAMES
-from ..core.smpl_mesh import shaped_vertices
+from ..core.common.skeleton import JOINT_NAMES
+from ..core.common.mesh_file import shaped_vertices
 
 WEIGHT_EPS = 1e-4
 JOINT_MISMATCH_M = 0.02

@@ -13,9 +13,8 @@ from bpy.props import BoolProperty, EnumProperty, StringProperty
 from bpy.types import Operator
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from ..core.worker_check import summary_lines
-from ..core.worker_client import ProtocolRun, check_command
-from ..core.child_process import python_executable_problem
+from ..core.client.worker_client import ProtocolRun, check_command, summary_lines
+from ..core.client.child_process import python_executable_problem
 from . import common
 from .importer import ImportFailed, ImportOptions, import_motion
 from .jobs import RunController, UserError, request_from_context
@@ -238,7 +237,7 @@ class VTM_OT_setup_worker(_Modal, Operator):
                              description="Space-separated requirements instead of the worker's own (advanced)")
 
     def _start(self, context):
-        from ..core import worker_setup
+        from ..core.client import worker_setup
 
         prefs = common.preferences()
         state = context.window_manager.vtm

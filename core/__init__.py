@@ -1,9 +1,9 @@
-"""Video to Motion core: the worker side (video, detection, tracking, TAR, SMPL, motion format).
+"""Video to Motion's code outside Blender's UI, one room per place it runs (README: "Where things are").
 
-Modules named in `NUMPY_ONLY` import nothing heavier than numpy, so the Blender add-on
-can use them; everything else is imported by the worker alone.
+common/     numpy + stdlib: the motion file, keys, maths — what Blender imports
+client/     stdlib + common: running the worker from Blender
+worker/     the worker process (OpenCV, torch): video, detection, tracking, body model
+estimators/ pose estimators the worker runs (blazepose/, tar)
+tar/        the TAR model;  training/  its training and evaluation
 """
 __version__ = "0.1.0"
-
-NUMPY_ONLY = ("atomic", "child_process", "ground", "motion", "protocol", "retarget", "rotations", "skeleton",
-              "smoothing", "smpl_mesh", "worker_check", "worker_client", "worker_setup")

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--rotation-smoothing", default="none", help="none or a strength in 0..1 (default none)")
     i.add_argument("--no-ground", action="store_true", help="keep the camera frame; no floor alignment")
     i.add_argument("--no-camera", action="store_true", help="no camera object")
-    i.add_argument("--mesh-file", help="a vtm.smpl_mesh/1 file (python -m core.smpl_mesh) for body meshes")
+    i.add_argument("--mesh-file", help="a vtm.smpl_mesh/1 file (python -m video_to_motion.core.worker.smpl_mesh) for body meshes")
     i.add_argument("--footage", help="with --motion: the video the motion came from, behind the camera and the "
                                      "preview (may contain {name})")
     o = p.add_argument_group("outputs")
@@ -193,7 +193,7 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
 
     importer = importlib.import_module(f"{pkg.__name__}.addon.importer")
     exporters = importlib.import_module(f"{pkg.__name__}.addon.exporters")
-    client = importlib.import_module(f"{pkg.__name__}.core.worker_client")
+    client = importlib.import_module(f"{pkg.__name__}.core.client.worker_client")
     name = source.stem
     entry: dict = {"input": str(source), "name": name, "ok": False, "outputs": {}, "warnings": [], "timings": {}}
     timings = entry["timings"]
@@ -284,7 +284,7 @@ def preview(args, result, motion_file: str, video: str | None, target: Path) -> 
 
     drawing = load_preview()
     core = f"{load_package().__name__}.core"
-    motion = importlib.import_module(f"{core}.motion").read_motion(motion_file)
+    motion = importlib.import_module(f"{core}.common.motion").read_motion(motion_file)
     if args.preview_frame is not None:
         frame = args.preview_frame
     else:
@@ -293,7 +293,7 @@ def preview(args, result, motion_file: str, video: str | None, target: Path) -> 
     arms = [a for a in result.armatures if int(a["vtm_track_id"]) in present]
     notes = []
     if video:
-        info = importlib.import_module(f"{core}.video").probe(video)
+        info = importlib.import_module(f"{core}.worker.video").probe(video)
         if (info.width, info.height) != tuple(int(v) for v in motion.image_size):
             notes.append(f"the footage is {info.width}x{info.height} but the motion was made from "
                          f"{motion.image_size[0]}x{motion.image_size[1]} frames; the preview may not line up")

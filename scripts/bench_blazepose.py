@@ -4,7 +4,7 @@
     python scripts/bench_blazepose.py [--video sample_data/vtest.avi] [--frames 60] [--start 0]
                                       [--detect-every 2] [--hd]
 
-Runs the stages of `core.estimators.blazepose` one after the other on the same frames and
+Runs the stages of `video_to_motion.core.estimators.blazepose.estimator` one after the other on the same frames and
 prints a table: decoding, person detection + tracking (the detector the worker would
 use), cropping, BlazePose in video mode (the estimator's choice) and in static mode, and
 the solve (front/back readings, SMPL targets, IK, translation fit); BlazePose is also
@@ -67,14 +67,14 @@ def main() -> int:
 
     import cv2
 
-    from core.crops import crop_square, square_box
-    from core.detection import PersonDetector
-    from core.estimators import EstimatorOptions, RunContext
-    from core.estimators import blazepose as bp
-    from core.mediapipe_pose import BlazePoseCrops
-    from core.root_fit import cliff_focal_length, crop_camera_rotation
-    from core.tracks import detect_and_track, postprocess
-    from core.video import iter_frames, probe
+    from video_to_motion.core.worker.crops import crop_square, square_box
+    from video_to_motion.core.worker.detection import PersonDetector
+    from video_to_motion.core.estimators import EstimatorOptions, RunContext
+    from video_to_motion.core.estimators import blazepose as bp
+    from video_to_motion.core.estimators.blazepose.mediapipe_pose import BlazePoseCrops
+    from video_to_motion.core.estimators.blazepose.root_fit import cliff_focal_length, crop_camera_rotation
+    from video_to_motion.core.worker.tracks import detect_and_track, postprocess
+    from video_to_motion.core.worker.video import iter_frames, probe
 
     info = probe(args.video)
     stop = args.start + args.frames

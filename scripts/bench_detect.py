@@ -38,8 +38,8 @@ def main() -> int:
     import cv2
     import torch
 
-    from core.detection import PersonDetector
-    from core.video import iter_frames
+    from video_to_motion.core.worker.detection import PersonDetector
+    from video_to_motion.core.worker.video import iter_frames
 
     if not args.video.is_file():
         print(f"no video at {args.video}; run scripts/get_sample_data.sh or pass --video", file=sys.stderr)

@@ -47,12 +47,12 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from core.tar.checkpoint import load_model
-    from core.training.cli import build_model, load_tables, make_readers
-    from core.training.evaluation import ground_truth, mean_pose_prediction, predict, score
-    from core.training.presets import ABLATION_LABELS, get_preset
-    from core.training.probe import probe_rotations
-    from core.training.trainer import batch_rotmat
+    from video_to_motion.core.tar.checkpoint import load_model
+    from video_to_motion.core.training.cli import build_model, load_tables, make_readers
+    from video_to_motion.core.training.evaluation import ground_truth, mean_pose_prediction, predict, score
+    from video_to_motion.core.training.presets import ABLATION_LABELS, get_preset
+    from video_to_motion.core.training.probe import probe_rotations
+    from video_to_motion.core.training.trainer import batch_rotmat
 
     run = Path(args.run)
     data, cache, body = run / "data", run / "feature_cache", run / "data" / "body_generated.pkl"

@@ -3,9 +3,9 @@
 
     python scripts/bench_ik.py [--poses 500] [--seed 0]
 
-The body is the project's generated SMPL-layout model (core.body_gen) posed by real
+The body is the project's generated SMPL-layout model (video_to_motion.core.training.body_gen) posed by real
 smplx with random shapes and random poses within human joint ranges (the limits of
-tests/test_ik.py); its 24 joints go through core.ik.solve and back through forward
+tests/test_ik.py); its 24 joints go through video_to_motion.core.estimators.blazepose.ik.solve and back through forward
 kinematics. Prints joint position errors (mm) per joint group and the time per frame,
 once with joints only and once with side vectors taken from the true pose (which also
 fixes every twist, so the rotations themselves can be compared).
@@ -36,10 +36,12 @@ def main() -> int:
 
     import torch
 
-    from core import ik, rotations
-    from core.body_gen import write_smpl_pkl
-    from core.body_model import create_smpl, smpl_rest_joints
-    from core.skeleton import forward_kinematics
+    from video_to_motion.core.estimators.blazepose import ik
+
+    from video_to_motion.core.common import rotations
+    from video_to_motion.core.training.body_gen import write_smpl_pkl
+    from video_to_motion.core.worker.body_model import create_smpl, smpl_rest_joints
+    from video_to_motion.core.common.skeleton import forward_kinematics
     from test_ik import global_rotations, random_poses
 
     with tempfile.TemporaryDirectory() as tmp:

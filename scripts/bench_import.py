@@ -34,8 +34,8 @@ def load_extension(name: str = "video_to_motion"):
 
 
 def synthetic_motion(ext, frames: int, tracks: int, seed: int = 0):
-    motion_mod = importlib.import_module(f"{ext.__name__}.core.motion")
-    skeleton = importlib.import_module(f"{ext.__name__}.core.skeleton")
+    motion_mod = importlib.import_module(f"{ext.__name__}.core.common.motion")
+    skeleton = importlib.import_module(f"{ext.__name__}.core.common.skeleton")
     rng = np.random.default_rng(seed)
     n = frames * tracks
     t = np.arange(frames) / 30.0
@@ -65,8 +65,8 @@ def main() -> int:
 
     ext = load_extension()
     importer = importlib.import_module(f"{ext.__name__}.addon.importer")
-    motion_mod = importlib.import_module(f"{ext.__name__}.core.motion")
-    retarget = importlib.import_module(f"{ext.__name__}.core.retarget")
+    motion_mod = importlib.import_module(f"{ext.__name__}.core.common.motion")
+    keyframes = importlib.import_module(f"{ext.__name__}.core.common.keyframes")
     with tempfile.TemporaryDirectory() as tmp:
         path = motion_mod.write_motion(Path(tmp) / "bench.npz", synthetic_motion(ext, args.frames, args.tracks))
         configs = [
@@ -86,10 +86,10 @@ def main() -> int:
                 assert len(result.armatures) == args.tracks
                 # The numpy part alone (keys, smoothing), for the breakdown.
                 motion = motion_mod.read_motion(path)
-                smoothing = importlib.import_module(f"{ext.__name__}.core.smoothing")
+                smoothing = importlib.import_module(f"{ext.__name__}.core.common.smoothing")
                 t1 = time.perf_counter()
                 for track in motion.track_list():
-                    retarget.track_keys(motion, track,
+                    keyframes.track_keys(motion, track,
                                         smoothing.OneEuro.from_strength(extra.get("root_smoothing", 0.5)),
                                         smoothing.OneEuro.from_strength(extra.get("rotation_smoothing", 0.0)))
                 best_keys = min(best_keys, time.perf_counter() - t1)

@@ -12,17 +12,17 @@ never jumps) to the length asked for, written as MPEG-4 Part 2 (mp4v, the encode
 OpenCV has) at 30 fps. Clips are made once, streamed to disk, and kept in --cache.
 
 Stages, and how much of each video they run on:
-  decode       `core.video.iter_frames`, every frame (full length).
-  crop         the 256² CLIFF square around the person (`core.crops`), every frame.
+  decode       `video_to_motion.core.worker.video.iter_frames`, every frame (full length).
+  crop         the 256² CLIFF square around the person (`video_to_motion.core.worker.crops`), every frame.
   detect+track the worker's detector (yolo11n.pt, or the offline fallback YOLOv8s) with
                ByteTrack at 640 px, on a slice; its cost does not depend on the length.
   backbone     TAR's HRNet-W48 (random weights, fp32 on the CPU) + per-frame LTE encoding,
                per crop, on a slice (independent of the video size).
   GTE/LTE/RRM  TAR's temporal part, S = 64, per window (one per output frame), on a slice.
-  writing      `core.motion.write_motion` of one track's rows, full length.
+  writing      `video_to_motion.core.common.motion.write_motion` of one track's rows, full length.
   import       the Blender import (`addon.importer`, panel defaults) of one track, full
                length, in a bpy child process; and the goal case, 10,000 frames x 2 tracks.
-  worker       `python -m core.worker` end to end, full length, as a child process whose
+  worker       `python -m video_to_motion.core.worker` end to end, full length, as a child process whose
                peak RSS is its VmHWM, followed in /proc: a cheap configuration of the real
                TAR path (tiny backbone, 64-px crops, no refinement iterations, random
                weights; detector every --detect-every frames, every track), since TAR-HRNet
@@ -81,9 +81,9 @@ def person_track(cache: Path, vtest: Path) -> tuple[np.ndarray, np.ndarray]:
     if path.is_file():
         with np.load(path) as data:
             return data["frames"], data["boxes"]
-    from core.estimators import RunContext
-    from core.tracks import find_people
-    from core.video import probe
+    from video_to_motion.core.estimators import RunContext
+    from video_to_motion.core.worker.tracks import find_people
+    from video_to_motion.core.worker.video import probe
 
     log("finding a walker in vtest.avi (once; cached)")
     run = RunContext(video=probe(vtest), start_frame=SOURCE_SPAN[0], stop_frame=SOURCE_SPAN[1],
@@ -100,7 +100,7 @@ def source_windows(vtest: Path, frames: np.ndarray, boxes: np.ndarray) -> tuple[
     coordinates normalised to [0, 1])."""
     from scipy.ndimage import gaussian_filter1d
 
-    from core.video import iter_frames
+    from video_to_motion.core.worker.video import iter_frames
 
     centres = gaussian_filter1d((boxes[:, :2] + boxes[:, 2:]) / 2, 2.0, axis=0, mode="nearest")
     height = float(np.median(boxes[:, 3] - boxes[:, 1]))
@@ -138,7 +138,7 @@ def make_clip(path: Path, windows: list[np.ndarray], size: tuple[int, int], coun
     """Write the looped, upscaled walker clip frame by frame (never held in memory)."""
     import cv2
 
-    from core.atomic import atomic_path
+    from video_to_motion.core.common.atomic import atomic_path
 
     if path.is_file():
         return path
@@ -159,8 +159,8 @@ def make_clip(path: Path, windows: list[np.ndarray], size: tuple[int, int], coun
 
 def measure_decode_crop(video: Path, boxes: np.ndarray) -> dict:
     """Decode every frame and cut the walker's 256² CLIFF crop: seconds of each, separately."""
-    from core.crops import crop_square, square_box
-    from core.video import iter_frames
+    from video_to_motion.core.worker.crops import crop_square, square_box
+    from video_to_motion.core.worker.video import iter_frames
 
     decode_s = crop_s = decode_cpu = crop_cpu = 0.0
     frames = 0
@@ -185,8 +185,8 @@ def measure_decode_crop(video: Path, boxes: np.ndarray) -> dict:
 
 def measure_detect(video: Path, frames: int, batch: int, device: str) -> dict:
     """The worker's detector + tracker on `frames` frames after one warm-up batch."""
-    from core.detection import PersonDetector
-    from core.video import iter_frames
+    from video_to_motion.core.worker.detection import PersonDetector
+    from video_to_motion.core.worker.video import iter_frames
 
     notes: list[str] = []
     detector = PersonDetector(None, device, notes.append)
@@ -206,11 +206,11 @@ def measure_tar(crops: int, windows: int, hidden_map_size: int, device: str, pre
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from core.body_gen import write_smpl_pkl
-    from core.tar import camera
-    from core.tar.config import TARConfig
-    from core.tar.inference import autocast_context
-    from core.tar.model import TAR
+    from video_to_motion.core.training.body_gen import write_smpl_pkl
+    from video_to_motion.core.tar import camera
+    from video_to_motion.core.tar.config import TARConfig
+    from video_to_motion.core.tar.inference import autocast_context
+    from video_to_motion.core.tar.model import TAR
 
     dev = torch.device(device)
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):
@@ -274,7 +274,7 @@ def measure_write(frames: int, tracks: int = 1) -> dict:
     import bench_import
 
     ext = bench_import.load_extension()
-    motion_mod = importlib.import_module(f"{ext.__name__}.core.motion")
+    motion_mod = importlib.import_module(f"{ext.__name__}.core.common.motion")
     motion = bench_import.synthetic_motion(ext, frames, tracks)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -305,7 +305,7 @@ def import_child(spec: str) -> None:
 
     ext = bench_import.load_extension()
     importer = importlib.import_module(f"{ext.__name__}.addon.importer")
-    motion_mod = importlib.import_module(f"{ext.__name__}.core.motion")
+    motion_mod = importlib.import_module(f"{ext.__name__}.core.common.motion")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for case in spec.split(","):
@@ -355,11 +355,11 @@ def watch_peak_rss(pid: int, every: float = 0.05) -> dict:
 
 
 def measure_worker(video: Path, frames: int, workdir: Path, estimator_args: list[str]) -> dict:
-    """`python -m core.worker VIDEO ESTIMATOR_ARGS` as a child process: wall time, time of each
+    """`python -m video_to_motion.core.worker.cli VIDEO ESTIMATOR_ARGS` as a child process: wall time, time of each
     stage (from its progress events), peak RSS (`watch_peak_rss`), rows written, and the BlazePose
     estimator's own split of its time (from its log line) when it ran."""
     out = workdir / f"{video.stem}.npz"
-    cmd = [sys.executable, "-m", "core.worker", str(video), "-o", str(out), "--device", "cpu", *estimator_args]
+    cmd = [sys.executable, "-m", "video_to_motion.core.worker", str(video), "-o", str(out), "--device", "cpu", *estimator_args]
     env = dict(os.environ, PYTHONPATH=str(REPO), YOLO_OFFLINE=os.environ.get("YOLO_OFFLINE", "1"))
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stderr:
@@ -412,10 +412,10 @@ def best_of(runs: int, measure, key: str = "fps") -> dict:
 def cheap_checkpoint(workdir: Path) -> tuple[Path, Path]:
     import torch
 
-    from core.body_gen import write_smpl_pkl
-    from core.tar.checkpoint import save_checkpoint
-    from core.tar.config import TARConfig
-    from core.tar.model import TAR
+    from video_to_motion.core.training.body_gen import write_smpl_pkl
+    from video_to_motion.core.tar.checkpoint import save_checkpoint
+    from video_to_motion.core.tar.config import TARConfig
+    from video_to_motion.core.tar.model import TAR
 
     checkpoint, body = workdir / "cheap_tar.pt", workdir / "body.pkl"
     if not checkpoint.is_file():
@@ -504,7 +504,7 @@ def main(argv=None) -> int:
     import cv2
     import torch
 
-    from core.tracks import default_detect_every
+    from video_to_motion.core.worker.tracks import default_detect_every
 
     gpu = torch.cuda.is_available()
     load_before = os.getloadavg()

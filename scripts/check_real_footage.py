@@ -6,7 +6,7 @@
                                          [--keep OUT.npz]
     python scripts/check_real_footage.py --motion demo_out/motion.npz      (check a motion already made)
 
-Runs `python -m core.worker` as the add-on would and prints, per track and in total:
+Runs `python -m video_to_motion.core.worker` as the add-on would and prints, per track and in total:
   * tracks with >= 30 frames (frames that got a pose; issue 6 wants at least 5),
   * bone-length constancy (largest change of any bone's length within a track),
   * NaN/inf anywhere in the motion,
@@ -39,7 +39,7 @@ ADDON_ROOT_SMOOTHING = 0.5  # the add-on's default "Root Smoothing"
 
 def run_worker(video: Path, out: Path, start: int, end: int, estimator: str, detector: str | None,
                detect_every: int) -> dict:
-    cmd = [sys.executable, "-m", "core.worker", str(video), "-o", str(out), "--estimator", estimator,
+    cmd = [sys.executable, "-m", "video_to_motion.core.worker", str(video), "-o", str(out), "--estimator", estimator,
            "--start-frame", str(start), "--end-frame", str(end), "--detect-every", str(detect_every)]
     if detector:
         cmd += ["--detector", detector]
@@ -73,8 +73,8 @@ def root_paths(motion) -> dict[int, tuple[np.ndarray, np.ndarray]]:
 def smoothed_root_paths(motion) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
     """The same after the add-on's default root smoothing (None when that code is absent)."""
     try:
-        from core.retarget import track_keys
-        from core.smoothing import OneEuro
+        from video_to_motion.core.common.keyframes import track_keys
+        from video_to_motion.core.common.smoothing import OneEuro
     except ImportError:
         return None
     settings = OneEuro.from_strength(ADDON_ROOT_SMOOTHING)
@@ -94,8 +94,8 @@ def max_consecutive_jump(frames: np.ndarray, points: np.ndarray) -> float:
 
 def bone_change(motion, rows: np.ndarray) -> float:
     """Largest change (m) of any bone's length over the rows of one track."""
-    from core import rotations
-    from core.skeleton import PARENTS, forward_kinematics
+    from video_to_motion.core.common import rotations
+    from video_to_motion.core.common.skeleton import PARENTS, forward_kinematics
 
     rot = rotations.axis_angle_to_matrix(motion.poses[rows].reshape(-1, 24, 3).astype(np.float64))
     joints = forward_kinematics(rot, motion.rest_joints[rows].astype(np.float64), motion.trans[rows])
@@ -116,7 +116,7 @@ def main() -> int:
     p.add_argument("--motion", type=Path, help="check this motion file (e.g. the demo's) instead of running the worker")
     args = p.parse_args()
     if args.motion is not None:
-        from core.motion import MotionFormatError, read_motion
+        from video_to_motion.core.common.motion import MotionFormatError, read_motion
 
         try:
             motion = read_motion(args.motion)
@@ -128,7 +128,7 @@ def main() -> int:
         print(f"no video at {args.video}; run scripts/get_sample_data.sh or pass --video", file=sys.stderr)
         return 2
 
-    from core.motion import read_motion
+    from video_to_motion.core.common.motion import read_motion
 
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp) / "motion.npz"
@@ -184,7 +184,7 @@ def check(motion, source: str, run: dict | None, detail: str = "") -> int:
         checks.append((f"max root jump after the add-on's root smoothing ({ADDON_ROOT_SMOOTHING}): "
                        f"{worst_smooth:.3f} m (need <= {MAX_ROOT_JUMP})", worst_smooth <= MAX_ROOT_JUMP))
     else:
-        checks.append((f"add-on root smoothing (core.smoothing/core.retarget) not present: the raw figure "
+        checks.append((f"add-on root smoothing (video_to_motion.core.common.smoothing/video_to_motion.core.common.keyframes) not present: the raw figure "
                        f"{worst_raw:.3f} m is the one to compare with {MAX_ROOT_JUMP}", worst_raw <= MAX_ROOT_JUMP))
     print()
     ok = True

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.tar.checkpoint import CheckpointError, read_checkpoint, summary  # noqa: E402
+from video_to_motion.core.tar.checkpoint import CheckpointError, read_checkpoint, summary  # noqa: E402
 
 
 def main(argv=None) -> int:

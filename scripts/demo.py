@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.worker_setup import has_nvidia_gpu, torch_index_url, venv_python  # noqa: E402 (stdlib only)
+from video_to_motion.core.client.worker_setup import has_nvidia_gpu, torch_index_url, venv_python  # noqa: E402 (stdlib only)
 
 DEFAULT_FRAMES = "0-200"
 SETUP_PYTHON = (3, 11)  # bpy 4.5 LTS (the dev extra) has wheels for Python 3.11 only

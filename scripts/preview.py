@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from core.atomic import atomic_path  # noqa: E402
-from core.video import iter_frames  # noqa: E402
+from video_to_motion.core.common.atomic import atomic_path  # noqa: E402
+from video_to_motion.core.worker.video import iter_frames  # noqa: E402
 
 BACKGROUND_GREY = 64  # the canvas when there is no footage
 # Small footage is enlarged (by a whole factor, so pixels stay sharp) until its longer side

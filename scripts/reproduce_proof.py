@@ -93,11 +93,11 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from core.body_gen import write_smpl_pkl
-    from core.tar.checkpoint import load_model
-    from core.training.cli import build_model, load_tables, make_readers
-    from core.training.evaluation import PAPER_ABLATION, evaluate_model, ground_truth, mean_pose_prediction, score
-    from core.training.presets import ABLATION_LABELS, get_preset
+    from video_to_motion.core.training.body_gen import write_smpl_pkl
+    from video_to_motion.core.tar.checkpoint import load_model
+    from video_to_motion.core.training.cli import build_model, load_tables, make_readers
+    from video_to_motion.core.training.evaluation import PAPER_ABLATION, evaluate_model, ground_truth, mean_pose_prediction, score
+    from video_to_motion.core.training.presets import ABLATION_LABELS, get_preset
 
     t_start = time.time()
     out = Path(args.out).resolve()

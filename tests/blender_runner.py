@@ -43,7 +43,7 @@ class Context:
     @property
     def body_model(self) -> Path:
         if self._body_model is None:
-            from core.body_gen import write_smpl_pkl
+            from video_to_motion.core.training.body_gen import write_smpl_pkl
 
             self._body_model = write_smpl_pkl(self.root.parent / "SMPL_GENERATED.pkl")
         return self._body_model

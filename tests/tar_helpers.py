@@ -5,9 +5,9 @@ from pathlib import Path
 
 import torch
 
-from core.tar.checkpoint import save_checkpoint
-from core.tar.config import TARConfig
-from core.tar.model import TAR
+from video_to_motion.core.tar.checkpoint import save_checkpoint
+from video_to_motion.core.tar.config import TARConfig
+from video_to_motion.core.tar.model import TAR
 
 # A model with every component of the real one, small enough for CPU tests:
 # 64-pixel crops -> 16×16 local maps of 16 channels (ConvGRU: 12).
@@ -41,7 +41,7 @@ def write_random_checkpoint(path: Path, smpl, seed: int = 0, **changes) -> Path:
 
 def camera_inputs(batch: int, img_size=(640.0, 480.0), center=(330.0, 250.0), size=180.0):
     """(bbox_info, focal, img_size, box_center, box_size) for a batch of one box."""
-    from core.tar import camera
+    from video_to_motion.core.tar import camera
 
     img = torch.tensor([img_size] * batch)
     focal = camera.default_focal(img)

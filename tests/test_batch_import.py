@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, TESTS, write_video
-from core.motion import write_motion
+from video_to_motion.core.common.motion import write_motion
 from motions import random_motion
 
 SCRIPT = REPO / "scripts" / "batch_import.py"

@@ -6,11 +6,11 @@ import pytest
 
 from conftest import run_worker
 
-from core import rotations
-from core.landmarks import SMPL_TO_LANDMARK
-from core.motion import read_motion
-from core.root_fit import project
-from core.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
+from video_to_motion.core.common import rotations
+from video_to_motion.core.estimators.blazepose.landmarks import SMPL_TO_LANDMARK
+from video_to_motion.core.common.motion import read_motion
+from video_to_motion.core.estimators.blazepose.root_fit import project
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
 
 
 def test_worker_default_estimator_on_real_footage(vtest, offline, tmp_path):
@@ -73,9 +73,9 @@ def test_no_person_is_a_clear_error(small_video, offline, tmp_path):
 
 def test_rest_skeleton_comes_from_the_smpl_model(body_model_path, tmp_path):
     """With --smpl-model the bones are that body's: here a model 10% taller than the default."""
-    from core.body_model import load_smpl_arrays
-    from core.estimators import EstimatorOptions
-    from core.estimators.blazepose import BlazePoseEstimator
+    from video_to_motion.core.worker.body_model import load_smpl_arrays
+    from video_to_motion.core.estimators import EstimatorOptions
+    from video_to_motion.core.estimators.blazepose.estimator import BlazePoseEstimator
 
     data = load_smpl_arrays(body_model_path)
     data["v_template"] = data["v_template"] * 1.1

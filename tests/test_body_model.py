@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from core import rotations
-from core.body_model import BodyModelError, create_smpl, load_smpl_arrays, smpl_rest_joints
-from core.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
+from video_to_motion.core.common import rotations
+from video_to_motion.core.worker.body_model import BodyModelError, create_smpl, load_smpl_arrays, smpl_rest_joints
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
 
 
 def test_generated_model_loads_in_plain_smplx(body_model_path):

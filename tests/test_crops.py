@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.crops import apply_affine, crop_boxes, crop_square, invert_affine, square_box
+from video_to_motion.core.worker.crops import apply_affine, crop_boxes, crop_square, invert_affine, square_box
 
 
 def test_square_box_is_centred_on_the_box_and_scaled_from_its_longer_side():

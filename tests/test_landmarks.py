@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import ik, landmark_flips, landmarks, rotations
-from core.landmarks import LM
-from core.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
+from video_to_motion.core.estimators.blazepose import ik, flips as landmark_flips, landmarks
+
+from video_to_motion.core.common import rotations
+from video_to_motion.core.estimators.blazepose.landmarks import LM
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
 
 REST = DEFAULT_REST_JOINTS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.landmarks import LM
+from video_to_motion.core.estimators.blazepose.landmarks import LM
 
 # Three walkers on frame 0 of vtest.avi (x1, y1, x2, y2), boxed by hand.
 PEOPLE = {"A": (250, 218, 285, 308), "B": (500, 156, 530, 232), "C": (638, 240, 685, 322)}
@@ -12,14 +12,14 @@ PEOPLE = {"A": (250, 218, 285, 308), "B": (500, 156, 530, 232), "C": (638, 240, 
 
 @pytest.fixture(scope="module")
 def vtest_frames(vtest) -> list[np.ndarray]:
-    from core.video import iter_frames
+    from video_to_motion.core.worker.video import iter_frames
 
     return [frame for _, frame in iter_frames(vtest, 0, 6)]
 
 
 def cut(frame: np.ndarray, box, size: int = 256, scale: float = 1.3) -> tuple[np.ndarray, np.ndarray]:
     """RGB square crop around a box and its affine image -> crop, as the estimator cuts them."""
-    from core.crops import crop_square, square_box
+    from video_to_motion.core.worker.crops import crop_square, square_box
 
     center, side = square_box(np.asarray(box, float), scale)
     return crop_square(frame, center, float(side), size, rgb=True)
@@ -27,8 +27,8 @@ def cut(frame: np.ndarray, box, size: int = 256, scale: float = 1.3) -> tuple[np
 
 @pytest.mark.parametrize("static_mode", [True, False])
 def test_blazepose_finds_each_walker_in_its_crop(vtest_frames, static_mode):
-    from core.estimators.blazepose import fits_box
-    from core.mediapipe_pose import BlazePoseCrops
+    from video_to_motion.core.estimators.blazepose.estimator import fits_box
+    from video_to_motion.core.estimators.blazepose.mediapipe_pose import BlazePoseCrops
 
     with BlazePoseCrops(static_mode=static_mode) as pose:
         for stream, (name, box) in enumerate(PEOPLE.items()):
@@ -54,7 +54,7 @@ def test_blazepose_finds_each_walker_in_its_crop(vtest_frames, static_mode):
 
 def test_video_mode_follows_a_walker_over_frames(vtest_frames):
     """Walker C goes left by about 10 px a frame; the crop stays where it was on frame 0."""
-    from core.mediapipe_pose import BlazePoseCrops
+    from video_to_motion.core.estimators.blazepose.mediapipe_pose import BlazePoseCrops
 
     hips = []
     with BlazePoseCrops(static_mode=False) as pose:
@@ -69,7 +69,7 @@ def test_video_mode_follows_a_walker_over_frames(vtest_frames):
 
 
 def test_nobody_in_an_empty_crop(vtest_frames):
-    from core.mediapipe_pose import BlazePoseCrops
+    from video_to_motion.core.estimators.blazepose.mediapipe_pose import BlazePoseCrops
 
     grass = (60, 420, 110, 500)  # lawn, nobody there
     with BlazePoseCrops(static_mode=True) as pose:
@@ -78,7 +78,7 @@ def test_nobody_in_an_empty_crop(vtest_frames):
 
 def test_forget_makes_a_stream_start_afresh(vtest_frames):
     """After `forget`, a video-mode stream answers a crop exactly as a fresh graph would."""
-    from core.mediapipe_pose import BlazePoseCrops
+    from video_to_motion.core.estimators.blazepose.mediapipe_pose import BlazePoseCrops
 
     with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as video, \
             BlazePoseCrops(static_mode=True) as static:
@@ -94,7 +94,7 @@ def test_forget_makes_a_stream_start_afresh(vtest_frames):
 
 def test_ended_streams_lend_their_graph_to_new_ones(vtest_frames):
     """A new track reuses an ended track's graph, and answers as a fresh graph would."""
-    from core.mediapipe_pose import BlazePoseCrops
+    from video_to_motion.core.estimators.blazepose.mediapipe_pose import BlazePoseCrops
 
     with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as video, \
             BlazePoseCrops(static_mode=True) as static:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import rotations
-from core.motion import (SCHEMA, Motion, MotionFormatError, camera_to_world, export_amass, fill_track_gaps,
+from video_to_motion.core.common import rotations
+from video_to_motion.core.common.motion import (SCHEMA, Motion, MotionFormatError, camera_to_world, export_amass, fill_track_gaps,
                          read_motion, sort_rows, validate_arrays, write_motion)
-from core.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
 
 
 def random_motion(n_frames=(6, 4), seed=0) -> Motion:

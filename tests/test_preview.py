@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, write_video
-from core.motion import write_motion
+from video_to_motion.core.common.motion import write_motion
 from motions import random_motion
 from test_batch_import import batch
 
@@ -78,7 +78,7 @@ def test_pelvis_lands_where_the_pinhole_puts_it(previews, name):
 def test_the_skeletons_are_drawn_over_the_preview_frame(previews):
     import cv2
 
-    from core.video import iter_frames
+    from video_to_motion.core.worker.video import iter_frames
 
     folder, _, results = previews
     shown = results["wide"]["preview"]

@@ -1,7 +1,7 @@
 import numpy as np
 
-from core import rotations
-from core.training.probe import apply_ridge, fit_ridge, probe_rotations
+from video_to_motion.core.common import rotations
+from video_to_motion.core.training.probe import apply_ridge, fit_ridge, probe_rotations
 
 
 def test_ridge_recovers_a_linear_map():

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import rotations
-from core.ground import GroundError, contact_points, fit_floor, floor_transform
-from core.motion import MotionFormatError
-from core.retarget import (CAMERA_TO_ARMATURE, CAMERA_TO_BLENDER, amass_arrays, blender_fps, camera_lens_mm, object_matrices,
+from video_to_motion.core.common import rotations
+from video_to_motion.core.common.ground import GroundError, contact_points, fit_floor, floor_transform
+from video_to_motion.core.common.motion import MotionFormatError
+from video_to_motion.core.common.keyframes import (CAMERA_TO_ARMATURE, CAMERA_TO_BLENDER, amass_arrays, blender_fps, camera_lens_mm, object_matrices,
                            select_tracks, track_keys)
-from core.skeleton import PARENTS, forward_kinematics
-from core.smoothing import OneEuro, smooth_positions, smooth_quaternions
+from video_to_motion.core.common.skeleton import PARENTS, forward_kinematics
+from video_to_motion.core.common.smoothing import OneEuro, smooth_positions, smooth_quaternions
 from motions import random_motion, smplx_joints
 
 
@@ -174,7 +174,7 @@ def test_floor_of_a_person_standing_still_is_level():
 
 
 def test_amass_arrays_reproduce_the_armature_in_its_world(body_model_path):
-    from core.body_model import create_smpl
+    from video_to_motion.core.worker.body_model import create_smpl
 
     motion, _ = random_motion(body_model_path, tracks={1: np.arange(8)}, varying_betas=())
     keys = track_keys(motion, 1)

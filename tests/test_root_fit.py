@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import rotations
-from core.root_fit import (body_height, cliff_focal_length, crop_camera_rotation, depth_confidence, fit_translation,
+from video_to_motion.core.common import rotations
+from video_to_motion.core.estimators.blazepose.root_fit import (body_height, cliff_focal_length, crop_camera_rotation, depth_confidence, fit_translation,
                            project, smooth_translation)
-from core.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
 
 FOCAL = cliff_focal_length(768, 576)
 PRINCIPAL = np.array([384.0, 288.0])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import rotations as R
+from video_to_motion.core.common import rotations as R
 
 
 def random_axis_angle(n, seed=0, max_angle=np.pi):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.motion import Motion, sort_rows
-from core.same_person import pelvis_pixels, same_person_tracks, without_repeats
-from core.skeleton import DEFAULT_REST_JOINTS
+from video_to_motion.core.common.motion import Motion, sort_rows
+from video_to_motion.core.worker.same_person import pelvis_pixels, same_person_tracks, without_repeats
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS
 
 F = 1000.0  # focal length, px; image 640 x 480
 

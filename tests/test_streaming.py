@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from conftest import write_video
-from core.body_model import create_smpl, smpl_rest_joints
-from core.estimators import Cancelled
-from core.prefetch import prefetched
-from core.tar.inference import TrackRunner, autocast_dtype
-from core.tar.smpl_layer import SMPLLayer
-from core.tracks import detector_frames
-from core.video import VideoError, iter_frames, read_ahead
+from video_to_motion.core.worker.body_model import create_smpl, smpl_rest_joints
+from video_to_motion.core.estimators import Cancelled
+from video_to_motion.core.worker.prefetch import prefetched
+from video_to_motion.core.tar.inference import TrackRunner, autocast_dtype
+from video_to_motion.core.tar.smpl_layer import SMPLLayer
+from video_to_motion.core.worker.tracks import detector_frames
+from video_to_motion.core.worker.video import VideoError, iter_frames, read_ahead
 from tar_helpers import small_model
 
 
@@ -211,7 +211,7 @@ def test_rest_joints_equal_smplx_at_zero_pose(body_model_path):
 def test_detector_fp16_only_on_a_gpu():
     from ultralytics.cfg import get_cfg
 
-    from core.detection import fp16_arguments
+    from video_to_motion.core.worker.detection import fp16_arguments
 
     assert fp16_arguments("cpu") == {}
     cfg = get_cfg(overrides=fp16_arguments("cuda:0"))  # an argument this ultralytics knows, meaning fp16

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from conftest import REPO, missing
-from core.tar.backbone import BackboneWeightsError, build_backbone, fuse_parts, normalize_crops
-from core.tar.config import TARConfig
+from video_to_motion.core.tar.backbone import BackboneWeightsError, build_backbone, fuse_parts, normalize_crops
+from video_to_motion.core.tar.config import TARConfig
 
 
 @pytest.mark.parametrize("name, global_dim, local_dim", [("hrnet_w48", 720, 720), ("resnet50", 2048, 256)])
@@ -38,8 +38,8 @@ def test_backbone_weights_from_a_local_file(tmp_path):
 
 
 def test_library_download_offline_is_a_clear_error():
-    code = ("from core.tar.backbone import build_backbone, BackboneWeightsError\n"
-            "from core.tar.config import TARConfig\n"
+    code = ("from video_to_motion.core.tar.backbone import build_backbone, BackboneWeightsError\n"
+            "from video_to_motion.core.tar.config import TARConfig\n"
             "try:\n    build_backbone(TARConfig(backbone='resnet50', backbone_weights='pretrained'))\n"
             "except BackboneWeightsError as e:\n    print('ERROR:', e)\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # what an offline machine sees, without minutes of retries

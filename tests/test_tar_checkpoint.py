@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.body_gen import write_smpl_pkl
-from core.tar.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
+from video_to_motion.core.training.body_gen import write_smpl_pkl
+from video_to_motion.core.tar.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
 from tar_helpers import camera_inputs, small_model, write_random_checkpoint
 from conftest import REPO
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from conftest import require_fallback_detector, run_worker, write_video
-from core.body_model import create_smpl, smpl_rest_joints
-from core.estimators import EstimatorError, EstimatorOptions, RunContext
-from core.motion import read_motion
-from core.video import probe
+from video_to_motion.core.worker.body_model import create_smpl, smpl_rest_joints
+from video_to_motion.core.estimators import EstimatorError, EstimatorOptions, RunContext
+from video_to_motion.core.common.motion import read_motion
+from video_to_motion.core.worker.video import probe
 from tar_helpers import write_random_checkpoint
 
 BLANK_FRAMES = 4
@@ -97,14 +97,14 @@ def _run_context(video: Path, warnings: list) -> RunContext:
 
 def test_bad_checkpoint_and_body_model_fail_before_detection(tmp_path, small_video, checkpoint, body_model_path,
                                                              monkeypatch):
-    from core.body_model import BodyModelError
-    from core.estimators.tar import TarEstimator
-    import core.detection
+    from video_to_motion.core.worker.body_model import BodyModelError
+    from video_to_motion.core.estimators.tar import TarEstimator
+    import video_to_motion.core.worker.detection
 
     def no_detection(*args, **kwargs):
         raise AssertionError("the detector must not run when the model cannot be loaded")
 
-    monkeypatch.setattr(core.detection, "PersonDetector", no_detection)
+    monkeypatch.setattr(video_to_motion.core.worker.detection, "PersonDetector", no_detection)
     run = _run_context(small_video, [])
     with pytest.raises(EstimatorError, match="--checkpoint") as exc:
         TarEstimator(EstimatorOptions(smpl_model=body_model_path))

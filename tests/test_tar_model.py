@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from core import rotations
-from core.body_model import create_smpl
-from core.tar import camera
-from core.tar.config import ConfigError, TARConfig
-from core.tar.inference import TrackRunner
-from core.tar.rotation import matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
-from core.tar.rrm import crop_to_map_coords, sample_windows
-from core.tar.smpl_layer import SMPLLayer
-from core.tar.windows import SlidingWindows, window_positions
+from video_to_motion.core.common import rotations
+from video_to_motion.core.worker.body_model import create_smpl
+from video_to_motion.core.tar import camera
+from video_to_motion.core.tar.config import ConfigError, TARConfig
+from video_to_motion.core.tar.inference import TrackRunner
+from video_to_motion.core.tar.torch_rotations import matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
+from video_to_motion.core.tar.rrm import crop_to_map_coords, sample_windows
+from video_to_motion.core.tar.smpl_layer import SMPLLayer
+from video_to_motion.core.tar.windows import SlidingWindows, window_positions
 from tar_helpers import camera_inputs, small_config, small_model
 
 
@@ -47,8 +47,8 @@ def test_cliff_camera_against_hand_computed_values():
 
 
 def test_full_to_crop_is_the_map_the_crops_are_cut_with():
-    """The camera's crop coordinates are exactly core.crops' (what the estimator cuts)."""
-    from core.crops import apply_affine, crop_affine
+    """The camera's crop coordinates are exactly video_to_motion.core.worker.crops' (what the estimator cuts)."""
+    from video_to_motion.core.worker.crops import apply_affine, crop_affine
 
     center, size = np.array([[412.3, 281.9]], np.float32), np.array([173.0], np.float32)
     points = np.array([[[400.0, 300.0], [330.5, 200.25], [500.0, 380.0]]], np.float32)
@@ -219,7 +219,7 @@ def test_cached_sliding_windows_equal_naive_recomputation(smpl):
     assert runner.backbone_runs == sum(lengths.values())
     assert sorted(results) == sorted((t, i) for t, n in lengths.items() for i in range(n))
 
-    from core.tar.backbone import normalize_crops
+    from video_to_motion.core.tar.backbone import normalize_crops
 
     for t, n in lengths.items():
         x = normalize_crops(torch.from_numpy(crops[t]))

@@ -1,9 +1,9 @@
-"""Zero-phase smoothing over time with gaps (core.temporal)."""
+"""Zero-phase smoothing over time with gaps (video_to_motion.core.estimators.blazepose.temporal)."""
 from __future__ import annotations
 
 import numpy as np
 
-from core.temporal import local_linear, robust_smooth, running_median
+from video_to_motion.core.estimators.blazepose.temporal import local_linear, robust_smooth, running_median
 
 
 def test_a_line_passes_unchanged_through_gaps_and_ends():

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.estimators import EstimatorError
-from core.tracks import (Track, Tracks, box_iou, drop_duplicates, drop_short, fill_gaps, interpolate_gaps, only_track, postprocess,
+from video_to_motion.core.estimators import EstimatorError
+from video_to_motion.core.worker.tracks import (Track, Tracks, box_iou, drop_duplicates, drop_short, fill_gaps, interpolate_gaps, only_track, postprocess,
                          select_tracks, size_score, smooth_boxes)
 
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from core import rotations
-from core.skeleton import DEFAULT_REST_JOINTS, FLIP_PERMUTATION, PARENTS, forward_kinematics
-from core.training import augment
-from core.training.bvh import BVHError, parse_bvh, retarget_to_smpl
+from video_to_motion.core.common import rotations
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, FLIP_PERMUTATION, PARENTS, forward_kinematics
+from video_to_motion.core.training import augment
+from video_to_motion.core.training.bvh import BVHError, parse_bvh, retarget_to_smpl
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(os.environ.get("VTM_SAMPLE_DATA", REPO / "sample_data"))
@@ -113,8 +113,8 @@ def test_crop_warp_follows_the_box_and_the_flip():
 
 
 def test_training_crops_equal_the_workers_crops():
-    """Without augmentation the training crop is exactly what the worker cuts (core.crops)."""
-    from core.crops import crop_square
+    """Without augmentation the training crop is exactly what the worker cuts (video_to_motion.core.worker.crops)."""
+    from video_to_motion.core.worker.crops import crop_square
 
     rng = np.random.default_rng(3)
     img = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
@@ -128,8 +128,8 @@ def test_training_crops_equal_the_workers_crops():
 def test_render_silhouette_is_where_the_mesh_projects(body_model_path):
     """The rasteriser against a brute-force reference: every pixel centre tested against
     every triangle, nearest depth kept."""
-    from core.body_model import create_smpl
-    from core.training.render import project, rasterize, render
+    from video_to_motion.core.worker.body_model import create_smpl
+    from video_to_motion.core.training.render import project, rasterize, render
 
     smpl = create_smpl(body_model_path)
     with torch.no_grad():
@@ -170,9 +170,9 @@ def test_render_silhouette_is_where_the_mesh_projects(body_model_path):
 
 
 def test_generated_dataset_reads_back_with_exact_ground_truth(tmp_path, body_model_path):
-    from core.body_model import create_smpl
-    from core.training.datasets import ClipConfig, ClipReader, FrameTable
-    from core.training.synthetic import SyntheticConfig, generate_dataset
+    from video_to_motion.core.worker.body_model import create_smpl
+    from video_to_motion.core.training.datasets import ClipConfig, ClipReader, FrameTable
+    from video_to_motion.core.training.synthetic import SyntheticConfig, generate_dataset
 
     cfg = SyntheticConfig(clips=2, frames_per_clip=6, width=96, height=96, supersample=1,
                           bvh_fraction=1.0 if BVH_FILES else 0.0)
@@ -200,7 +200,7 @@ def test_generated_dataset_reads_back_with_exact_ground_truth(tmp_path, body_mod
 
 
 def test_dataset_reader_errors_say_what_is_wrong(tmp_path):
-    from core.training.datasets import DatasetError, FrameTable
+    from video_to_motion.core.training.datasets import DatasetError, FrameTable
 
     (tmp_path / "img").mkdir()
     with pytest.raises(DatasetError, match="'3dpw': file .*missing.npz' does not exist"):
@@ -229,7 +229,7 @@ def test_dataset_reader_errors_say_what_is_wrong(tmp_path):
 def test_spin_keypoints_map_onto_smpl_joints_and_images_repeat(tmp_path):
     import cv2
 
-    from core.training.datasets import ClipConfig, ClipReader, FrameTable
+    from video_to_motion.core.training.datasets import ClipConfig, ClipReader, FrameTable
 
     (tmp_path / "img").mkdir()
     cv2.imwrite(str(tmp_path / "img" / "a.jpg"), np.full((50, 60, 3), 128, np.uint8))
@@ -252,11 +252,11 @@ def test_augmented_samples_keep_ground_truth_consistent(tmp_path, body_model_pat
     augmented 3D joints with the sample's camera, and the augmented pose gives those joints —
     exactly without a flip; with a flip, up to the body's own left/right asymmetry (the mirrored
     pose is posed on the same, unmirrored skeleton, as every SPIN-style pipeline does)."""
-    from core.body_model import create_smpl
-    from core.skeleton import FLIP_PERMUTATION
-    from core.training.augment import AugmentConfig
-    from core.training.datasets import ClipConfig, ClipReader, FrameTable
-    from core.training.synthetic import SyntheticConfig, generate_dataset
+    from video_to_motion.core.worker.body_model import create_smpl
+    from video_to_motion.core.common.skeleton import FLIP_PERMUTATION
+    from video_to_motion.core.training.augment import AugmentConfig
+    from video_to_motion.core.training.datasets import ClipConfig, ClipReader, FrameTable
+    from video_to_motion.core.training.synthetic import SyntheticConfig, generate_dataset
 
     cfg = SyntheticConfig(clips=1, frames_per_clip=5, width=96, height=80, supersample=1, bvh_fraction=0.0)
     npz = generate_dataset(tmp_path, "gen", body_model_path, [], cfg)
@@ -284,7 +284,7 @@ def test_augmented_samples_keep_ground_truth_consistent(tmp_path, body_model_pat
 
 
 def test_pose_prior_stays_within_limits_and_moves_smoothly():
-    from core.training import pose_prior
+    from video_to_motion.core.training import pose_prior
 
     rng = np.random.default_rng(0)
     poses = pose_prior.sample_body_poses(rng, 200)

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from conftest import missing
-from core.training.datasets import ClipConfig, ClipReader, FrameTable, Mixture, StepBatches
-from core.training.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, TrainingError
+from video_to_motion.core.training.datasets import ClipConfig, ClipReader, FrameTable, Mixture, StepBatches
+from video_to_motion.core.training.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, TrainingError
 
 REPO = Path(__file__).resolve().parents[1]
 # Every component of TAR, tiny: 32-pixel crops (8×8 local maps), T = L = 3, 2 refinements.
@@ -26,7 +26,7 @@ TINY = dict(backbone="tiny", tiny_width=8, crop_size=32, seq_len=3, local_len=3,
 
 @pytest.fixture(scope="module")
 def gen_data(tmp_path_factory, body_model_path):
-    from core.training.synthetic import SyntheticConfig, generate_dataset
+    from video_to_motion.core.training.synthetic import SyntheticConfig, generate_dataset
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("gen")
@@ -38,8 +38,8 @@ def gen_data(tmp_path_factory, body_model_path):
 
 
 def _model(body_model_path, **changes):
-    from core.tar.config import TARConfig
-    from core.tar.model import TAR
+    from video_to_motion.core.tar.config import TARConfig
+    from video_to_motion.core.tar.model import TAR
 
     torch.manual_seed(0)
     return TAR(TARConfig(**{**TINY, **changes}), body_model_path)
@@ -89,7 +89,7 @@ def test_resumed_run_continues_from_the_same_step_with_the_same_loss(gen_data, b
 
 
 def test_resume_from_another_configuration_is_refused(gen_data, body_model_path, tmp_path):
-    from core.tar.checkpoint import CheckpointError
+    from video_to_motion.core.tar.checkpoint import CheckpointError
 
     _trainer(gen_data, body_model_path, tmp_path, steps=1).fit()
     other = _trainer(gen_data, body_model_path, tmp_path, steps=2, model=_model(body_model_path, state_dim=16))
@@ -134,8 +134,8 @@ def test_a_broken_model_never_overwrites_the_checkpoint(gen_data, body_model_pat
 
 
 def test_marker_only_skinning_matches_the_full_mesh(body_model_path):
-    from core.tar.rotation import rot6d_to_matrix
-    from core.tar.smpl_layer import SMPLLayer
+    from video_to_motion.core.tar.torch_rotations import rot6d_to_matrix
+    from video_to_motion.core.tar.smpl_layer import SMPLLayer
 
     layer = SMPLLayer(body_model_path)
     torch.manual_seed(0)
@@ -149,7 +149,7 @@ def test_marker_only_skinning_matches_the_full_mesh(body_model_path):
 
 def test_ablation_switches_change_what_the_model_reads(body_model_path):
     """only GTE: other local frames do not matter; only LTE: other global frames do not; w/o RRM: one stage."""
-    from core.tar import camera
+    from video_to_motion.core.tar import camera
 
     b = 2
     img = torch.tensor([[64.0, 64.0]] * b)
@@ -169,7 +169,7 @@ def test_ablation_switches_change_what_the_model_reads(body_model_path):
 
 
 def test_train_command_reports_bad_input(gen_data, body_model_path, tmp_path, capsys):
-    from core.training.cli import EXIT_BAD_INPUT, train_main
+    from video_to_motion.core.training.cli import EXIT_BAD_INPUT, train_main
 
     base = ["--smpl-model", str(body_model_path), "--preset", "cpu-proof", "--set", "model.backbone=\"tiny\"",
             "--set", "model.backbone_weights=null", "--no-progress"]
@@ -187,7 +187,7 @@ def test_train_command_reports_bad_input(gen_data, body_model_path, tmp_path, ca
 
 
 def test_set_changes_data_settings_of_the_preset(gen_data, body_model_path, tmp_path):
-    from core.training.cli import train_main
+    from video_to_motion.core.training.cli import train_main
 
     code = train_main(["--smpl-model", str(body_model_path), "--preset", "cpu-proof", "--data-root", str(gen_data),
                        "--out", str(tmp_path / "run"), "--steps", "1", "--no-progress",
@@ -220,8 +220,8 @@ def test_torchrun_ddp_on_two_cpu_processes(gen_data, body_model_path, tmp_path):
 def test_evaluate_command_prints_the_table_1_layout(gen_data, body_model_path, tmp_path, capsys):
     """scripts/evaluate.py through the worker's inference path, against the trainer's own
     evaluation (cached per-frame features): the same numbers."""
-    from core.training.cli import evaluate_main
-    from core.training.evaluation import evaluate_model
+    from video_to_motion.core.training.cli import evaluate_main
+    from video_to_motion.core.training.evaluation import evaluate_model
 
     trainer = _trainer(gen_data, body_model_path, tmp_path, steps=2)
     trainer.fit()
@@ -246,9 +246,9 @@ def test_evaluate_command_prints_the_table_1_layout(gen_data, body_model_path, t
 
 
 def test_mean_pose_initialisation_starts_from_the_data_mean(body_model_path):
-    from core import rotations
-    from core.tar import camera
-    from core.training.trainer import init_from_mean_pose, mean_body_pose
+    from video_to_motion.core.common import rotations
+    from video_to_motion.core.tar import camera
+    from video_to_motion.core.training.trainer import init_from_mean_pose, mean_body_pose
 
     rng = np.random.default_rng(0)
     poses = np.zeros((50, 72))
@@ -270,7 +270,7 @@ def test_mean_pose_initialisation_starts_from_the_data_mean(body_model_path):
 @pytest.mark.parametrize("backbone", ["tiny", "efficientnet_lite0"])
 def test_feature_store_gives_the_backbone_features_and_rebuilds_for_another_backbone(gen_data, body_model_path,
                                                                                     tmp_path, backbone):
-    from core.training.features import CachedClipReader, FeatureStore
+    from video_to_motion.core.training.features import CachedClipReader, FeatureStore
 
     if backbone == "efficientnet_lite0":
         try:

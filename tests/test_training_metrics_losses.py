@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from core import rotations
-from core.training import metrics
-from core.training.losses import LossWeights, stage_weights, tar_loss
+from video_to_motion.core.common import rotations
+from video_to_motion.core.training import metrics
+from video_to_motion.core.training.losses import LossWeights, stage_weights, tar_loss
 
 
 def _rotation(axis, degrees):

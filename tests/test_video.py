@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import write_video
-from core.video import VideoError, iter_frames, probe, resolve_range
+from video_to_motion.core.worker.video import VideoError, iter_frames, probe, resolve_range
 
 
 def test_probe_and_decode(tmp_path):

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from conftest import REPO, run_worker, worker_env, write_video
-from core.motion import read_motion
-from core.protocol import EXIT_CANCELLED
+from video_to_motion.core.common.motion import read_motion
+from video_to_motion.core.common.protocol import EXIT_CANCELLED
 
 
 def error_of(events):
@@ -109,7 +109,7 @@ def test_failure_does_not_overwrite_an_earlier_result(tmp_path, small_video):
 def test_cancel_exits_cleanly_without_output(tmp_path, sig):
     video = write_video(tmp_path / "long.mp4", frames=200)
     out = tmp_path / "out.npz"
-    proc = subprocess.Popen([sys.executable, "-m", "core.worker", str(video), "-o", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "video_to_motion.core.worker", str(video), "-o", str(out),
                              "--estimator", "doubles:SlowEstimator"], cwd=REPO, env=worker_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -132,7 +132,7 @@ def test_cancel_exits_cleanly_without_output(tmp_path, sig):
 def test_library_prints_never_reach_the_protocol(tmp_path, small_video):
     """Anything printed to stdout by libraries must land on stderr, not in the JSON stream."""
     out = tmp_path / "out.npz"
-    code = ("import os, sys, doubles, core.worker as w\n"
+    code = ("import os, sys, doubles, video_to_motion.core.worker.cli as w\n"
             "doubles.FakeEstimator.on_frame = lambda self, d: (print('library chatter'), os.write(1, b'c-level chatter\\n'))\n"
             f"sys.exit(w.main([{str(small_video)!r}, '-o', {str(out)!r}, '--estimator', 'doubles:FakeEstimator']))\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=worker_env(), capture_output=True, text=True,

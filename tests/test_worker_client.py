@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import TESTS
-from core.motion import read_motion
-from core.worker_client import WorkerOptions, WorkerRun, format_eta, worker_command, worker_env
+from video_to_motion.core.common.motion import read_motion
+from video_to_motion.core.client.worker_client import WorkerOptions, WorkerRun, format_eta, worker_command, worker_env
 
 
 def make_run(video, out, estimator, **options):
@@ -21,7 +21,7 @@ def test_command_line_carries_every_option():
     argv = worker_command("/py", "v.mp4", "o.npz", WorkerOptions(estimator="tar", checkpoint="c.pt",
                                                                   smpl_model="s.pkl", device="cpu", start_frame=0,
                                                                   end_frame=9, max_people=1))
-    assert argv[:6] == ["/py", "-m", "core.worker", "v.mp4", "-o", "o.npz"]
+    assert argv[:6] == ["/py", "-m", "video_to_motion.core.worker", "v.mp4", "-o", "o.npz"]
     pairs = dict(zip(argv[6::2], argv[7::2]))
     assert pairs == {"--estimator": "tar", "--device": "cpu", "--checkpoint": "c.pt", "--smpl-model": "s.pkl",
                      "--start-frame": "0", "--end-frame": "9", "--max-people": "1"}
@@ -100,9 +100,9 @@ def test_status_text_and_eta():
 
 
 def test_mesh_conversion_runs_in_the_worker_env_and_reads_with_numpy(tmp_path, body_model_path):
-    from core.body_model import create_smpl, smpl_rest_joints
-    from core.smpl_mesh import read_mesh_file, shaped_vertices
-    from core.worker_client import ProtocolRun, mesh_command
+    from video_to_motion.core.worker.body_model import create_smpl, smpl_rest_joints
+    from video_to_motion.core.worker.smpl_mesh import read_mesh_file, shaped_vertices
+    from video_to_motion.core.client.worker_client import ProtocolRun, mesh_command
 
     out = tmp_path / "mesh.npz"
     run = ProtocolRun(mesh_command(sys.executable, body_model_path, out), output=out, what="the mesh conversion")
@@ -122,8 +122,8 @@ def test_mesh_conversion_runs_in_the_worker_env_and_reads_with_numpy(tmp_path, b
 
 
 def test_check_worker_reports_versions_and_devices():
-    from core.worker_check import summary_lines
-    from core.worker_client import ProtocolRun, check_command
+    from video_to_motion.core.client.worker_client import summary_lines
+    from video_to_motion.core.client.worker_client import ProtocolRun, check_command
 
     run = ProtocolRun(check_command(sys.executable), what="the worker check").wait(timeout=120)
     report = run.info["check"]

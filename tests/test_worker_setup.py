@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from core.worker_setup import (WorkerSetup, plan, split_requirements, torch_index_url, venv_python,
+from video_to_motion.core.client.worker_setup import (WorkerSetup, plan, split_requirements, torch_index_url, venv_python,
                                worker_requirements)
 
 
@@ -94,9 +94,9 @@ def test_a_missing_base_python_is_named(tmp_path):
 
 def test_check_step_reports_the_environment(tmp_path):
     """The final step of a set-up is the worker check, run in the (here: current) environment."""
-    from core.worker_setup import Step
+    from video_to_motion.core.client.worker_setup import Step
 
-    setup = WorkerSetup([Step("checking the worker", [sys.executable, "-m", "core.worker_check"], pip=False)],
+    setup = WorkerSetup([Step("checking the worker", [sys.executable, "-m", "video_to_motion.core.worker.check"], pip=False)],
                         sys.executable, tmp_path).wait(timeout=120)
     assert setup.report is not None and setup.report["python"].startswith("3.")
     assert setup.succeeded == (setup.report["problems"] == []), setup.error

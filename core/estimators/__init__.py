@@ -11,8 +11,8 @@ import importlib
 from pathlib import Path
 from typing import Callable, Protocol
 
-from ..motion import Motion
-from ..video import VideoInfo
+from ..common.motion import Motion
+from ..worker.video import VideoInfo
 
 
 class EstimatorError(RuntimeError):
@@ -71,8 +71,8 @@ class Estimator(Protocol):
 # name -> "module:Class", imported only when chosen so that a missing heavy dependency
 # of one estimator does not break the others.
 BUILTIN = {
-    "tar": "core.estimators.tar:TarEstimator",
-    "blazepose": "core.estimators.blazepose:BlazePoseEstimator",
+    "tar": ".tar:TarEstimator",
+    "blazepose": ".blazepose.estimator:BlazePoseEstimator",
 }
 DEFAULT_WITHOUT_CHECKPOINT = "blazepose"
 
@@ -92,10 +92,9 @@ def load_estimator_class(name: str) -> type:
                              f"unknown estimator '{name}'; choose one of {', '.join(['auto', *BUILTIN])} "
                              "or give a 'module:Class' path")
     module_name, _, attr = target.partition(":")
-    if module_name.startswith("core."):
-        module_name = __name__.rsplit(".", 2)[0] + module_name[len("core"):]
     try:
-        module = importlib.import_module(module_name)
+        # Built-in names are relative to this package, whatever name it was imported under.
+        module = importlib.import_module(module_name, package=__name__)
     except ImportError as exc:
         raise EstimatorError("estimator_unavailable",
                              f"estimator '{name}' cannot be loaded: {exc}. Install the worker's packages "

@@ -32,8 +32,8 @@ def track_crops(video, first: int, stop: int, per_frame: dict, tracks, box_scale
     Yields (frame index, [(track id, row, crop uint8 RGB [C, C, 3], centre (x, y), side)]);
     frames are dropped as soon as they are cropped.
     """
-    from ..crops import crop_square, square_box
-    from ..video import iter_frames
+    from ..worker.crops import crop_square, square_box
+    from ..worker.video import iter_frames
 
     for index, frame in iter_frames(video, first, stop):
         items = []
@@ -60,8 +60,8 @@ class TarEstimator:
         self.options = options
 
     def _load(self, run: RunContext):
-        from ..body_model import create_smpl
-        from ..devices import resolve_device
+        from ..worker.body_model import create_smpl
+        from ..worker.devices import resolve_device
         from ..tar.checkpoint import CheckpointError, load_model
         from ..tar.smpl_layer import SMPLLayer
 
@@ -74,9 +74,9 @@ class TarEstimator:
         return device, smpl, model, payload
 
     def estimate(self, run: RunContext):
-        from ..prefetch import prefetched
+        from ..worker.prefetch import prefetched
         from ..tar.inference import TrackRunner
-        from ..tracks import find_people
+        from ..worker.tracks import find_people
 
         # Model and body model first: a bad file should fail before minutes of detection.
         device, smpl, model, _ = self._load(run)
@@ -116,8 +116,8 @@ class TarEstimator:
         return self._motion(tracks, results, smpl, focal, run)
 
     def _motion(self, tracks, results, smpl, focal: float, run: RunContext):
-        from ..body_model import smpl_rest_joints
-        from ..motion import Motion, sort_rows
+        from ..worker.body_model import smpl_rest_joints
+        from ..common.motion import Motion, sort_rows
 
         frame_ids, track_ids, poses, betas, trans, boxes, scores = [], [], [], [], [], [], []
         for track in tracks:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atomic import atomic_path
+from ..common.atomic import atomic_path
 from .config import NUM_SMPL_JOINTS, NUM_SMPL_VERTICES, ConfigError, TARConfig
 
 FORMAT = "vtm.tar-checkpoint"

@@ -48,7 +48,7 @@ from .backbone import build_backbone
 from .config import NUM_SMPL_JOINTS, TARConfig
 from .gte import GlobalTemporalEncoder
 from .lte import LocalTemporalEncoder
-from .rotation import matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
+from .torch_rotations import matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
 from .rrm import RecurrentRefinement, crop_to_map_coords
 from .smpl_layer import SMPLLayer
 

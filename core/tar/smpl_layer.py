@@ -11,7 +11,7 @@ import os
 import torch
 import torch.nn as nn
 
-from ..body_model import NUM_JOINTS, create_smpl
+from ..worker.body_model import NUM_JOINTS, create_smpl
 
 _ARRAYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "parents", "lbs_weights")
 

@@ -16,8 +16,8 @@ import dataclasses
 
 import numpy as np
 
-from .. import rotations
-from ..skeleton import FLIP_PERMUTATION
+from ..common import rotations
+from ..common.skeleton import FLIP_PERMUTATION
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)

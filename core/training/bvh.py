@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import rotations
-from ..skeleton import DEFAULT_REST_JOINTS, JOINT_NAMES, PARENTS, children
+from ..common import rotations
+from ..common.skeleton import DEFAULT_REST_JOINTS, JOINT_NAMES, PARENTS, children
 
 
 class BVHError(ValueError):

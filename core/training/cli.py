@@ -160,7 +160,7 @@ def train_main(argv: list[str] | None = None) -> int:
 def _train(args) -> int:
     import torch
 
-    from ..devices import resolve_device
+    from ..worker.devices import resolve_device
     from ..tar.checkpoint import CheckpointError
     from ..tar.config import ConfigError
     from . import ddp
@@ -272,7 +272,7 @@ def make_data_main(argv: list[str] | None = None) -> int:
     p.add_argument("--pose-spread", type=float, default=1.0, help="scale of the pose prior's spread")
     p.add_argument("--workers", type=int, default=1, help="processes rendering side by side")
     args = p.parse_args(argv)
-    from ..body_gen import write_smpl_pkl
+    from .body_gen import write_smpl_pkl
     from .bvh import BVHError
 
     out = Path(args.out)
@@ -358,7 +358,7 @@ def format_table1(rows: dict[str, dict[str, dict]], frames: dict[str, int | str]
 
 
 def _evaluate(args) -> int:
-    from ..devices import resolve_device
+    from ..worker.devices import resolve_device
     from ..tar.checkpoint import CheckpointError, load_model
     from .datasets import DatasetError
     from .evaluation import PAPER_TABLE1, evaluate_model, evaluate_with_runner

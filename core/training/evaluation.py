@@ -123,7 +123,7 @@ def evaluate_with_runner(model, table, rows: np.ndarray | None = None, device="c
     """Evaluate through the worker's own inference path (core.tar.inference.TrackRunner): each
     sequence is one track, each frame's crop passes the backbone once, every frame is the
     mid-frame of its window. Memory stays bounded, so it suits the large real test sets."""
-    from ..crops import crop_square
+    from ..worker.crops import crop_square
     from ..tar.inference import TrackRunner
 
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import rotations
-from ..skeleton import FLIP_PERMUTATION, JOINT_NAMES
+from ..common import rotations
+from ..common.skeleton import FLIP_PERMUTATION, JOINT_NAMES
 
 # joint -> (mean xyz, std xyz, low xyz, high xyz), degrees, left side / spine.
 _LIMITS = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rotations import nearest_rotation
+from ..common.rotations import nearest_rotation
 
 
 def fit_ridge(features: np.ndarray, targets: np.ndarray, lam: float) -> tuple[np.ndarray, ...]:

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import rotations
-from ..atomic import atomic_path
-from ..skeleton import JOINT_NAMES
+from ..common import rotations
+from ..common.atomic import atomic_path
+from ..common.skeleton import JOINT_NAMES
 from .bvh import SmplMotion, load_smpl_motion
 from .pose_prior import sample_prior_motion
 from .render import Lighting, project, render
@@ -131,7 +131,7 @@ class ClipMaker:
     """Makes clips for one body model; holds the retargeted motion capture."""
 
     def __init__(self, body_model_path: str | os.PathLike, bvh_files: list[str | os.PathLike], cfg: SyntheticConfig):
-        from ..body_model import create_smpl, load_smpl_arrays
+        from ..worker.body_model import create_smpl, load_smpl_arrays
 
         self.cfg = cfg
         self.smpl = create_smpl(body_model_path)

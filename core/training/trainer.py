@@ -109,7 +109,7 @@ def init_from_mean_pose(model: nn.Module, poses: "np.ndarray") -> None:
     start from a mean pose: the bias of its last pose layer is set to (mean − initial) in
     the 6D representation, for every joint but the root (whose mean over all viewpoints
     means nothing). Stored in the weights, so inference starts from the same pose."""
-    from ..tar.rotation import matrix_to_rot6d
+    from ..tar.torch_rotations import matrix_to_rot6d
 
     mean6d = matrix_to_rot6d(mean_body_pose(poses))
     with torch.no_grad():

@@ -119,7 +119,7 @@ def case_missing_inputs_are_named(ctx):
 
 
 def case_import_operator_and_check_worker(ctx):
-    from core.motion import write_motion
+    from video_to_motion.core.common.motion import write_motion
     from motions import random_motion
 
     motion, _ = random_motion(ctx.body_model, tracks={3: np.arange(6), 5: np.arange(2, 9)})

@@ -6,7 +6,7 @@ import numpy as np
 import bpy
 
 from blender_cases.common import JOINTS, armatures_by_track, world_heads
-from core.motion import write_motion
+from video_to_motion.core.common.motion import write_motion
 from motions import random_motion
 
 
@@ -93,7 +93,7 @@ def case_gltf_round_trip(ctx):
 
 
 def case_amass_export_matches_smplx(ctx):
-    from core.body_model import create_smpl
+    from video_to_motion.core.worker.body_model import create_smpl
     from motions import smplx_joints
 
     _, _, result = imported(ctx, tracks={4: np.arange(0, 10)}, varying=())

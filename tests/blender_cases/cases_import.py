@@ -7,7 +7,7 @@ import bpy
 
 from blender_cases.common import (JOINTS, armatures_by_track, camera_to_world, populate_user_scene, snapshot,
                                   world_heads)
-from core.motion import write_motion
+from video_to_motion.core.common.motion import write_motion
 from motions import random_motion
 
 
@@ -131,7 +131,7 @@ def case_bad_motion_files_change_nothing(ctx):
     populate_user_scene()
     before = snapshot()
     importer = ctx.module("addon.importer")
-    motion_mod = ctx.module("core.motion")
+    motion_mod = ctx.module("core.common.motion")
     bad_text = ctx.tmp / "text.npz"
     bad_text.write_text("not a zip")
     motion, _ = random_motion(ctx.body_model, tracks={1: np.arange(4)})
@@ -252,11 +252,11 @@ def case_smoothing_changes_only_the_root_path(ctx):
 
 
 def case_body_mesh_is_skinned_like_smpl(ctx):
-    """The mesh from core.smpl_mesh deforms like smplx's LBS (pose correctives off), within 1 mm."""
+    """The mesh from video_to_motion.core.worker.smpl_mesh deforms like smplx's LBS (pose correctives off), within 1 mm."""
     import torch
 
-    from core.body_model import create_smpl
-    from core.smpl_mesh import write_mesh_file
+    from video_to_motion.core.worker.body_model import create_smpl
+    from video_to_motion.core.worker.smpl_mesh import write_mesh_file
 
     mesh_file = write_mesh_file(ctx.body_model, ctx.tmp / "mesh.npz")
     motion, _ = random_motion(ctx.body_model, tracks={1: np.arange(3), 2: np.arange(1, 4)}, varying_betas=())

@@ -11,7 +11,7 @@ from blender_cases.common import armatures_by_track, camera_to_world, world_head
 def case_installed_extension_enables_and_imports(ctx):
     assert ctx.ext.__name__ == "bl_ext.user_default.video_to_motion"
     assert "/tests/" not in ctx.ext.__file__ and hasattr(bpy.ops.vtm, "run")
-    from core.motion import write_motion
+    from video_to_motion.core.common.motion import write_motion
     from motions import random_motion
 
     motion, reference = random_motion(ctx.body_model, tracks={2: np.arange(5)})

@@ -5,7 +5,7 @@ import numpy as np
 
 import bpy
 
-from core.retarget import CAMERA_TO_BLENDER
+from video_to_motion.core.common.keyframes import CAMERA_TO_BLENDER
 
 JOINTS = ("pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
           "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",

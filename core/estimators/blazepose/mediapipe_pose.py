@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from .crops import apply_affine, invert_affine
+from ...worker.crops import apply_affine, invert_affine
 
 MODEL_COMPLEXITY = 1
 MAX_SPARE_GRAPHS = 4

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import rotations
+from ...common import rotations
 from .landmarks import LANDMARK_NAMES, LM
 
 # Landmark index of each landmark's left/right partner (itself for the nose).

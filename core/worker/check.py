@@ -1,4 +1,4 @@
-"""What the worker's environment has: `python -m core.worker_check` (run by "Check worker").
+"""What the worker's environment has: `python -m video_to_motion.core.worker.check` (run by "Check worker").
 
 Prints one protocol `info` event with the report and then `done` (or `error` when
 something the worker needs is missing, with the report still sent first):
@@ -12,7 +12,7 @@ import importlib.metadata
 import platform
 import sys
 
-from .protocol import EXIT_ERROR, EXIT_OK, EventWriter
+from ..common.protocol import EXIT_ERROR, EXIT_OK, EventWriter
 
 # Distribution name -> what it is for (the worker extra in pyproject.toml).
 REQUIRED = {
@@ -74,21 +74,6 @@ def check() -> dict:
         problems.append(f"torch does not import: {report['torch']['error']}")
     report["problems"] = problems
     return report
-
-
-def summary_lines(report: dict) -> list[str]:
-    """The report as short lines for the add-on's preferences."""
-    t = report.get("torch", {})
-    lines = [f"Python {report.get('python')} ({report.get('executable')})"]
-    if t.get("version"):
-        gpu = ", ".join(t.get("devices") or []) or ("CUDA build, no GPU visible" if t.get("cuda_build") else "CPU build")
-        lines.append(f"torch {t['version']} (CUDA {t.get('cuda_build') or '-'}): {gpu}"
-                     + ("; Apple MPS available" if t.get("mps_available") else ""))
-    found = [f"{k} {v}" for k, v in report.get("packages", {}).items() if v and k != "torch"]
-    if found:
-        lines.append(", ".join(found))
-    lines += [f"Problem: {p}" for p in report.get("problems", [])]
-    return lines
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""The worker: `python -m core.worker VIDEO -o OUT.npz [options]`.
+"""The worker: `python -m video_to_motion.core.worker VIDEO -o OUT.npz [options]`.
 
 Runs an estimator over a video and writes a `vtm.motion/1` file. stdout carries the
 JSON-lines protocol (core.protocol) and nothing else; stderr carries the human log.
@@ -16,14 +16,14 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__
-from .atomic import OutputPathError, check_writable_destination
+from .. import __version__
+from ..common.atomic import OutputPathError, check_writable_destination
 from .body_model import BodyModelError
-from .estimators import (Cancelled, EstimatorError, EstimatorOptions, RunContext, load_estimator_class,
+from ..estimators import (Cancelled, EstimatorError, EstimatorOptions, RunContext, load_estimator_class,
                          resolve_name)
-from .motion import MotionFormatError, write_motion
+from ..common.motion import MotionFormatError, write_motion
 from .same_person import without_repeats
-from .protocol import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EventWriter
+from ..common.protocol import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EventWriter
 from .video import VideoError, probe, resolve_range
 
 log = logging.getLogger("vtm.worker")
@@ -31,7 +31,7 @@ log = logging.getLogger("vtm.worker")
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m core.worker",
+        prog="python -m video_to_motion.core.worker",
         description="Estimate SMPL motion of the people in a video and write a vtm.motion/1 file.")
     p.add_argument("video", type=Path, help="input video file (anything OpenCV decodes)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output motion file (.npz)")

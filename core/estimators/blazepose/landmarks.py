@@ -22,10 +22,10 @@ import dataclasses
 
 import numpy as np
 
-from . import rotations
+from ...common import rotations
 from . import ik
 from .ik import unit
-from .skeleton import NUM_JOINTS
+from ...common.skeleton import NUM_JOINTS
 
 LANDMARK_NAMES = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",

@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .estimators import EstimatorError
+from ..estimators import EstimatorError
 
 DEFAULT_WEIGHTS = "yolo11n.pt"
 DEFAULT_WEIGHTS_URL = "https://github.com/ultralytics/assets/releases/download/v8.4.0/yolo11n.pt"

@@ -1,6 +1,6 @@
 """The add-on's side of the worker: command line, progress state, result (no bpy).
 
-`WorkerRun` starts `python -m core.worker ...` through `ChildProcess`, reads the JSON-lines
+`WorkerRun` starts `python -m video_to_motion.core.worker ...` through `ChildProcess`, reads the JSON-lines
 protocol (core.protocol) from each `poll()` and keeps what the panel shows: stage,
 progress, rate, ETA, warnings and, at the end, either the motion file or an error in
 words. A worker that dies without a protocol error (a crash, the OOM killer) still gets a
@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import Sequence
 
 from .child_process import ChildProcess, python_executable_problem
-from .protocol import EXIT_CANCELLED, ProtocolError, parse_event
+from ..common.protocol import EXIT_CANCELLED, ProtocolError, parse_event
 
-# Where the worker package lives: the folder that holds core/ (the extension's folder).
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+# The extension's folder (it holds core/). Not resolved: Blender may reach it through a link
+# whose name, the extension's id, is the package name the worker imports.
+PACKAGE_ROOT = Path(os.path.abspath(__file__)).parents[2]
+# One importable name for the package, wherever it runs: Blender installs the extension in a
+# folder named by its id; `pip install -e .` maps the same name onto a checkout.
+PACKAGE = "video_to_motion"
+WORKER_MODULE = f"{PACKAGE}.core.worker"
+MESH_MODULE = f"{PACKAGE}.core.worker.smpl_mesh"
+CHECK_MODULE = f"{PACKAGE}.core.worker.check"
 
 
 @dataclasses.dataclass
@@ -38,7 +45,7 @@ class WorkerOptions:
 def worker_command(python: str | os.PathLike, video: str | os.PathLike, output: str | os.PathLike,
                    options: WorkerOptions) -> list[str]:
     """argv of one worker run."""
-    argv = [os.fspath(python), "-m", "core.worker", os.fspath(video), "-o", os.fspath(output),
+    argv = [os.fspath(python), "-m", WORKER_MODULE, os.fspath(video), "-o", os.fspath(output),
             "--estimator", options.estimator or "auto", "--device", options.device or "auto"]
     for flag, value in (("--checkpoint", options.checkpoint), ("--smpl-model", options.smpl_model),
                         ("--detector", options.detector), ("--start-frame", options.start_frame),
@@ -57,7 +64,10 @@ def worker_env(extra_pythonpath: Sequence[str] = (), base: dict | None = None) -
     env = dict(os.environ if base is None else base)
     for key in ("PYTHONHOME", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "PYTHONNOUSERSITE"):
         env.pop(key, None)
-    paths = [str(PACKAGE_ROOT), *map(str, extra_pythonpath)]
+    # The extension's parent folder makes the package importable by its name; a checkout
+    # under another folder name is found through its editable install instead.
+    paths = [str(PACKAGE_ROOT.parent)] if PACKAGE_ROOT.name == PACKAGE else []
+    paths += map(str, extra_pythonpath)
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -262,7 +272,7 @@ class ProtocolRun:
 
 
 class WorkerRun(ProtocolRun):
-    """One run of `python -m core.worker VIDEO -o OUTPUT [options]`."""
+    """One run of `python -m video_to_motion.core.worker VIDEO -o OUTPUT [options]`."""
 
     def __init__(self, python: str | os.PathLike, video: str | os.PathLike, output: str | os.PathLike,
                  options: WorkerOptions | None = None, cwd: str | os.PathLike | None = None,
@@ -274,12 +284,12 @@ class WorkerRun(ProtocolRun):
 
 
 def mesh_command(python: str | os.PathLike, smpl_model: str | os.PathLike, output: str | os.PathLike) -> list[str]:
-    """argv of the SMPL model -> numpy mesh conversion (core.smpl_mesh)."""
-    return [os.fspath(python), "-m", "core.smpl_mesh", "--smpl-model", os.fspath(smpl_model), "-o", os.fspath(output)]
+    """argv of the SMPL model -> numpy mesh conversion (core.worker.smpl_mesh)."""
+    return [os.fspath(python), "-m", MESH_MODULE, "--smpl-model", os.fspath(smpl_model), "-o", os.fspath(output)]
 
 
 def check_command(python: str | os.PathLike) -> list[str]:
-    return [os.fspath(python), "-m", "core.worker_check"]
+    return [os.fspath(python), "-m", CHECK_MODULE]
 
 
 class RunSequence:
@@ -345,3 +355,18 @@ class RunSequence:
                     self.cancel()
             time.sleep(interval)
         return self
+
+
+def summary_lines(report: dict) -> list[str]:
+    """The report as short lines for the add-on's preferences."""
+    t = report.get("torch", {})
+    lines = [f"Python {report.get('python')} ({report.get('executable')})"]
+    if t.get("version"):
+        gpu = ", ".join(t.get("devices") or []) or ("CUDA build, no GPU visible" if t.get("cuda_build") else "CPU build")
+        lines.append(f"torch {t['version']} (CUDA {t.get('cuda_build') or '-'}): {gpu}"
+                     + ("; Apple MPS available" if t.get("mps_available") else ""))
+    found = [f"{k} {v}" for k, v in report.get("packages", {}).items() if v and k != "torch"]
+    if found:
+        lines.append(", ".join(found))
+    lines += [f"Problem: {p}" for p in report.get("problems", [])]
+    return lines

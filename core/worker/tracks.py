@@ -25,7 +25,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .estimators import EstimatorError, RunContext
+from ..estimators import EstimatorError, RunContext
 from .prefetch import prefetched
 from .same_person import repeated_tracks
 from .video import iter_frames

@@ -43,13 +43,14 @@ import time
 
 import numpy as np
 
-from .. import ik, landmark_flips, landmarks, rotations, temporal
-from ..motion import Motion
-from ..root_fit import (body_height, cliff_focal_length, crop_camera_rotation, depth_confidence, fit_translation,
+from . import flips, ik, landmarks, temporal
+from ...common import rotations
+from ...common.motion import Motion
+from .root_fit import (body_height, cliff_focal_length, crop_camera_rotation, depth_confidence, fit_translation,
                         smooth_translation)
-from ..skeleton import DEFAULT_REST_JOINTS, forward_kinematics
-from ..video import iter_frames
-from . import EstimatorError, EstimatorOptions, RunContext
+from ...common.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
+from ...worker.video import iter_frames
+from .. import EstimatorError, EstimatorOptions, RunContext
 
 log = logging.getLogger("vtm.blazepose")
 
@@ -98,7 +99,7 @@ class BlazePoseEstimator:
     def __init__(self, options: EstimatorOptions):
         self.options = options
         try:
-            from ..mediapipe_pose import import_mediapipe_pose
+            from .mediapipe_pose import import_mediapipe_pose
 
             import_mediapipe_pose()
         except ImportError as exc:
@@ -109,13 +110,13 @@ class BlazePoseEstimator:
     def _rest_skeleton(options: EstimatorOptions) -> tuple[np.ndarray, str]:
         if options.smpl_model is None:
             return DEFAULT_REST_JOINTS.astype(np.float64), "built-in default skeleton (SMPL topology)"
-        from ..body_model import create_smpl, smpl_rest_joints
+        from ...worker.body_model import create_smpl, smpl_rest_joints
 
         model = create_smpl(options.smpl_model)
         return smpl_rest_joints(model, np.zeros((1, 10)))[0].astype(np.float64), f"SMPL model {options.smpl_model}"
 
     def estimate(self, run: RunContext) -> Motion:
-        from ..tracks import find_people
+        from ...worker.tracks import find_people
 
         run.info(estimator=self.name, pose_model=POSE_MODEL, skeleton=self.skeleton)
         info = run.video
@@ -141,8 +142,8 @@ class BlazePoseEstimator:
 
     def _landmarks_pass(self, run: RunContext, tracks, focal: float) -> dict[int, _TrackLandmarks]:
         """Decode the frames again and run BlazePose on every tracked person's crop."""
-        from ..crops import crop_square, square_box
-        from ..mediapipe_pose import BlazePoseCrops
+        from ...worker.crops import crop_square, square_box
+        from .mediapipe_pose import BlazePoseCrops
 
         per_frame = tracks.per_frame()
         last_frame = {t.track_id: int(t.frames[-1]) for t in tracks}
@@ -223,10 +224,10 @@ def _consistent_landmarks(obs: _TrackLandmarks, sigma: float) -> tuple[np.ndarra
     world = np.stack(obs.world)
     vis = np.stack(obs.visibility)
     pixels = np.stack(obs.image)
-    flip = landmark_flips.choose_readings(world, np.asarray(obs.frames))
-    world[flip] = landmark_flips.mirrored(world[flip])
-    pixels[flip] = landmark_flips.swapped(pixels[flip], axis=-2)
-    vis[flip] = landmark_flips.swapped(vis[flip], axis=-1)
+    flip = flips.choose_readings(world, np.asarray(obs.frames))
+    world[flip] = flips.mirrored(world[flip])
+    pixels[flip] = flips.swapped(pixels[flip], axis=-2)
+    vis[flip] = flips.swapped(vis[flip], axis=-1)
     world = np.einsum("fij,fkj->fki", np.stack(obs.crop_rotation), world)
     frames = np.asarray(obs.frames, np.float64)
     world = temporal.local_linear(world.reshape(len(world), -1), frames, sigma, np.ones(len(world)))
@@ -250,7 +251,7 @@ def fits_box(pixels: np.ndarray, box: np.ndarray) -> bool:
 
 def _concatenate(parts: list[Motion], estimator: str, fps: float, image_size: tuple[int, int], focal: float) -> Motion:
     """One Motion of several tracks' rows, sorted by (track, frame), extras included."""
-    from ..motion import ARRAY_FIELDS
+    from ...common.motion import ARRAY_FIELDS
 
     arrays = {k: np.concatenate([getattr(p, k) for p in parts]) for k in ARRAY_FIELDS}
     extras = {k: np.concatenate([p.extras[k] for p in parts]) for k in parts[0].extras}

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import rotations
-from .skeleton import NUM_JOINTS, PARENTS, children
+from ...common import rotations
+from ...common.skeleton import NUM_JOINTS, PARENTS, children
 
 CHILDREN = children(PARENTS)
 

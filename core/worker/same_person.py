@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .motion import Motion
+from ..common.motion import Motion
 
 # Two rows show the same person when their projected pelvises are closer than this
 # fraction of the taller box; a track whose rows do so on at least SAME_SHARE of its rows

@@ -1,10 +1,10 @@
 """Creating the worker's virtual environment from the add-on (no bpy, stdlib only).
 
-Steps, each a child process polled without blocking (core.child_process):
+Steps, each a child process polled without blocking (core.client.child_process):
 1. `BASE_PYTHON -m venv ENV` (skipped when ENV already has a Python);
 2. PyTorch: the CUDA build when an NVIDIA GPU is present, the CPU build otherwise;
 3. the rest of the worker's packages (pyproject.toml's `worker` extra);
-4. `python -m core.worker_check`, whose report says what the environment has.
+4. `python -m video_to_motion.core.worker.check`, whose report says what the environment has.
 A failing step stops the set-up with pip's own ERROR lines in the message.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .child_process import ChildProcess, python_executable_problem
-from .protocol import ProtocolError, parse_event
-from .worker_client import PACKAGE_ROOT, worker_env
+from ..common.protocol import ProtocolError, parse_event
+from .worker_client import CHECK_MODULE, PACKAGE_ROOT, worker_env
 
 # Used when pyproject.toml is not beside core/ (it ships in the extension, but be safe).
 FALLBACK_WORKER_REQUIREMENTS = ["torch>=2.4", "torchvision", "timm>=1.0", "smplx>=0.1.28", "scipy",
@@ -106,7 +106,7 @@ def plan(base_python: str, env_dir: str | os.PathLike, gpu: bool | None = None,
     if others:
         steps.append(Step("installing the worker's packages", pip + others))
     if check:
-        steps.append(Step(CHECK_LABEL, [python, "-m", "core.worker_check"], pip=False))
+        steps.append(Step(CHECK_LABEL, [python, "-m", CHECK_MODULE], pip=False))
     return steps
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
-from .body_model import NUM_JOINTS, NUM_POSE_BASIS, NUM_VERTICES
-from .skeleton import DEFAULT_REST_JOINTS, PARENTS
+from ..common.atomic import atomic_path
+from ..worker.body_model import NUM_JOINTS, NUM_POSE_BASIS, NUM_VERTICES
+from ..common.skeleton import DEFAULT_REST_JOINTS, PARENTS
 
 SEGMENTS = 16  # vertices around each tube
 
