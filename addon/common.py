@@ -7,6 +7,10 @@ import tempfile
 from pathlib import Path
 
 import bpy
+import numpy as np
+from mathutils import Matrix
+
+from ..core.client.worker_setup import venv_python
 
 # The extension's package ("bl_ext.<repository>.video_to_motion" once installed); the
 # preferences are registered under this name.
@@ -43,11 +47,6 @@ def default_worker_env() -> Path:
     return user_folder("worker_env")
 
 
-def venv_python(env_dir: str | os.PathLike) -> Path:
-    env_dir = Path(env_dir)
-    return env_dir / "Scripts" / "python.exe" if os.name == "nt" else env_dir / "bin" / "python"
-
-
 def worker_python() -> str:
     """The interpreter the worker runs with: the preference, else the set-up environment's."""
     prefs = preferences()
@@ -72,3 +71,15 @@ def redraw_all(context=None) -> None:
         for area in window.screen.areas:
             if area.type in {"VIEW_3D", "PREFERENCES"}:
                 area.tag_redraw()
+
+
+def blender_matrix(m: np.ndarray) -> Matrix:
+    """A numpy 4x4 as a mathutils Matrix."""
+    return Matrix([list(map(float, row)) for row in np.asarray(m)])
+
+
+def progress_bar(layout, factor: float, text: str) -> None:
+    if hasattr(layout, "progress"):  # Blender 4.0+
+        layout.progress(factor=factor, type="BAR", text=text)
+    else:
+        layout.label(text=f"{text} ({factor * 100:.0f}%)")

@@ -7,6 +7,7 @@ one. The user's selection, active object and current frame are restored afterwar
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from ..core.common import keyframes, rotations
 from ..core.common.atomic import atomic_path
 from ..core.common.skeleton import JOINT_NAMES
 from .animation import LINEAR, ActionWriter, action_fcurves, read_curve
-from .importer import _matrix
+from . import common
 
 # Exporter arguments per target. Bones keep Blender's Y-along-bone axis; no leaf bones, so
 # the hierarchy is exactly SMPL's 24 joints.
@@ -29,6 +30,25 @@ FBX_PRESETS = {
     # Unity: Y up, scale folded into the units so objects import at scale 1.
     "UNITY": dict(axis_forward="-Z", axis_up="Y", apply_scale_options="FBX_SCALE_UNITS"),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class Format:
+    key: str          # the operator's enum value
+    label: str
+    suffix: str
+    description: str
+    flag: str         # batch_import's option (--fbx, --glb, ...)
+    per_track: bool   # one file per armature (NAME_track<ID>.ext when there are several)
+    mesh: bool        # can carry the body meshes
+
+
+FORMATS = {f.key: f for f in (
+    Format("FBX", "FBX", ".fbx", "Armatures, animation and body meshes (.fbx)", "fbx", False, True),
+    Format("BVH", "BVH", ".bvh", "Motion capture skeleton, one file per track (.bvh)", "bvh", True, False),
+    Format("GLTF", "glTF", ".glb", "Binary glTF with armatures, animation and meshes (.glb)", "glb", False, True),
+    Format("AMASS", "AMASS", ".npz", "SMPL parameters per frame, one file per track (.npz)", "amass", True, False),
+)}
 
 
 class ExportError(RuntimeError):
@@ -186,7 +206,7 @@ def _world_baked_copy(context, armature):
 
     copy = armature.copy()
     context.scene.collection.objects.link(copy)
-    copy.matrix_world = _matrix(target)
+    copy.matrix_world = common.blender_matrix(target)
     writer = ActionWriter(copy, f"{armature.name} (BVH)")
     for (path, index), fc in curves.items():
         if (path, index) in rot_paths or (path, index) in loc_paths:
@@ -277,3 +297,24 @@ def export_amass(context, filepath: str | os.PathLike, armature, gender: str = "
     with atomic_path(filepath, suffix=".npz") as tmp:
         np.savez(tmp, **arrays)
     return Path(filepath)
+
+
+def per_track_path(path: str | os.PathLike, armature, count: int) -> Path:
+    """`path` for one of `count` armatures: NAME_track<ID>.ext when there are several."""
+    path = Path(path)
+    if count == 1:
+        return path
+    return path.with_name(f"{path.stem}_track{int(armature['vtm_track_id'])}{path.suffix}")
+
+
+def export(context, key: str, filepath: str | os.PathLike, armatures, *, fbx_preset: str = "BLENDER",
+           include_mesh: bool = True) -> list[Path]:
+    """Write `armatures` in the format `key` of FORMATS; returns the files written."""
+    fmt = FORMATS[key]
+    if key == "FBX":
+        return [export_fbx(context, filepath, armatures, fbx_preset, include_mesh)]
+    if key == "GLTF":
+        return [export_gltf(context, filepath, armatures, include_mesh)]
+    one = export_bvh if key == "BVH" else export_amass
+    assert fmt.per_track
+    return [one(context, per_track_path(filepath, a, len(armatures)), a) for a in armatures]

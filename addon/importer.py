@@ -14,14 +14,15 @@ from pathlib import Path
 
 import bpy
 import numpy as np
-from mathutils import Matrix
 
 from ..core.common import ground as ground_fit
 from ..core.common import keyframes
+from ..core.common.mesh_file import read_mesh_file
 from ..core.common.motion import Motion, read_motion
+from ..core.common.options import ImportSettings
 from ..core.common.skeleton import JOINT_NAMES, PARENTS
 from ..core.common.smoothing import OneEuro
-from ..core.common.mesh_file import read_mesh_file
+from . import common
 from .animation import CONSTANT, LINEAR, ActionWriter
 from .mesh import build_body_mesh
 
@@ -33,14 +34,10 @@ class ImportFailed(RuntimeError):
 
 
 @dataclasses.dataclass
-class ImportOptions:
-    people: str = "all"               # "all", "largest" or a track id
-    root_smoothing: float = 0.5       # One-Euro strength 0..1; 0 = off
-    rotation_smoothing: float = 0.0   # 0 = off
-    ground: bool = True
-    camera: bool = True
+class ImportOptions(ImportSettings):
+    """The table's import options (people, smoothing, ground, camera, mesh_file) and the scene's."""
+
     video: str | None = None          # footage for the camera background (default: none)
-    mesh_file: str | None = None      # a core.smpl_mesh file; None = armature only
     name: str | None = None           # base name of the new datablocks
     max_gap_seconds: float = keyframes.DEFAULT_MAX_GAP_SECONDS
     set_scene: bool = True            # frame rate, frame range, resolution, active camera
@@ -102,10 +99,6 @@ class _Created:
                     break
         self.ids.clear()
         bpy.context.view_layer.update()
-
-
-def _matrix(m: np.ndarray) -> Matrix:
-    return Matrix([list(map(float, row)) for row in np.asarray(m)])
 
 
 class _IsolatedSelection:
@@ -209,7 +202,7 @@ def build_camera(collection, name: str, motion: Motion, matrix: np.ndarray, vide
     cam.clip_start, cam.clip_end = 0.05, 1000.0
     obj = created.add(bpy.data.objects.new(name, cam))
     collection.objects.link(obj)
-    obj.matrix_world = _matrix(matrix)
+    obj.matrix_world = common.blender_matrix(matrix)
     obj["vtm_camera"] = True
     if video:
         if not os.path.isfile(video):
@@ -274,7 +267,7 @@ def import_motion(context, motion: Motion | str | os.PathLike, options: ImportOp
         armatures = build_armatures(context, collection, [(label, k.rest_joints) for label, k in
                                                           zip(labels, all_keys)], created)
         for keys, label, obj in zip(all_keys, labels, armatures):
-            obj.matrix_world = _matrix(arm_matrix)
+            obj.matrix_world = common.blender_matrix(arm_matrix)
             obj[TRACK_ID_PROP] = int(keys.track_id)
             obj["vtm_betas"] = [float(b) for b in keys.betas]
             obj["vtm_fps"] = float(motion.fps)

@@ -15,7 +15,8 @@ from pathlib import Path
 import bpy
 
 from ..core.client.child_process import python_executable_problem
-from ..core.client.worker_client import (ProtocolRun, RunSequence, WorkerOptions, WorkerRun, mesh_command)
+from ..core.client.worker_client import ProtocolRun, RunSequence, WorkerRun, mesh_command
+from ..core.common.options import WorkerOptions
 from . import common
 from .importer import ImportFailed, ImportOptions, import_motion
 

@@ -13,9 +13,10 @@ from bpy.props import BoolProperty, EnumProperty, StringProperty
 from bpy.types import Operator
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from ..core.client.worker_client import ProtocolRun, check_command, summary_lines
 from ..core.client.child_process import python_executable_problem
-from . import common
+from ..core.client.worker_client import ProtocolRun, check_command, summary_lines
+from . import common, exporters
+from .exporters import FORMATS, vtm_armatures
 from .importer import ImportFailed, ImportOptions, import_motion
 from .jobs import RunController, UserError, request_from_context
 
@@ -320,29 +321,14 @@ class VTM_OT_cancel_setup(Operator):
         return {"FINISHED"}
 
 
-EXPORT_FORMATS = [
-    ("FBX", "FBX", "Armatures, animation and body meshes (.fbx)"),
-    ("BVH", "BVH", "Motion capture skeleton, one file per track (.bvh)"),
-    ("GLTF", "glTF", "Binary glTF with armatures, animation and meshes (.glb)"),
-    ("AMASS", "AMASS", "SMPL parameters per frame, one file per track (.npz)"),
-]
-EXTENSIONS = {"FBX": ".fbx", "BVH": ".bvh", "GLTF": ".glb", "AMASS": ".npz"}
+EXPORT_FORMATS = [(f.key, f.label, f.description) for f in FORMATS.values()]
 
 
 def export_targets(context) -> list:
-    from .exporters import vtm_armatures
-
     chosen = vtm_armatures(context.selected_objects)
     if not chosen and context.active_object is not None:
         chosen = vtm_armatures([context.active_object])
     return chosen
-
-
-def per_track_path(path: str, armature, count: int) -> str:
-    if count == 1:
-        return path
-    stem, ext = os.path.splitext(path)
-    return f"{stem}_track{int(armature['vtm_track_id'])}{ext}"
 
 
 class VTM_OT_export(Operator, ExportHelper):
@@ -353,7 +339,7 @@ class VTM_OT_export(Operator, ExportHelper):
     bl_options = {"REGISTER"}
 
     filename_ext = ".fbx"
-    filter_glob: StringProperty(default="*.fbx;*.bvh;*.glb;*.npz", options={"HIDDEN"})
+    filter_glob: StringProperty(default=";".join(f"*{f.suffix}" for f in FORMATS.values()), options={"HIDDEN"})
     format: EnumProperty(name="Format", items=EXPORT_FORMATS, default="FBX")
     fbx_preset: EnumProperty(name="Target", default="BLENDER", items=[
         ("BLENDER", "Blender", "Blender's own axes and units"),
@@ -367,11 +353,11 @@ class VTM_OT_export(Operator, ExportHelper):
         return context.mode == "OBJECT"
 
     def invoke(self, context, event):
-        self.filename_ext = EXTENSIONS[self.format]
+        self.filename_ext = FORMATS[self.format].suffix
         return ExportHelper.invoke(self, context, event)
 
     def check(self, context):
-        self.filename_ext = EXTENSIONS[self.format]
+        self.filename_ext = FORMATS[self.format].suffix
         return ExportHelper.check(self, context)
 
     def draw(self, context):
@@ -379,27 +365,18 @@ class VTM_OT_export(Operator, ExportHelper):
         layout.prop(self, "format")
         if self.format == "FBX":
             layout.prop(self, "fbx_preset")
-        if self.format in {"FBX", "GLTF"}:
+        if FORMATS[self.format].mesh:
             layout.prop(self, "include_mesh")
 
     def execute(self, context):
-        from . import exporters
-
         targets = export_targets(context)
         if not targets:
             self.report({"ERROR"}, "select an imported track armature to export")
             return {"CANCELLED"}
-        path = bpy.path.ensure_ext(self.filepath, EXTENSIONS[self.format])
+        path = bpy.path.ensure_ext(self.filepath, FORMATS[self.format].suffix)
         try:
-            if self.format == "FBX":
-                written = [exporters.export_fbx(context, path, targets, self.fbx_preset, self.include_mesh)]
-            elif self.format == "GLTF":
-                written = [exporters.export_gltf(context, path, targets, self.include_mesh)]
-            elif self.format == "BVH":
-                written = [exporters.export_bvh(context, per_track_path(path, a, len(targets)), a) for a in targets]
-            else:
-                written = [exporters.export_amass(context, per_track_path(path, a, len(targets)), a)
-                           for a in targets]
+            written = exporters.export(context, self.format, path, targets, fbx_preset=self.fbx_preset,
+                                       include_mesh=self.include_mesh)
         except (exporters.ExportError, OSError, ValueError, RuntimeError) as exc:
             self.report({"ERROR"}, f"export failed: {exc}")
             return {"CANCELLED"}

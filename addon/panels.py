@@ -5,7 +5,7 @@ import bpy
 from bpy.types import Panel
 
 from . import common
-from .preferences import _progress
+from .exporters import FORMATS
 
 
 class _VTMPanel:
@@ -62,7 +62,7 @@ class VTM_PT_main(_VTMPanel, Panel):
         else:
             row.operator("vtm.run", icon="PLAY")
         if state.running or state.status:
-            _progress(layout, state.progress, state.status or "")
+            common.progress_bar(layout, state.progress, state.status or "")
         if state.last_error:
             box = layout.box()
             for i, line in enumerate(_wrap(state.last_error, 60)[:6]):
@@ -81,9 +81,9 @@ class VTM_PT_export(_VTMPanel, Panel):
     def draw(self, context):
         layout = self.layout
         col = layout.column(align=True)
-        for fmt, label in (("FBX", "FBX"), ("BVH", "BVH"), ("GLTF", "glTF"), ("AMASS", "AMASS .npz")):
-            op = col.operator("vtm.export", text=f"Export {label}")
-            op.format = fmt
+        for fmt in FORMATS.values():
+            op = col.operator("vtm.export", text=f"Export {fmt.label}")
+            op.format = fmt.key
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -55,7 +55,7 @@ class VTM_AddonPreferences(AddonPreferences):
         box.prop(self, "setup_wheel_dir")
         row = box.row()
         if state.setup_running:
-            _progress(row, state.setup_progress, state.setup_status)
+            common.progress_bar(row, state.setup_progress, state.setup_status)
             box.operator("vtm.cancel_setup", icon="CANCEL")
         else:
             row.operator("vtm.setup_worker", icon="IMPORT")
@@ -64,13 +64,6 @@ class VTM_AddonPreferences(AddonPreferences):
         if state.setup_error:
             for line in state.setup_error.splitlines()[:8]:
                 box.label(text=line, icon="ERROR")
-
-
-def _progress(layout, factor: float, text: str) -> None:
-    if hasattr(layout, "progress"):  # Blender 4.0+
-        layout.progress(factor=factor, type="BAR", text=text)
-    else:
-        layout.label(text=f"{text} ({factor * 100:.0f}%)")
 
 
 def register() -> None:

@@ -6,6 +6,8 @@ from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, P
                        StringProperty)
 from bpy.types import PropertyGroup
 
+from ..core.common.options import IMPORT, WORKER
+
 ESTIMATORS = [
     ("AUTO", "Auto", "TAR when a checkpoint is set, else BlazePose"),
     ("TAR", "TAR", "The TAR video model (needs a checkpoint)"),
@@ -17,6 +19,9 @@ DEVICES = [
     ("CUDA", "GPU (CUDA)", "An NVIDIA GPU"),
     ("CPU", "CPU", "The processor (slow)"),
 ]
+# The panel's defaults are the option table's (core.common.options).
+WORKER_DEFAULT = {o.name: o.default for o in WORKER}
+IMPORT_DEFAULT = {o.name: o.default for o in IMPORT}
 PEOPLE = [
     ("LARGEST", "Largest", "The person biggest on screen for longest"),
     ("ALL", "All", "One armature per tracked person"),
@@ -30,22 +35,23 @@ class VTM_SceneSettings(PropertyGroup):
                                   description="Process only part of the video")
     frame_start: IntProperty(name="First", default=0, min=0, description="First video frame (0-based)")
     frame_end: IntProperty(name="Last", default=100, min=0, description="Last video frame (0-based, inclusive)")
-    estimator: EnumProperty(name="Estimator", items=ESTIMATORS, default="AUTO")
+    estimator: EnumProperty(name="Estimator", items=ESTIMATORS, default=WORKER_DEFAULT["estimator"].upper())
     estimator_custom: StringProperty(name="Class", description="module:Class importable by the worker")
     checkpoint: StringProperty(name="Checkpoint", subtype="FILE_PATH",
                                description="TAR checkpoint (.pt); empty: the default from the preferences")
-    device: EnumProperty(name="Device", items=DEVICES, default="AUTO")
-    people: EnumProperty(name="People", items=PEOPLE, default="LARGEST")
+    device: EnumProperty(name="Device", items=DEVICES, default=WORKER_DEFAULT["device"].upper())
+    people: EnumProperty(name="People", items=PEOPLE, default=IMPORT_DEFAULT["people"].upper())
     track_id: IntProperty(name="Track", default=1, min=0, description="The track to import")
-    root_smoothing: FloatProperty(name="Root Smoothing", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
+    root_smoothing: FloatProperty(name="Root Smoothing", default=IMPORT_DEFAULT["root_smoothing"], min=0.0, max=1.0,
+                                  subtype="FACTOR",
                                   description="Jitter filter on the root translation (0: off)")
-    rotation_smoothing: FloatProperty(name="Rotation Smoothing", default=0.0, min=0.0, max=1.0,
+    rotation_smoothing: FloatProperty(name="Rotation Smoothing", default=IMPORT_DEFAULT["rotation_smoothing"], min=0.0, max=1.0,
                                       subtype="FACTOR", description="Jitter filter on joint rotations (0: off)")
-    ground: BoolProperty(name="Align Ground", default=True,
+    ground: BoolProperty(name="Align Ground", default=IMPORT_DEFAULT["ground"],
                          description="Put the floor under the feet at Z = 0 (moves armatures and camera together)")
     mesh: BoolProperty(name="Body Mesh", default=True,
                        description="Add a skinned SMPL mesh when an SMPL model file is set in the preferences")
-    camera: BoolProperty(name="Camera", default=True, description="Add a camera that matches the video")
+    camera: BoolProperty(name="Camera", default=IMPORT_DEFAULT["camera"], description="Add a camera that matches the video")
 
 
 class VTM_RunState(PropertyGroup):

@@ -31,7 +31,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
-OUTPUTS = (("blend", ".blend"), ("fbx", ".fbx"), ("bvh", ".bvh"), ("glb", ".glb"), ("amass", ".npz"))
 PREVIEW = ("preview", ".png")
 
 
@@ -45,6 +44,7 @@ def script_args(argv: list[str]) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    options = package_module("core.common.options")
     p = argparse.ArgumentParser(prog="batch_import.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
@@ -52,48 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--motion", nargs="+", help="vtm.motion/1 .npz files, folders or glob patterns")
     w = p.add_argument_group("worker (with --video)")
     w.add_argument("--python", help="the worker's Python (default: $VTM_WORKER_PYTHON, or this Python under bpy)")
-    w.add_argument("--estimator", default="auto", help="auto, tar, blazepose or module:Class")
-    w.add_argument("--checkpoint", help="TAR checkpoint (.pt)")
-    w.add_argument("--smpl-model", help="SMPL model file for the worker")
-    w.add_argument("--detector", help="YOLO detector weights")
-    w.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    w.add_argument("--start-frame", type=int)
-    w.add_argument("--end-frame", type=int)
-    w.add_argument("--max-people", type=int)
+    options.add_arguments(w, options.WORKER)
     w.add_argument("--motion-dir", help="where the worker's motion files go (default: beside the first output)")
     i = p.add_argument_group("import")
-    i.add_argument("--track", default="all", help="all, largest or a track id (default: all)")
-    i.add_argument("--root-smoothing", default="0.5", help="none or a strength in 0..1 (default 0.5)")
-    i.add_argument("--rotation-smoothing", default="none", help="none or a strength in 0..1 (default none)")
-    i.add_argument("--no-ground", action="store_true", help="keep the camera frame; no floor alignment")
-    i.add_argument("--no-camera", action="store_true", help="no camera object")
-    i.add_argument("--mesh-file", help="a vtm.smpl_mesh/1 file (python -m video_to_motion.core.worker.smpl_mesh) for body meshes")
+    options.add_arguments(i, options.IMPORT)
     i.add_argument("--footage", help="with --motion: the video the motion came from, behind the camera and the "
                                      "preview (may contain {name})")
     o = p.add_argument_group("outputs")
     o.add_argument("--blend", help="save the scene as .blend")
-    o.add_argument("--fbx", help="FBX file (armatures, animation, meshes)")
-    o.add_argument("--fbx-preset", default="BLENDER", choices=("BLENDER", "UNREAL", "UNITY"))
-    o.add_argument("--bvh", help="BVH file (one per track: _track<ID> is added when there are several)")
-    o.add_argument("--glb", help="binary glTF file")
-    o.add_argument("--amass", help="AMASS .npz (one per track, like --bvh)")
+    exporters = package_module("addon.exporters")
+    for fmt in exporters.FORMATS.values():
+        o.add_argument(f"--{fmt.flag}", help=fmt.description)
+    o.add_argument("--fbx-preset", default="BLENDER", choices=tuple(exporters.FBX_PRESETS))
     o.add_argument("--preview", help="PNG: the skeletons over a frame of the footage, through the camera")
     o.add_argument("--preview-frame", type=int, help="video frame of the preview (default: the one where the "
                                                      "most tracks are present)")
     o.add_argument("--report", help="also write the JSON report to this file")
     return p
 
-
-def strength(text: str) -> float:
-    if text.lower() in ("none", "off", "0"):
-        return 0.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"smoothing must be 'none' or a number in 0..1, got '{text}'") from None
-    if not 0.0 <= value <= 1.0:
-        raise UsageError(f"smoothing must be in 0..1, got {value}")
-    return value
 
 
 def expand_inputs(patterns: list[str], video: bool) -> list[Path]:
@@ -139,6 +115,17 @@ def load_package(name: str = "video_to_motion"):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def outputs() -> tuple[tuple[str, str], ...]:
+    """(flag, suffix) of every file output: the .blend, then the export formats."""
+    formats = package_module("addon.exporters").FORMATS.values()
+    return (("blend", ".blend"), *((f.flag, f.suffix) for f in formats))
+
+
+def package_module(name: str):
+    """A module of the package, e.g. 'core.common.options'."""
+    return importlib.import_module(f"{load_package().__name__}.{name}")
 
 
 def running_as_module() -> bool:
@@ -191,6 +178,7 @@ def log(message: str) -> None:
 def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
     import bpy
 
+    options = package_module("core.common.options")
     importer = importlib.import_module(f"{pkg.__name__}.addon.importer")
     exporters = importlib.import_module(f"{pkg.__name__}.addon.exporters")
     client = importlib.import_module(f"{pkg.__name__}.core.client.worker_client")
@@ -205,11 +193,8 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
         if args.video:
             video = str(source)
             motion_path = motion_dir / f"{name}.npz"
-            options = client.WorkerOptions(estimator=args.estimator, checkpoint=args.checkpoint,
-                                           smpl_model=args.smpl_model, detector=args.detector, device=args.device,
-                                           start_frame=args.start_frame, end_frame=args.end_frame,
-                                           max_people=args.max_people)
-            run = client.WorkerRun(worker_python(args), source, motion_path, options)
+            worker = options.from_namespace(options.WorkerOptions, options.WORKER, args)
+            run = client.WorkerRun(worker_python(args), source, motion_path, worker)
             last = [0.0, ""]
 
             def show(r):
@@ -227,17 +212,17 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
         entry["motion"] = motion_file
         video = video or (str(footage) if footage else None)
         t = time.perf_counter()
-        result = importer.import_motion(bpy.context, motion_file, importer.ImportOptions(
-            people=args.track, root_smoothing=strength(args.root_smoothing),
-            rotation_smoothing=strength(args.rotation_smoothing), ground=not args.no_ground,
-            camera=not args.no_camera, video=video, mesh_file=args.mesh_file, name=name))
+        settings = options.from_namespace(importer.ImportOptions, options.IMPORT, args)
+        settings.video, settings.name = video, name
+        result = importer.import_motion(bpy.context, motion_file, settings)
         timings["import"] = round(time.perf_counter() - t, 3)
         entry["warnings"] += result.warnings
         entry["tracks"] = result.track_ids
         entry["armatures"] = [o.name for o in result.armatures]
         entry["frames"] = list(result.frame_range)
         arms = result.armatures
-        for key, suffix in OUTPUTS:
+        formats = {f.flag: f for f in exporters.FORMATS.values()}
+        for key, suffix in outputs():
             target = output_path(getattr(args, key), name, suffix, many)
             if target is None:
                 continue
@@ -248,13 +233,8 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
                 bpy.ops.wm.save_as_mainfile(filepath=str(target), check_existing=False, copy=True,
                                             relative_remap=False)
                 written = [target]
-            elif key == "fbx":
-                written = [exporters.export_fbx(bpy.context, target, arms, args.fbx_preset)]
-            elif key == "glb":
-                written = [exporters.export_gltf(bpy.context, target, arms)]
             else:
-                export = exporters.export_bvh if key == "bvh" else exporters.export_amass
-                written = [export(bpy.context, per_track(target, a, len(arms)), a) for a in arms]
+                written = exporters.export(bpy.context, formats[key].key, target, arms, fbx_preset=args.fbx_preset)
             entry["outputs"][key] = [str(p) for p in written]
             timings[key] = round(time.perf_counter() - t, 3)
         target = output_path(args.preview, name, PREVIEW[1], many)
@@ -306,12 +286,6 @@ def preview(args, result, motion_file: str, video: str | None, target: Path) -> 
             "zoom": zoom, "pelvis_pixels": pelvis, "notes": notes}
 
 
-def per_track(path: Path, armature, count: int) -> Path:
-    if count == 1:
-        return path
-    return path.with_name(f"{path.stem}_track{int(armature['vtm_track_id'])}{path.suffix}")
-
-
 def main(argv: list[str]) -> int:
     parser = build_parser()
     try:
@@ -321,21 +295,20 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="vtm_batch_"))
     report = {"ok": False, "results": []}
     try:
-        strength(args.root_smoothing), strength(args.rotation_smoothing)
         inputs = expand_inputs(args.video or args.motion, video=bool(args.video))
         many = len(inputs) > 1
-        for key, suffix in OUTPUTS + (PREVIEW,):  # fail on ambiguous outputs before any work
+        for key, suffix in outputs() + (PREVIEW,):  # fail on ambiguous outputs before any work
             output_path(getattr(args, key), "x", suffix, many)
         if args.footage and args.video:
             raise UsageError("--footage goes with --motion; with --video the video is the footage")
         footage_path(args, "x", many)
-        if args.preview and args.no_camera:
+        if args.preview and not args.camera:
             raise UsageError("--preview draws through the imported camera; leave out --no-camera")
         if args.preview_frame is not None and args.preview_frame < 0:
             raise UsageError(f"--preview-frame must be >= 0 (got {args.preview_frame})")
         if args.preview:
             load_preview()
-        firsts = [output_path(getattr(args, k), "x", s, many) for k, s in OUTPUTS + (PREVIEW,) if getattr(args, k)]
+        firsts = [output_path(getattr(args, k), "x", s, many) for k, s in outputs() + (PREVIEW,) if getattr(args, k)]
         motion_dir = Path(args.motion_dir) if args.motion_dir else (firsts[0].parent if firsts else Path.cwd())
         if args.video:
             worker_python(args)

@@ -69,10 +69,11 @@ def main() -> int:
 
     from video_to_motion.core.worker.crops import crop_square, square_box
     from video_to_motion.core.worker.detection import PersonDetector
-    from video_to_motion.core.estimators import EstimatorOptions, RunContext
+    from video_to_motion.core.estimators import WorkerOptions, RunContext
     from video_to_motion.core.estimators import blazepose as bp
     from video_to_motion.core.estimators.blazepose.mediapipe_pose import BlazePoseCrops
-    from video_to_motion.core.estimators.blazepose.root_fit import cliff_focal_length, crop_camera_rotation
+    from video_to_motion.core.estimators.blazepose.root_fit import crop_camera_rotation
+    from video_to_motion.core.common.camera import default_focal_length
     from video_to_motion.core.worker.tracks import detect_and_track, postprocess
     from video_to_motion.core.worker.video import iter_frames, probe
 
@@ -97,12 +98,12 @@ def main() -> int:
 
     warnings: list[str] = []
     run = RunContext(video=info, start_frame=args.start, stop_frame=stop, progress=lambda *a: None,
-                     warn=warnings.append, info=lambda **k: None, check_cancelled=lambda: None)
+                     warn=warnings.append, info=lambda **k: None)
     detector = PersonDetector(args.detector, "cpu", warnings.append)
     with timers["detect"]:
         tracks = postprocess(detect_and_track(run, detector, batch_size=bp.DETECT_BATCH, detect_every=every))
     per_frame = tracks.per_frame()
-    focal = cliff_focal_length(info.width, info.height)
+    focal = default_focal_length(info.width, info.height)
 
     crops = []  # (frame index, track id, crop, affine, centre)
     with timers["crop"]:
@@ -130,7 +131,7 @@ def main() -> int:
                     rot = crop_camera_rotation(center, (info.width, info.height), focal)
                     found[mode].setdefault(track_id, []).append((args.start + offset, result, rot))
 
-    estimator = bp.BlazePoseEstimator(EstimatorOptions())
+    estimator = bp.BlazePoseEstimator(WorkerOptions())
     poses = 0
     with timers["solve"]:
         for track_id, items in found["video"].items():

@@ -87,8 +87,7 @@ def person_track(cache: Path, vtest: Path) -> tuple[np.ndarray, np.ndarray]:
 
     log("finding a walker in vtest.avi (once; cached)")
     run = RunContext(video=probe(vtest), start_frame=SOURCE_SPAN[0], stop_frame=SOURCE_SPAN[1],
-                     progress=lambda *a: None, warn=lambda m: None, info=lambda **k: None,
-                     check_cancelled=lambda: None)
+                     progress=lambda *a: None, warn=lambda m: None, info=lambda **k: None)
     [track] = list(find_people(run, None, "cpu", max_people=1, detect_every=2))
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(path, frames=track.frames, boxes=track.boxes)

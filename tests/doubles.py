@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from video_to_motion.core.estimators import EstimatorOptions, RunContext
+from video_to_motion.core.estimators import WorkerOptions, RunContext
 from video_to_motion.core.common.motion import Motion, sort_rows
 from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS
 from video_to_motion.core.worker.video import iter_frames
@@ -33,7 +33,7 @@ class FakeEstimator:
     name = "fake"
     per_frame_sleep = 0.0
 
-    def __init__(self, options: EstimatorOptions):
+    def __init__(self, options: WorkerOptions):
         self.options = options
 
     def estimate(self, run: RunContext) -> Motion:

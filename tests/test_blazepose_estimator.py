@@ -74,7 +74,7 @@ def test_no_person_is_a_clear_error(small_video, offline, tmp_path):
 def test_rest_skeleton_comes_from_the_smpl_model(body_model_path, tmp_path):
     """With --smpl-model the bones are that body's: here a model 10% taller than the default."""
     from video_to_motion.core.worker.body_model import load_smpl_arrays
-    from video_to_motion.core.estimators import EstimatorOptions
+    from video_to_motion.core.estimators import WorkerOptions
     from video_to_motion.core.estimators.blazepose.estimator import BlazePoseEstimator
 
     data = load_smpl_arrays(body_model_path)
@@ -83,10 +83,10 @@ def test_rest_skeleton_comes_from_the_smpl_model(body_model_path, tmp_path):
     bigger = tmp_path / "SMPL_BIGGER.npz"
     np.savez(bigger, **{k: np.asarray(v) for k, v in data.items() if k in
                         ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")})
-    estimator = BlazePoseEstimator(EstimatorOptions(smpl_model=bigger))
+    estimator = BlazePoseEstimator(WorkerOptions(smpl_model=bigger))
     np.testing.assert_allclose(estimator.rest_joints, DEFAULT_REST_JOINTS * 1.1, atol=1e-5)
     assert str(bigger) in estimator.skeleton
-    assert np.allclose(BlazePoseEstimator(EstimatorOptions()).rest_joints, DEFAULT_REST_JOINTS)
+    assert np.allclose(BlazePoseEstimator(WorkerOptions()).rest_joints, DEFAULT_REST_JOINTS)
 
 
 def test_given_focal_length_is_used(vtest, offline, tmp_path):

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from video_to_motion.core.estimators import Cancelled, EstimatorError, RunContext
+from video_to_motion.core.estimators import EstimatorError, RunContext
 from video_to_motion.core.worker.video import probe
 
 
@@ -27,22 +27,16 @@ def make_detector(warnings: list[str] | None = None, **kwargs):
 class Recorder:
     """A RunContext's callbacks, remembered."""
 
-    def __init__(self, cancel_after: int | None = None):
+    def __init__(self):
         self.progress_calls: list[tuple[str, int, int | None]] = []
         self.warnings: list[str] = []
         self.infos: list[dict] = []
-        self.cancel_checks = 0
-        self.cancel_after = cancel_after
 
     def context(self, video: Path, start: int, stop: int | None) -> RunContext:
         return RunContext(video=probe(video), start_frame=start, stop_frame=stop,
                           progress=lambda *a: self.progress_calls.append(a), warn=self.warnings.append,
-                          info=lambda **kw: self.infos.append(kw), check_cancelled=self._check)
+                          info=lambda **kw: self.infos.append(kw))
 
-    def _check(self) -> None:
-        self.cancel_checks += 1
-        if self.cancel_after is not None and self.cancel_checks > self.cancel_after:
-            raise Cancelled("SIGINT")
 
 
 def test_default_weights_offline_fall_back_with_a_warning(offline):
@@ -147,7 +141,6 @@ def test_vtest_pedestrians_get_several_stable_tracks(vtest, offline):
     tracks = detect_and_track(rec.context(vtest, 100, 115), make_detector(), batch_size=8)
     assert (tracks.start_frame, tracks.stop_frame) == (100, 115)
     assert rec.progress_calls[0] == ("detect", 0, 15) and rec.progress_calls[-1] == ("detect", 15, 15)
-    assert rec.cancel_checks >= 2  # per batch
     long_tracks = [t for t in tracks if len(t) >= 12]
     assert len(long_tracks) >= 4, {t.track_id: len(t) for t in tracks}
     for track in long_tracks:
@@ -238,12 +231,3 @@ def test_blank_video_is_no_person(tmp_path, offline):
     assert err.value.code == "no_person"
     assert "frames 0\u20135" in str(err.value) and "empty_room.avi" in str(err.value)
 
-
-def test_cancel_stops_between_batches(tmp_path, offline):
-    from video_to_motion.core.worker.tracks import detect_and_track
-
-    video = _blank_video(tmp_path / "room.avi", frames=6)
-    rec = Recorder(cancel_after=1)
-    with pytest.raises(Cancelled):
-        detect_and_track(rec.context(video, 0, 6), make_detector(), batch_size=2)
-    assert rec.cancel_checks == 2

@@ -1,13 +1,14 @@
-"""The vtm.motion/1 contract: round trip, the validator's messages, atomic writes, AMASS export."""
+"""The vtm.motion/1 contract: round trip, the validator's messages, atomic writes."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from video_to_motion.core.common import rotations
-from video_to_motion.core.common.motion import (SCHEMA, Motion, MotionFormatError, camera_to_world, export_amass, fill_track_gaps,
+from video_to_motion.core.common.motion import (SCHEMA, Motion, MotionFormatError, 
                          read_motion, sort_rows, validate_arrays, write_motion)
-from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
+from video_to_motion.core.common.keyframes import interpolated_track
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS
 
 
 def random_motion(n_frames=(6, 4), seed=0) -> Motion:
@@ -100,11 +101,22 @@ def test_failed_write_keeps_the_previous_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"], "no temporary file may be left behind"
 
 
-def test_fill_track_gaps_interpolates_between_observations():
+def test_select_keeps_per_row_extras_aligned():
+    motion = random_motion(seed=6)
+    motion.extras["row_tag"] = np.arange(motion.num_rows) * 10
+    motion.extras["global_note"] = np.array([1.0, 2.0])
+    rows = np.array([3, 0, 5])
+    picked = motion.select(rows)
+    np.testing.assert_array_equal(picked.extras["row_tag"], rows * 10)
+    np.testing.assert_array_equal(picked.extras["global_note"], [1.0, 2.0])
+    np.testing.assert_array_equal(picked.frame_ids, motion.frame_ids[rows])
+
+
+def test_interpolated_track_interpolates_between_observations():
     motion = random_motion(n_frames=(6, 4), seed=3)
     track = motion.track_list()[0]
     rows = motion.rows_of_track(track)
-    filled = fill_track_gaps(motion, track)
+    filled = interpolated_track(motion, track)
     frames = motion.frame_ids[rows]
     assert filled["frame_ids"][0] == frames[0] and filled["frame_ids"][-1] == frames[-1]
     assert len(filled["frame_ids"]) == frames[-1] - frames[0] + 1
@@ -115,40 +127,4 @@ def test_fill_track_gaps_interpolates_between_observations():
     b = rotations.axis_angle_to_matrix(motion.poses[rows].reshape(-1, 24, 3).astype(np.float64))
     np.testing.assert_allclose(a, b, atol=1e-5)
     with pytest.raises(MotionFormatError, match="track 99 is not in the motion"):
-        fill_track_gaps(motion, 99)
-
-
-def test_camera_to_world_turns_the_whole_body():
-    motion = random_motion(seed=4)
-    rest = motion.rest_joints.astype(np.float64)
-    poses_w, trans_w = camera_to_world(motion.poses, motion.trans, rest[:, 0])
-    cam = forward_kinematics(rotations.axis_angle_to_matrix(motion.poses.reshape(-1, 24, 3)), rest, motion.trans)
-    world = forward_kinematics(rotations.axis_angle_to_matrix(poses_w.reshape(-1, 24, 3)), rest, trans_w)
-    # (x, y, z) camera -> (x, z, -y) world
-    expected = np.stack([cam[..., 0], cam[..., 2], -cam[..., 1]], axis=-1)
-    np.testing.assert_allclose(world, expected, atol=1e-5)
-
-
-def test_export_amass(tmp_path):
-    motion = random_motion(seed=5)
-    track = motion.track_list()[1]
-    path = export_amass(tmp_path / "amass.npz", motion, track)
-    with np.load(path) as data:
-        n = motion.frame_ids[motion.rows_of_track(track)]
-        frames = n[-1] - n[0] + 1
-        assert data["poses"].shape == (frames, 72) and data["trans"].shape == (frames, 3)
-        assert data["betas"].shape == (10,)
-        assert float(data["mocap_framerate"]) == pytest.approx(29.97)
-        assert str(data["gender"]) == "neutral"
-        assert np.all(np.isfinite(data["poses"]))
-
-
-def test_select_keeps_per_row_extras_aligned():
-    motion = random_motion(seed=6)
-    motion.extras["row_tag"] = np.arange(motion.num_rows) * 10
-    motion.extras["global_note"] = np.array([1.0, 2.0])
-    rows = np.array([3, 0, 5])
-    picked = motion.select(rows)
-    np.testing.assert_array_equal(picked.extras["row_tag"], rows * 10)
-    np.testing.assert_array_equal(picked.extras["global_note"], [1.0, 2.0])
-    np.testing.assert_array_equal(picked.frame_ids, motion.frame_ids[rows])
+        interpolated_track(motion, 99)

@@ -4,11 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from video_to_motion.core.common import rotations
-from video_to_motion.core.estimators.blazepose.root_fit import (body_height, cliff_focal_length, crop_camera_rotation, depth_confidence, fit_translation,
+from video_to_motion.core.common.camera import default_focal_length
+from video_to_motion.core.estimators.blazepose.root_fit import (body_height, crop_camera_rotation, depth_confidence, fit_translation,
                            project, smooth_translation)
 from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
 
-FOCAL = cliff_focal_length(768, 576)
+FOCAL = default_focal_length(768, 576)
 PRINCIPAL = np.array([384.0, 288.0])
 
 
@@ -23,7 +24,7 @@ def walking_skeletons(n: int, seed: int = 0):
 
 
 def test_cliff_focal_length_is_the_diagonal():
-    assert cliff_focal_length(768, 576) == 960.0
+    assert default_focal_length(768, 576) == 960.0
 
 
 def test_exact_points_give_the_exact_translation():

@@ -13,7 +13,7 @@ import torch
 
 from conftest import require_fallback_detector, run_worker, write_video
 from video_to_motion.core.worker.body_model import create_smpl, smpl_rest_joints
-from video_to_motion.core.estimators import EstimatorError, EstimatorOptions, RunContext
+from video_to_motion.core.estimators import EstimatorError, WorkerOptions, RunContext
 from video_to_motion.core.common.motion import read_motion
 from video_to_motion.core.worker.video import probe
 from tar_helpers import write_random_checkpoint
@@ -92,7 +92,7 @@ def test_no_person_is_a_clear_error(tmp_path, checkpoint, body_model_path):
 
 def _run_context(video: Path, warnings: list) -> RunContext:
     return RunContext(video=probe(video), start_frame=0, stop_frame=None, progress=lambda *a: None,
-                      warn=warnings.append, info=lambda **kw: None, check_cancelled=lambda: None)
+                      warn=warnings.append, info=lambda **kw: None)
 
 
 def test_bad_checkpoint_and_body_model_fail_before_detection(tmp_path, small_video, checkpoint, body_model_path,
@@ -107,15 +107,15 @@ def test_bad_checkpoint_and_body_model_fail_before_detection(tmp_path, small_vid
     monkeypatch.setattr(video_to_motion.core.worker.detection, "PersonDetector", no_detection)
     run = _run_context(small_video, [])
     with pytest.raises(EstimatorError, match="--checkpoint") as exc:
-        TarEstimator(EstimatorOptions(smpl_model=body_model_path))
+        TarEstimator(WorkerOptions(smpl_model=body_model_path))
     assert exc.value.code == "checkpoint_missing"
     with pytest.raises(EstimatorError, match="--smpl-model") as exc:
-        TarEstimator(EstimatorOptions(checkpoint=checkpoint))
+        TarEstimator(WorkerOptions(checkpoint=checkpoint))
     assert exc.value.code == "smpl_model_missing"
     with pytest.raises(BodyModelError, match="does not exist"):
-        TarEstimator(EstimatorOptions(checkpoint=checkpoint, smpl_model=tmp_path / "SMPL_NEUTRAL.pkl")).estimate(run)
+        TarEstimator(WorkerOptions(checkpoint=checkpoint, smpl_model=tmp_path / "SMPL_NEUTRAL.pkl")).estimate(run)
     with pytest.raises(EstimatorError, match="does not exist") as exc:
-        TarEstimator(EstimatorOptions(checkpoint=tmp_path / "none.pt", smpl_model=body_model_path)).estimate(run)
+        TarEstimator(WorkerOptions(checkpoint=tmp_path / "none.pt", smpl_model=body_model_path)).estimate(run)
     assert exc.value.code == "checkpoint_invalid"
     # A checkpoint whose weights belong to another configuration.
     other = write_random_checkpoint(tmp_path / "other.pt", body_model_path, hidden_map_size=16)
@@ -123,7 +123,7 @@ def test_bad_checkpoint_and_body_model_fail_before_detection(tmp_path, small_vid
     payload["config"]["hidden_map_size"] = 8
     torch.save(payload, other)
     with pytest.raises(EstimatorError, match="do not fit the config") as exc:
-        TarEstimator(EstimatorOptions(checkpoint=other, smpl_model=body_model_path)).estimate(run)
+        TarEstimator(WorkerOptions(checkpoint=other, smpl_model=body_model_path)).estimate(run)
     assert exc.value.code == "checkpoint_invalid"
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from video_to_motion.core.estimators import EstimatorError
-from video_to_motion.core.worker.tracks import (Track, Tracks, box_iou, drop_duplicates, drop_short, fill_gaps, interpolate_gaps, only_track, postprocess,
-                         select_tracks, size_score, smooth_boxes)
+from video_to_motion.core.worker.tracks import (Track, Tracks, box_iou, drop_duplicates, drop_short, fill_box_gaps, interpolate_gaps, only_track, postprocess,
+                         largest_tracks, size_score, smooth_boxes)
 
 
 def make_track(track_id, frames, boxes=None, height=100.0, x0=10.0, dx=2.0):
@@ -20,7 +20,7 @@ def make_track(track_id, frames, boxes=None, height=100.0, x0=10.0, dx=2.0):
 
 def test_short_gap_is_filled_linearly_and_marked_not_observed():
     track = make_track(1, [0, 1, 2, 6, 7])
-    [filled] = fill_gaps([track], max_gap=3)
+    [filled] = fill_box_gaps([track], max_gap=3)
     assert filled.frames.tolist() == list(range(8))
     expected = make_track(1, range(8)).boxes
     np.testing.assert_allclose(filled.boxes, expected, atol=1e-4)
@@ -31,7 +31,7 @@ def test_short_gap_is_filled_linearly_and_marked_not_observed():
 def test_long_gap_splits_the_track_with_a_new_id():
     a = make_track(3, [0, 1, 2, 3, 20, 21, 22])
     b = make_track(7, [5, 6, 8])
-    out = {t.track_id: t for t in fill_gaps([a, b], max_gap=5)}
+    out = {t.track_id: t for t in fill_box_gaps([a, b], max_gap=5)}
     assert sorted(out) == [3, 7, 8]
     assert out[3].frames.tolist() == [0, 1, 2, 3]
     assert out[8].frames.tolist() == [20, 21, 22]
@@ -55,9 +55,9 @@ def test_max_people_keeps_the_largest_by_height_times_length():
     small_long = make_track(3, range(30), height=50)    # 1500
     tiny = make_track(4, range(5), height=20)           # 100
     assert size_score(medium) == pytest.approx(1000)
-    kept = select_tracks([tall_brief, medium, small_long, tiny], max_people=2)
+    kept = largest_tracks([tall_brief, medium, small_long, tiny], max_people=2)
     assert [t.track_id for t in kept] == [2, 3]
-    assert len(select_tracks([tall_brief, tiny], max_people=None)) == 2
+    assert len(largest_tracks([tall_brief, tiny], max_people=None)) == 2
 
 
 def test_smoothing_reduces_jitter():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .child_process import ChildProcess, python_executable_problem
+from ..common.options import WorkerOptions, worker_argv
 from ..common.protocol import EXIT_CANCELLED, ProtocolError, parse_event
 
 # The extension's folder (it holds core/). Not resolved: Blender may reach it through a link
@@ -28,31 +29,11 @@ MESH_MODULE = f"{PACKAGE}.core.worker.smpl_mesh"
 CHECK_MODULE = f"{PACKAGE}.core.worker.check"
 
 
-@dataclasses.dataclass
-class WorkerOptions:
-    """What the panel and the batch script pass to the worker (None: the worker's default)."""
-
-    estimator: str = "auto"
-    checkpoint: str | None = None
-    smpl_model: str | None = None
-    detector: str | None = None
-    device: str = "auto"
-    start_frame: int | None = None
-    end_frame: int | None = None
-    max_people: int | None = None
-
-
 def worker_command(python: str | os.PathLike, video: str | os.PathLike, output: str | os.PathLike,
                    options: WorkerOptions) -> list[str]:
     """argv of one worker run."""
-    argv = [os.fspath(python), "-m", WORKER_MODULE, os.fspath(video), "-o", os.fspath(output),
-            "--estimator", options.estimator or "auto", "--device", options.device or "auto"]
-    for flag, value in (("--checkpoint", options.checkpoint), ("--smpl-model", options.smpl_model),
-                        ("--detector", options.detector), ("--start-frame", options.start_frame),
-                        ("--end-frame", options.end_frame), ("--max-people", options.max_people)):
-        if value is not None and value != "":
-            argv += [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
-    return argv
+    return [os.fspath(python), "-m", WORKER_MODULE, os.fspath(video), "-o", os.fspath(output),
+            *worker_argv(options)]
 
 
 def worker_env(extra_pythonpath: Sequence[str] = (), base: dict | None = None) -> dict:

@@ -21,8 +21,8 @@ import dataclasses
 import numpy as np
 
 from . import rotations
-from .motion import CAMERA_TO_ZUP, Motion, MotionFormatError, fill_track_gaps
-from .skeleton import NUM_JOINTS, PARENTS, forward_kinematics
+from .motion import CAMERA_TO_ZUP, Motion, MotionFormatError
+from .skeleton import NUM_JOINTS, PARENTS
 from .smoothing import OneEuro, smooth_positions, smooth_quaternions
 
 # (x, y, z) in the camera frame -> (x, z, -y) in the Blender world.
@@ -184,11 +184,46 @@ def track_keys(motion: Motion, track_id: int, root_smoothing: OneEuro | None = N
                      rest_joints=rest, betas=betas, trans=trans, row_rest_joints=row_rest)
 
 
+def interpolated_track(motion: Motion, track_id: int) -> dict[str, np.ndarray]:
+    """One track on every frame from its first to its last, gaps interpolated.
+
+    Rotations are slerped joint by joint, translations and shapes interpolated linearly.
+    Returns frame_ids, poses [F,72], trans [F,3], betas [F,10], rest_joints [F,24,3] and
+    `observed` [F] (False on interpolated frames).
+    """
+    rows = motion.rows_of_track(track_id)
+    if rows.size == 0:
+        raise MotionFormatError(f"track {track_id} is not in the motion; tracks are {motion.track_list()}")
+    frames = motion.frame_ids[rows].astype(np.int64)
+    full = np.arange(frames[0], frames[-1] + 1)
+    # Index of the last observed row at or before each frame, and the fraction to the next.
+    left = np.searchsorted(frames, full, side="right") - 1
+    right = np.minimum(left + 1, len(frames) - 1)
+    span = np.maximum(frames[right] - frames[left], 1)
+    t = np.clip((full - frames[left]) / span, 0.0, 1.0)
+
+    def lerp(a: np.ndarray) -> np.ndarray:
+        a = a.astype(np.float64)
+        shape = (-1,) + (1,) * (a.ndim - 1)
+        return a[left] * (1 - t.reshape(shape)) + a[right] * t.reshape(shape)
+
+    quats = rotations.axis_angle_to_quaternion(motion.poses[rows].reshape(-1, 24, 3))
+    q = rotations.slerp(quats[left], quats[right], np.broadcast_to(t[:, None], (len(full), 24)))
+    return {
+        "frame_ids": full,
+        "poses": rotations.quaternion_to_axis_angle(q).reshape(-1, 72),
+        "trans": lerp(motion.trans[rows]),
+        "betas": lerp(motion.betas[rows]),
+        "rest_joints": lerp(motion.rest_joints[rows]),
+        "observed": np.isin(full, frames),
+    }
+
+
 def _fill(motion: Motion, rows: np.ndarray, track_id: int) -> dict[str, np.ndarray]:
-    """fill_track_gaps on some rows of a track, without the slerps when nothing is missing."""
+    """interpolated_track on some rows of a track, without the slerps when nothing is missing."""
     frames = motion.frame_ids[rows].astype(np.int64)
     if frames[-1] - frames[0] + 1 > len(frames):
-        return fill_track_gaps(motion.select(rows), track_id)
+        return interpolated_track(motion.select(rows), track_id)
     f64 = lambda a: np.asarray(a[rows], dtype=np.float64)
     return {"frame_ids": frames, "poses": f64(motion.poses), "trans": f64(motion.trans),
             "betas": f64(motion.betas), "rest_joints": f64(motion.rest_joints),

@@ -29,7 +29,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from . import rotations
 from .atomic import atomic_path
 
 SCHEMA = "vtm.motion/1"
@@ -230,76 +229,3 @@ def validate_file(path: str | os.PathLike) -> None:
 
 # Camera frame (x right, y down, z forward) to a Z-up world: (x, y, z) -> (x, z, -y).
 CAMERA_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
-
-
-def camera_to_world(poses: np.ndarray, trans: np.ndarray, pelvis_rest: np.ndarray,
-                    world_from_camera: np.ndarray = CAMERA_TO_ZUP) -> tuple[np.ndarray, np.ndarray]:
-    """Re-express SMPL (poses, trans) in another frame given by a rotation.
-
-    SMPL rotates the body about the rest pelvis J0, not the origin, so turning the whole
-    body by R needs transl' = R (J0 + transl) - J0 as well as root' = R root.
-    poses [N,72], trans [N,3], pelvis_rest [N,3] -> (poses' [N,72], trans' [N,3]).
-    """
-    poses = np.array(poses, dtype=np.float64, copy=True)
-    root = rotations.axis_angle_to_matrix(poses[:, :3])
-    poses[:, :3] = rotations.matrix_to_axis_angle(world_from_camera @ root)
-    trans_w = (np.asarray(pelvis_rest) + trans) @ world_from_camera.T - pelvis_rest
-    return poses, trans_w
-
-
-def fill_track_gaps(motion: Motion, track_id: int) -> dict[str, np.ndarray]:
-    """One track on every frame from its first to its last, gaps interpolated.
-
-    Rotations are slerped joint by joint, translations and shapes interpolated linearly.
-    Returns frame_ids, poses [F,72], trans [F,3], betas [F,10], rest_joints [F,24,3] and
-    `observed` [F] (False on interpolated frames).
-    """
-    rows = motion.rows_of_track(track_id)
-    if rows.size == 0:
-        raise MotionFormatError(f"track {track_id} is not in the motion; tracks are {motion.track_list()}")
-    frames = motion.frame_ids[rows].astype(np.int64)
-    full = np.arange(frames[0], frames[-1] + 1)
-    # Index of the last observed row at or before each frame, and the fraction to the next.
-    left = np.searchsorted(frames, full, side="right") - 1
-    right = np.minimum(left + 1, len(frames) - 1)
-    span = np.maximum(frames[right] - frames[left], 1)
-    t = np.clip((full - frames[left]) / span, 0.0, 1.0)
-
-    def lerp(a: np.ndarray) -> np.ndarray:
-        a = a.astype(np.float64)
-        shape = (-1,) + (1,) * (a.ndim - 1)
-        return a[left] * (1 - t.reshape(shape)) + a[right] * t.reshape(shape)
-
-    quats = rotations.axis_angle_to_quaternion(motion.poses[rows].reshape(-1, 24, 3))
-    q = rotations.slerp(quats[left], quats[right], np.broadcast_to(t[:, None], (len(full), 24)))
-    return {
-        "frame_ids": full,
-        "poses": rotations.quaternion_to_axis_angle(q).reshape(-1, 72),
-        "trans": lerp(motion.trans[rows]),
-        "betas": lerp(motion.betas[rows]),
-        "rest_joints": lerp(motion.rest_joints[rows]),
-        "observed": np.isin(full, frames),
-    }
-
-
-def export_amass(path: str | os.PathLike, motion: Motion, track_id: int, gender: str = "neutral") -> Path:
-    """Write one track as an AMASS-style `.npz` (Z-up world, contiguous frames).
-
-    Keys: poses [F,72], trans [F,3], betas [10] (median over the track), mocap_framerate,
-    gender; plus frame_ids [F] so the frames can be matched back to the video.
-    """
-    track = fill_track_gaps(motion, track_id)
-    # Readers pose one body (the median betas), so rotate about that body's pelvis.
-    pelvis = np.median(track["rest_joints"][:, 0], axis=0)
-    poses, trans = camera_to_world(track["poses"], track["trans"], pelvis)
-    arrays = {
-        "poses": poses.astype(np.float32),
-        "trans": trans.astype(np.float32),
-        "betas": np.median(track["betas"], axis=0).astype(np.float32),
-        "mocap_framerate": np.array(float(motion.fps)),
-        "gender": np.array(gender),
-        "frame_ids": track["frame_ids"].astype(np.int32),
-    }
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, **arrays)
-    return Path(path)

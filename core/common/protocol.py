@@ -17,13 +17,43 @@ from typing import Any, TextIO
 
 STAGES = ("open", "detect", "estimate", "write")
 
-# Exit codes of `python -m core.worker`.
+# Exit codes of `python -m video_to_motion.core.worker`.
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_CANCELLED = 130
 
 EVENT_KINDS = ("progress", "warning", "info", "done", "error")
+
+# Every `code` an error event can carry, and what it means (the message says what to do).
+ERROR_CODES = {
+    "bad_argument": "an option's value cannot be used",
+    "bad_frame_range": "the frame range is empty or outside the video",
+    "cancelled": "stopped by SIGINT/SIGTERM; nothing was written",
+    "checkpoint_invalid": "the TAR checkpoint is not one this version can load",
+    "checkpoint_missing": "the TAR estimator was chosen without a checkpoint",
+    "detector_invalid": "the detector weights are not a YOLO detection model",
+    "detector_not_found": "the detector weights file does not exist",
+    "detector_unavailable": "no detector could be loaded (download failed and no offline fallback)",
+    "estimator_unavailable": "the estimator's packages are missing from the worker's environment",
+    "internal": "an unexpected failure; the stderr log has the traceback",
+    "invalid_motion": "the estimator produced a motion that fails validation",
+    "no_person": "nobody was detected in the frames processed",
+    "out_of_memory": "the run ran out of memory",
+    "output_unwritable": "the output file cannot be written there",
+    "smpl_model_invalid": "the SMPL model file cannot be read",
+    "smpl_model_missing": "the estimator needs an SMPL model file",
+    "track_not_found": "the requested track id is not among the tracks found",
+    "unknown_estimator": "no estimator has that name",
+    "video_empty": "the video has no frames",
+    "video_is_directory": "the video path is a folder",
+    "video_not_found": "the video file does not exist",
+    "video_truncated": "the video ends before the frames it states",
+    "video_undecodable": "OpenCV cannot decode the video",
+    "video_unreadable": "the video file cannot be opened",
+    "worker_incomplete": "the worker's environment lacks packages it needs (the worker check)",
+    "worker_crashed": "the worker ended without an error event (reported by the client)",
+}
 
 
 class ProtocolError(ValueError):

@@ -1,6 +1,6 @@
 """Estimators turn a video into a Motion. The worker picks one by name.
 
-An estimator is a class with a `name`, built from `EstimatorOptions`, whose
+An estimator is a class with a `name`, built from `WorkerOptions` (core.common.options), whose
 `estimate(video, run)` returns a `core.motion.Motion`. Besides the built-in names, a
 `module:Class` path selects any importable estimator (custom models, test doubles).
 """
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from pathlib import Path
 from typing import Callable, Protocol
 
 from ..common.motion import Motion
+from ..common.options import WorkerOptions
 from ..worker.video import VideoInfo
 
 
@@ -28,20 +28,6 @@ class Cancelled(Exception):
 
 
 @dataclasses.dataclass
-class EstimatorOptions:
-    checkpoint: Path | None = None
-    smpl_model: Path | None = None
-    device: str = "auto"
-    max_people: int | None = None
-    track_id: int | None = None  # only this track (ids as the tracker numbers them)
-    detector: str | None = None  # detector weights; None: the default
-    detect_every: int | None = None  # detector on every k-th frame (boxes interpolated); None: estimator decides
-    focal_length: float | None = None  # pixels; None: CLIFF's sqrt(W^2 + H^2)
-    precision: str = "auto"  # auto (bf16/fp16 on a GPU, fp32 on the CPU), fp32, bf16, fp16
-    compile: bool = False  # torch.compile the per-frame network (pays off on long videos on a GPU)
-
-
-@dataclasses.dataclass
 class RunContext:
     """What an estimator needs from the worker while it runs."""
 
@@ -51,7 +37,6 @@ class RunContext:
     progress: Callable[[str, int, int | None], None]
     warn: Callable[[str], None]
     info: Callable[..., None]
-    check_cancelled: Callable[[], None]
 
     @property
     def frame_total(self) -> int | None:
@@ -63,7 +48,7 @@ class RunContext:
 class Estimator(Protocol):
     name: str
 
-    def __init__(self, options: EstimatorOptions): ...
+    def __init__(self, options: WorkerOptions): ...
 
     def estimate(self, run: RunContext) -> Motion: ...
 
@@ -77,7 +62,7 @@ BUILTIN = {
 DEFAULT_WITHOUT_CHECKPOINT = "blazepose"
 
 
-def resolve_name(name: str | None, options: EstimatorOptions) -> str:
+def resolve_name(name: str | None, options: WorkerOptions) -> str:
     """`auto` (or None) means TAR when a checkpoint is given, else the default estimator."""
     if name in (None, "", "auto"):
         return "tar" if options.checkpoint else DEFAULT_WITHOUT_CHECKPOINT

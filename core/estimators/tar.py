@@ -16,11 +16,11 @@ the options give one.
 from __future__ import annotations
 
 import contextlib
-import math
 
 import numpy as np
 
-from . import EstimatorError, EstimatorOptions, RunContext
+from ..common.camera import default_focal_length
+from . import EstimatorError, RunContext, WorkerOptions
 
 BATCH_SIZE = {"cpu": 4, "cuda": 32}  # crops per backbone batch and windows per refinement batch
 PREFETCH_FRAMES = 16  # frames decoded and cropped ahead of the model at most
@@ -47,7 +47,7 @@ def track_crops(video, first: int, stop: int, per_frame: dict, tracks, box_scale
 class TarEstimator:
     name = "tar"
 
-    def __init__(self, options: EstimatorOptions):
+    def __init__(self, options: WorkerOptions):
         if options.checkpoint is None:
             raise EstimatorError("checkpoint_missing",
                                  "the tar estimator needs a trained TAR checkpoint: pass --checkpoint FILE.pt "
@@ -90,7 +90,7 @@ class TarEstimator:
                              detect_every=self.options.detect_every or 1)
 
         width, height = run.video.width, run.video.height
-        focal = self.options.focal_length or math.hypot(width, height)
+        focal = self.options.focal_length or default_focal_length(width, height)
         runner = TrackRunner(model, {t.track_id: len(t) for t in tracks}, focal, (width, height), device,
                              batch_size=BATCH_SIZE.get(str(device).split(":")[0], 4),
                              precision=self.options.precision, compile=self.options.compile)
@@ -103,7 +103,6 @@ class TarEstimator:
         crops = track_crops(run.video.path, first, stop, per_frame, tracks, cfg.box_scale, cfg.crop_size)
         with contextlib.closing(prefetched(crops, PREFETCH_FRAMES, name="vtm-crops")) as ahead:
             for index, items in ahead:
-                run.check_cancelled()
                 for track_id, row, crop, center, side in items:
                     runner.add(track_id, crop, center, side, key=(track_id, row))
                     added += 1

@@ -3,7 +3,7 @@
 `detect_and_track` runs the detector + tracker over the frames and keeps only boxes. The
 post-processing steps are small pure functions on `Track`s, applied by `postprocess` in
 this order:
-  1. `fill_gaps`: frames a track was not seen on are filled by linear interpolation of
+  1. `fill_box_gaps`: frames a track was not seen on are filled by linear interpolation of
      its box when the gap is at most `max_gap` frames; a longer gap splits the track and
      the part after it gets a new id (above every tracker id), so every track covers
      contiguous frames.
@@ -14,7 +14,7 @@ this order:
      detector gives a person two boxes) and goes.
   3. `smooth_boxes`: a centred Gaussian over time (sigma in frames) on each box's centre
      and size, which removes detector jitter without the lag of a causal filter.
-  4. `only_track` / `select_tracks`: one track id the user asked for, or the
+  4. `only_track` / `largest_tracks`: one track id the user asked for, or the
      `max_people` largest people, largest = mean box height x number of frames.
 """
 from __future__ import annotations
@@ -135,7 +135,6 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
     run.progress("detect", 0, total)
 
     def flush() -> None:
-        run.check_cancelled()
         for index, dets in zip(batch_ids, detector.track(batch_frames)):
             for box, score, tid in zip(dets.boxes, dets.scores, dets.track_ids):
                 rows.setdefault(int(tid), []).append((index, box, float(score)))
@@ -154,7 +153,6 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
                 flush()
                 run.progress("detect", done, total)
             elif frame is None and done % PROGRESS_EVERY == 0:  # long strides between detections
-                run.check_cancelled()
                 run.progress("detect", done, total)
     flush()
     run.progress("detect", done, total if total is not None else done)
@@ -226,7 +224,7 @@ def interpolate_gaps(track: Track, max_gap: int) -> Track:
 
 
 def split_at_gaps(track: Track) -> list[Track]:
-    """Contiguous pieces of a track; all keep its id (renumber with `fill_gaps`)."""
+    """Contiguous pieces of a track; all keep its id (renumber with `fill_box_gaps`)."""
     cuts = np.flatnonzero(np.diff(track.frames) != 1) + 1
     if cuts.size == 0:
         return [track]
@@ -235,7 +233,7 @@ def split_at_gaps(track: Track) -> list[Track]:
                                                                 track.observed)))]
 
 
-def fill_gaps(tracks: Iterable[Track], max_gap: int = DEFAULT_MAX_GAP) -> list[Track]:
+def fill_box_gaps(tracks: Iterable[Track], max_gap: int = DEFAULT_MAX_GAP) -> list[Track]:
     """Interpolate gaps up to `max_gap` frames; split tracks at longer gaps.
 
     The first piece of a split track keeps its id, later pieces get new ids counting up
@@ -305,7 +303,7 @@ def size_score(track: Track) -> float:
     return float(heights.mean()) * len(track) if len(track) else 0.0
 
 
-def select_tracks(tracks: Iterable[Track], max_people: int | None) -> list[Track]:
+def largest_tracks(tracks: Iterable[Track], max_people: int | None) -> list[Track]:
     """The `max_people` largest tracks by `size_score` (ties: lower id), in id order; None keeps all."""
     tracks = list(tracks)
     if max_people is None or len(tracks) <= max_people:
@@ -334,7 +332,7 @@ def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int 
     (m + 1)k - 1 frames; gaps of up to MAX_MISSED_DETECTIONS misses are filled too, so that
     a person the detector missed is not cut in two (the tracker keeps the id over 30 calls).
     """
-    kept = fill_gaps(tracks, max(max_gap, (MAX_MISSED_DETECTIONS + 1) * detect_every - 1))
+    kept = fill_box_gaps(tracks, max(max_gap, (MAX_MISSED_DETECTIONS + 1) * detect_every - 1))
     # A range shorter than min_frames keeps the people seen all through it.
     min_frames = max(1, min(min_frames, tracks.stop_frame - tracks.start_frame))
     long_enough = drop_short(kept, min_frames)
@@ -347,7 +345,7 @@ def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int 
     result = tracks.with_tracks(smooth_boxes(t, smooth_sigma) for t in drop_duplicates(long_enough))
     if track_id is not None:
         return only_track(result, track_id)
-    return result.with_tracks(select_tracks(result, max_people))
+    return result.with_tracks(largest_tracks(result, max_people))
 
 
 def default_detect_every(device: str, fps: float) -> int:

@@ -45,12 +45,13 @@ import numpy as np
 
 from . import flips, ik, landmarks, temporal
 from ...common import rotations
+from ...common.camera import default_focal_length
 from ...common.motion import Motion
-from .root_fit import (body_height, cliff_focal_length, crop_camera_rotation, depth_confidence, fit_translation,
+from .root_fit import (body_height, crop_camera_rotation, depth_confidence, fit_translation,
                         smooth_translation)
 from ...common.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
 from ...worker.video import iter_frames
-from .. import EstimatorError, EstimatorOptions, RunContext
+from .. import EstimatorError, WorkerOptions, RunContext
 
 log = logging.getLogger("vtm.blazepose")
 
@@ -96,7 +97,7 @@ class _TrackLandmarks:
 class BlazePoseEstimator:
     name = NAME
 
-    def __init__(self, options: EstimatorOptions):
+    def __init__(self, options: WorkerOptions):
         self.options = options
         try:
             from .mediapipe_pose import import_mediapipe_pose
@@ -107,7 +108,7 @@ class BlazePoseEstimator:
         self.rest_joints, self.skeleton = self._rest_skeleton(options)
 
     @staticmethod
-    def _rest_skeleton(options: EstimatorOptions) -> tuple[np.ndarray, str]:
+    def _rest_skeleton(options: WorkerOptions) -> tuple[np.ndarray, str]:
         if options.smpl_model is None:
             return DEFAULT_REST_JOINTS.astype(np.float64), "built-in default skeleton (SMPL topology)"
         from ...worker.body_model import create_smpl, smpl_rest_joints
@@ -120,7 +121,7 @@ class BlazePoseEstimator:
 
         run.info(estimator=self.name, pose_model=POSE_MODEL, skeleton=self.skeleton)
         info = run.video
-        focal = self.options.focal_length or cliff_focal_length(info.width, info.height)
+        focal = self.options.focal_length or default_focal_length(info.width, info.height)
         t0 = time.perf_counter()
         tracks = find_people(run, self.options.detector, self.options.device, max_people=self.options.max_people,
                              track_id=self.options.track_id, detect_every=self.options.detect_every,
@@ -152,7 +153,6 @@ class BlazePoseEstimator:
         run.progress("estimate", 0, total)
         with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as pose:
             for index, frame in iter_frames(run.video.path, tracks.start_frame, tracks.stop_frame):
-                run.check_cancelled()
                 for track_id, row in per_frame.get(index, ()):
                     track = tracks[track_id]
                     center, side = square_box(track.boxes[row], CROP_SCALE)

@@ -25,11 +25,6 @@ from .ik import minimal_rotation, unit
 DEPTH_NOISE = 0.03
 
 
-def cliff_focal_length(width: int, height: int) -> float:
-    """CLIFF's focal length for an image of unknown intrinsics: its diagonal in pixels."""
-    return float(np.hypot(width, height))
-
-
 def crop_camera_rotation(centers: np.ndarray, image_size: tuple[int, int], focal: float) -> np.ndarray:
     """Rotation from a crop's own camera frame to the real camera frame.
 
