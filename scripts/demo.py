@@ -31,10 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from batch_import import REPO, load_package
 
-from video_to_motion.core.client.worker_setup import has_nvidia_gpu, torch_index_url, venv_python  # noqa: E402 (stdlib only)
+load_package()  # the repository as `video_to_motion`, before any environment is set up
+from video_to_motion.core.client.worker_setup import has_nvidia_gpu, torch_index_url, venv_python  # noqa: E402
 
 DEFAULT_FRAMES = "0-200"
 SETUP_PYTHON = (3, 11)  # bpy 4.5 LTS (the dev extra) has wheels for Python 3.11 only

@@ -12,17 +12,11 @@ from __future__ import annotations
 import colorsys
 import dataclasses
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from video_to_motion.core.common.atomic import atomic_path  # noqa: E402
-from video_to_motion.core.worker.video import iter_frames  # noqa: E402
+from video_to_motion.core.common.atomic import atomic_path
+from video_to_motion.core.worker.video import iter_frames
 
 BACKGROUND_GREY = 64  # the canvas when there is no footage
 # Small footage is enlarged (by a whole factor, so pixels stay sharp) until its longer side

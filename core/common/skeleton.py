@@ -93,3 +93,11 @@ def forward_kinematics(
     if trans is not None:
         glob_t = glob_t + np.asarray(trans, dtype=np.float64)[..., None, :]
     return glob_t
+
+
+def global_rotations(local: np.ndarray, parents: np.ndarray = PARENTS) -> np.ndarray:
+    """[..., 24, 3, 3] local joint rotations -> rotations in the body's frame (chained to the root)."""
+    glob = np.empty_like(local)
+    for j, p in enumerate(parents):
+        glob[..., j, :, :] = local[..., j, :, :] if p < 0 else glob[..., p, :, :] @ local[..., j, :, :]
+    return glob

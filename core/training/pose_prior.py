@@ -92,3 +92,27 @@ def sample_prior_motion(rng: np.random.Generator, n_frames: int, fps: float,
         times.append(times[-1] + rng.uniform(*key_interval))
     keys = sample_body_poses(rng, len(times), spread)
     return interpolate_poses(keys, np.array(times), np.arange(n_frames) / fps)
+
+
+# Joint-angle limits (radians) for random but human poses: per joint, the largest rotation
+# about each SMPL axis (x: left, y: up, z: forward).
+TEST_POSE_LIMITS = np.zeros((24, 3))
+TEST_POSE_LIMITS[0] = [np.pi, np.pi, np.pi]
+TEST_POSE_LIMITS[[1, 2]] = [1.2, 0.5, 0.5]
+TEST_POSE_LIMITS[[4, 5]] = [1.3, 0.1, 0.1]
+TEST_POSE_LIMITS[[3, 6, 9]] = [0.3, 0.3, 0.2]
+TEST_POSE_LIMITS[[7, 8]] = [0.5, 0.2, 0.3]
+TEST_POSE_LIMITS[[12, 15]] = [0.4, 0.6, 0.3]
+TEST_POSE_LIMITS[[13, 14]] = [0.2, 0.2, 0.3]
+TEST_POSE_LIMITS[[16, 17]] = [1.0, 1.2, 1.2]
+TEST_POSE_LIMITS[[18, 19]] = [0.2, 1.3, 0.2]
+TEST_POSE_LIMITS[[20, 21]] = [0.6, 0.4, 0.6]
+TEST_POSE_LIMITS[[10, 11, 22, 23]] = [0.3, 0.3, 0.3]
+
+
+def random_limited_poses(n: int, seed: int) -> np.ndarray:
+    """[n, 72] axis-angle poses within TEST_POSE_LIMITS (knees bend backwards only)."""
+    rng = np.random.default_rng(seed)
+    aa = rng.uniform(-1, 1, size=(n, 24, 3)) * TEST_POSE_LIMITS
+    aa[:, [4, 5], 0] = np.abs(aa[:, [4, 5], 0])
+    return aa.reshape(n, 72)

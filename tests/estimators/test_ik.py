@@ -9,38 +9,8 @@ from video_to_motion.core.estimators.blazepose import ik
 
 from video_to_motion.core.common import rotations
 from video_to_motion.core.worker.body_model import create_smpl, smpl_rest_joints
-from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
-
-# Joint-angle limits (radians) for random but human poses: per joint, the largest rotation
-# about each SMPL axis (x: left, y: up, z: forward).
-LIMITS = np.zeros((24, 3))
-LIMITS[0] = [np.pi, np.pi, np.pi]
-LIMITS[[1, 2]] = [1.2, 0.5, 0.5]
-LIMITS[[4, 5]] = [1.3, 0.1, 0.1]
-LIMITS[[3, 6, 9]] = [0.3, 0.3, 0.2]
-LIMITS[[7, 8]] = [0.5, 0.2, 0.3]
-LIMITS[[12, 15]] = [0.4, 0.6, 0.3]
-LIMITS[[13, 14]] = [0.2, 0.2, 0.3]
-LIMITS[[16, 17]] = [1.0, 1.2, 1.2]
-LIMITS[[18, 19]] = [0.2, 1.3, 0.2]
-LIMITS[[20, 21]] = [0.6, 0.4, 0.6]
-LIMITS[[10, 11, 22, 23]] = [0.3, 0.3, 0.3]
-
-
-def random_poses(n: int, seed: int) -> np.ndarray:
-    """[n, 72] axis-angle poses within LIMITS (knees bend backwards only)."""
-    rng = np.random.default_rng(seed)
-    aa = rng.uniform(-1, 1, size=(n, 24, 3)) * LIMITS
-    aa[:, [4, 5], 0] = np.abs(aa[:, [4, 5], 0])
-    return aa.reshape(n, 72)
-
-
-def global_rotations(local: np.ndarray) -> np.ndarray:
-    glob = np.empty_like(local)
-    for j, p in enumerate(PARENTS):
-        glob[:, j] = local[:, j] if p < 0 else glob[:, p] @ local[:, j]
-    return glob
-
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics, global_rotations
+from video_to_motion.core.training.pose_prior import random_limited_poses as random_poses
 
 def test_ik_reproduces_joints_of_the_generated_body(body_model_path):
     """Issue 6 item 2: random poses of the generated SMPL-format body, mean error < 5 mm."""

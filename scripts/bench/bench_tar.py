@@ -22,16 +22,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-from video_to_motion.core.training.body_gen import write_smpl_pkl  # noqa: E402
-from video_to_motion.core.tar import camera  # noqa: E402
-from video_to_motion.core.tar.config import TARConfig  # noqa: E402
-from video_to_motion.core.tar.inference import autocast_context  # noqa: E402
-from video_to_motion.core.tar.model import TAR  # noqa: E402
+from video_to_motion.core.training.body_gen import write_smpl_pkl
+from video_to_motion.core.tar import camera
+from video_to_motion.core.tar.config import TARConfig
+from video_to_motion.core.tar.inference import autocast_context
+from video_to_motion.core.tar.model import TAR
 
 # Table S3 (HRNet-W48): S -> (MPJPE, PA-MPJPE, PVE, ACCEL, "GFLOPs", params M)
 PAPER_S3 = {64: (62.7, 40.6, 74.4, 7.7, 184.6, 25.0), 32: (65.1, 43.4, 77.8, 8.1, 72.4, 29.9),

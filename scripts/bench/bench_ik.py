@@ -20,9 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 GROUPS = {"torso (0,3,6,9)": [0, 3, 6, 9], "legs": [1, 2, 4, 5, 7, 8, 10, 11], "head, neck": [12, 15],
           "arms": [13, 14, 16, 17, 18, 19, 20, 21, 22, 23]}
@@ -41,8 +38,8 @@ def main() -> int:
     from video_to_motion.core.common import rotations
     from video_to_motion.core.training.body_gen import write_smpl_pkl
     from video_to_motion.core.worker.body_model import create_smpl, smpl_rest_joints
-    from video_to_motion.core.common.skeleton import forward_kinematics
-    from test_ik import global_rotations, random_poses
+    from video_to_motion.core.common.skeleton import forward_kinematics, global_rotations
+    from video_to_motion.core.training.pose_prior import random_limited_poses as random_poses
 
     with tempfile.TemporaryDirectory() as tmp:
         model = create_smpl(write_smpl_pkl(Path(tmp) / "SMPL_GENERATED.pkl"))

@@ -19,18 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
 
 
-def load_extension(name: str = "video_to_motion"):
-    """The repository as a package (what Blender installs as bl_ext.<repo>.video_to_motion)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "__init__.py", submodule_search_locations=[str(REPO)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def load_extension():
+    """The installed package (what Blender installs as bl_ext.<repo>.video_to_motion)."""
+    return importlib.import_module("video_to_motion")
 
 
 def synthetic_motion(ext, frames: int, tracks: int, seed: int = 0):

@@ -5,9 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from video_to_motion.core.tar.checkpoint import CheckpointError, read_checkpoint, summary  # noqa: E402
+from video_to_motion.core.tar.checkpoint import CheckpointError, read_checkpoint, summary
 
 
 def main(argv=None) -> int:

@@ -14,7 +14,7 @@ from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, FLIP_PERMU
 from video_to_motion.core.training import augment
 from video_to_motion.core.training.bvh import BVHError, parse_bvh, retarget_to_smpl
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = Path(os.environ.get("VTM_SAMPLE_DATA", REPO / "sample_data"))
 BVH_FILES = sorted((SAMPLE / "bvh").glob("*.bvh"))
 needs_bvh = pytest.mark.skipif(not BVH_FILES, reason="CMU BVH sample data missing: run scripts/get_sample_data.sh")

@@ -53,9 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
+REPO = Path(__file__).resolve().parents[2]
 
 FPS = 30.0
 RESOLUTIONS = {"720p": (1280, 720), "1080p": (1920, 1080)}
@@ -359,7 +357,7 @@ def measure_worker(video: Path, frames: int, workdir: Path, estimator_args: list
     estimator's own split of its time (from its log line) when it ran."""
     out = workdir / f"{video.stem}.npz"
     cmd = [sys.executable, "-m", "video_to_motion.core.worker", str(video), "-o", str(out), "--device", "cpu", *estimator_args]
-    env = dict(os.environ, PYTHONPATH=str(REPO), YOLO_OFFLINE=os.environ.get("YOLO_OFFLINE", "1"))
+    env = dict(os.environ, YOLO_OFFLINE=os.environ.get("YOLO_OFFLINE", "1"))
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stderr:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)

@@ -7,16 +7,10 @@ from video_to_motion.core.estimators.blazepose import ik, flips as landmark_flip
 
 from video_to_motion.core.common import rotations
 from video_to_motion.core.estimators.blazepose.landmarks import LM
-from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, PARENTS, forward_kinematics
+from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS, forward_kinematics, global_rotations
 
 REST = DEFAULT_REST_JOINTS
 
-
-def global_rotations(local):
-    glob = np.empty_like(local)
-    for j, p in enumerate(PARENTS):
-        glob[:, j] = local[:, j] if p < 0 else glob[:, p] @ local[:, j]
-    return glob
 
 
 def blazepose_like(local: np.ndarray) -> np.ndarray:

@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 
 VARIANTS = ("full", "only_gte", "only_lte", "no_rrm")  # full alone first, then the rest slowest first
 
@@ -36,7 +36,7 @@ def say(msg: str) -> None:
 
 
 def run(cmd: list[str], log: Path | None = None, threads: int = 1) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     out = open(log, "w") if log else None
     return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT if out else None, cwd=REPO)
 
@@ -54,7 +54,7 @@ def make_data(data: Path, clips: dict, frames: int, workers: int, fps: float, sp
                 say(f"data: {npz} already made")
                 continue
         t0 = time.time()
-        cmd = [sys.executable, str(REPO / "scripts" / "make_training_data.py"), "--out", str(data), "--split", split,
+        cmd = [sys.executable, str(HERE / "make_training_data.py"), "--out", str(data), "--split", split,
                "--clips", str(clips[split]), "--frames", str(frames), "--workers", str(workers), "--fps", str(fps),
                "--pose-spread", str(spread)]
         if run(cmd).wait() != 0:
@@ -132,7 +132,7 @@ def main() -> int:
             v = pending.pop(0)
             threads = cores if v == "full" else 1
             (runs / v).mkdir(parents=True, exist_ok=True)
-            cmd = [sys.executable, str(REPO / "scripts" / "train.py"), "--preset", "cpu-proof", "--ablation", v,
+            cmd = [sys.executable, str(HERE / "train.py"), "--preset", "cpu-proof", "--ablation", v,
                    "--smpl-model", str(body), "--data-root", str(data), "--out", str(runs / v),
                    "--cache-dir", str(cache), "--threads", str(threads), "--no-progress"]
             if args.steps:

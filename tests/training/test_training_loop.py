@@ -17,7 +17,7 @@ from conftest import missing
 from video_to_motion.core.training.datasets import ClipConfig, ClipReader, FrameTable, Mixture, StepBatches
 from video_to_motion.core.training.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, TrainingError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # Every component of TAR, tiny: 32-pixel crops (8×8 local maps), T = L = 3, 2 refinements.
 TINY = dict(backbone="tiny", tiny_width=8, crop_size=32, seq_len=3, local_len=3, gte_dim=16, gte_layers=1,
             gte_heads=2, gte_ffn_dim=32, lte_channels=8, hidden_map_size=4, local_feature_dim=16, state_dim=8,

@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 MIN_TRACKS = 5
 MIN_TRACK_FRAMES = 30
@@ -43,7 +42,7 @@ def run_worker(video: Path, out: Path, start: int, end: int, estimator: str, det
            "--start-frame", str(start), "--end-frame", str(end), "--detect-every", str(detect_every)]
     if detector:
         cmd += ["--detector", detector]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
