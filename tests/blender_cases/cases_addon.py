@@ -44,7 +44,19 @@ def case_extension_registers_operators_panel_and_preferences(ctx):
     for prop in ("worker_python", "smpl_model", "default_checkpoint", "detector_weights"):
         assert hasattr(prefs, prop), prop
     settings = bpy.context.scene.vtm
-    assert settings.root_smoothing == 0.5 and settings.ground and settings.people == "LARGEST"
+    # The panel's defaults are the option table's (enum items in capitals).
+    options = ctx.module("core.common.options")
+    shared = [o for o in options.WORKER + options.IMPORT if o.name in settings.bl_rna.properties]
+    assert {o.name for o in shared} >= {"estimator", "device", "people", "root_smoothing", "rotation_smoothing",
+                                        "ground", "camera"}
+    for o in shared:
+        value = getattr(settings, o.name)
+        if o.default is None:  # unset: a path the panel leaves empty (its track_id feeds `people`)
+            assert value == "" or o.name == "track_id", (o.name, value)
+        elif isinstance(o.default, str):
+            assert value == o.default.upper(), (o.name, value)
+        else:
+            assert abs(value - o.default) < 1e-6, (o.name, value)
 
 
 def case_operator_runs_the_worker_and_imports(ctx):
@@ -154,7 +166,7 @@ def case_run_with_smpl_model_converts_the_mesh_once(ctx):
 
 
 def case_set_up_worker_button_installs_offline_and_reports_pip_errors(ctx):
-    from test_worker_setup import tiny_wheel
+    from wheels import tiny_wheel
 
     wheels = ctx.tmp / "wheels"
     wheels.mkdir()

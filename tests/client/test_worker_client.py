@@ -101,7 +101,7 @@ def test_status_text_and_eta():
 
 def test_mesh_conversion_runs_in_the_worker_env_and_reads_with_numpy(tmp_path, body_model_path):
     from video_to_motion.core.worker.body_model import create_smpl, smpl_rest_joints
-    from video_to_motion.core.worker.smpl_mesh import read_mesh_file, shaped_vertices
+    from video_to_motion.core.common.mesh_file import read_mesh_file, shaped_vertices
     from video_to_motion.core.client.worker_client import ProtocolRun, mesh_command
 
     out = tmp_path / "mesh.npz"

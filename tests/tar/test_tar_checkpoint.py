@@ -104,12 +104,12 @@ def test_checkpoint_is_written_atomically(tmp_path, body_model_path, checkpoint,
 
 
 def test_checkpoint_info_script(checkpoint, tmp_path):
-    proc = subprocess.run([sys.executable, "scripts/checkpoint_info.py", str(checkpoint)], cwd=REPO,
+    proc = subprocess.run([sys.executable, "scripts/training/checkpoint_info.py", str(checkpoint)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     for expected in ("vtm.tar-checkpoint v1", "backbone", "hidden_map_size      8", "67 vertices", "6890 vertices",
                      "random weights for tests"):
         assert expected in proc.stdout
-    bad = subprocess.run([sys.executable, "scripts/checkpoint_info.py", str(tmp_path / "missing.pt")], cwd=REPO,
+    bad = subprocess.run([sys.executable, "scripts/training/checkpoint_info.py", str(tmp_path / "missing.pt")], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "does not exist" in bad.stderr

@@ -205,7 +205,7 @@ def test_torchrun_ddp_on_two_cpu_processes(gen_data, body_model_path, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(REPO / "scripts" / "train.py"), "--smpl-model", str(body_model_path), "--preset", "cpu-proof",
+           str(REPO / "scripts" / "training" / "train.py"), "--smpl-model", str(body_model_path), "--preset", "cpu-proof",
            "--data-root", str(gen_data), "--out", str(out), "--steps", "3", "--batch-size", "2", "--threads", "1",
            "--no-progress", "--device", "cpu"] + \
           sum((["--set", f"model.{k}={json.dumps(v)}"] for k, v in {**TINY, "backbone_weights": None}.items()), []) + \
