@@ -12,8 +12,6 @@ import time
 import uuid
 from pathlib import Path
 
-import bpy
-
 from ..core.client.child_process import python_executable_problem
 from ..core.client.worker_client import ProtocolRun, RunSequence, WorkerRun, mesh_command
 from ..core.common.options import WorkerOptions
@@ -149,11 +147,3 @@ class RunController:
                 self.sequence.cancel()
             time.sleep(interval)
         return self.finish(context, state)
-
-
-def state_of(context):
-    return context.window_manager.vtm
-
-
-def is_background() -> bool:
-    return bool(bpy.app.background)
