@@ -73,8 +73,9 @@ class TARConfig:
     window_radius: int = 3  # (2r+1)² samples per marker on the local map
     marker_feature_dim: int = 5  # per-marker projection of its window samples
     local_feature_dim: int = 256  # all markers' features projected to this size
-    marker_dropout: float = 0.25  # training only: whole markers dropped
+    marker_dropout: float = 0.25  # training only: whole markers dropped (one mask per forward, as ReFit)
     detach_markers: bool = True  # no gradient through sampling locations
+    detach_params: bool = True  # each refinement starts from the previous estimate without its gradient (ReFit)
 
     # Ablations (paper Tables 3-4). "w/o RRM" is iterations = 0 (the GTE's initial estimate
     # is final). temporal_global = False replaces the GTE's transformer and temporal average

@@ -155,9 +155,12 @@ class TAR(nn.Module):
         if cfg.iterations == 0:
             return stages
         maps = self.rrm.marker_maps(self.lte.temporal(encoded_seq))
+        keep = self.rrm.marker_keep(maps.shape[0], maps.device)
         for _ in range(cfg.iterations):
             markers = self.marker_positions(stages[-1], *geometry)
-            states, (d_pose, d_betas, d_cam) = self.rrm(maps, markers, states, pose6d, betas, cam, bbox_info)
+            if cfg.detach_params:
+                pose6d, betas, cam = pose6d.detach(), betas.detach(), cam.detach()
+            states, (d_pose, d_betas, d_cam) = self.rrm(maps, markers, states, pose6d, betas, cam, bbox_info, keep)
             pose6d, betas, cam = pose6d + d_pose.float(), betas + d_betas.float(), cam + d_cam.float()
             stages.append(self.decode(pose6d, betas, cam, *geometry, full_mesh=full))
         return stages

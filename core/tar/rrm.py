@@ -51,7 +51,7 @@ class RecurrentRefinement(nn.Module):
 
     marker_maps: m [B, C, M, M] -> [B, K, M, M] (once per window).
     forward: maps [B, K, M, M], markers [B, K, 2] (map pixels), states [B, 26, D],
-    pose6d [B, 24, 6], betas [B, nb], cam [B, 3], bbox_info [B, 3] ->
+    pose6d [B, 24, 6], betas [B, nb], cam [B, 3], bbox_info [B, 3], marker_keep [B, K] or None ->
     (states [B, 26, D], (Δpose6d [B, 24, 6], Δbetas [B, nb], Δcam [B, 3])).
     """
 
@@ -71,12 +71,20 @@ class RecurrentRefinement(nn.Module):
     def marker_maps(self, local: torch.Tensor) -> torch.Tensor:
         return self.marker_head(local)
 
-    def forward(self, maps, markers, states, pose6d, betas, cam, bbox_info):
-        samples = sample_windows(maps, markers, self.radius)  # [B, K, W]
-        if self.training and self.marker_dropout > 0:
-            keep = torch.rand(samples.shape[:2], device=samples.device) >= self.marker_dropout
-            samples = samples * keep[..., None].to(samples.dtype)
-        local = self.local_proj(self.marker_proj(samples).flatten(1))
+    def marker_keep(self, batch: int, device) -> torch.Tensor | None:
+        """Dropout1d over the markers, drawn once per forward and used by every iteration:
+        [B, K] of 0 (dropped) or 1/(1-p) (kept, rescaled); None outside training."""
+        if not (self.training and self.marker_dropout > 0):
+            return None
+        k = self.marker_proj.weight.shape[0]
+        keep = torch.rand(batch, k, device=device) >= self.marker_dropout
+        return keep.float() / (1.0 - self.marker_dropout)
+
+    def forward(self, maps, markers, states, pose6d, betas, cam, bbox_info, marker_keep=None):
+        features = self.marker_proj(sample_windows(maps, markers, self.radius))  # [B, K, F]
+        if marker_keep is not None:
+            features = features * marker_keep[..., None].to(features.dtype)
+        local = self.local_proj(features.flatten(1))
         feedback = torch.cat([local, bbox_info, pose6d.flatten(1), betas, cam], dim=-1)
         states = self.gru(feedback, states)
         return states, self.regressor(states, bbox_info)

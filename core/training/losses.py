@@ -8,16 +8,20 @@ and the total is Σ_l γ^(L−l)·L_l with γ = 0.85, so the last refinement wei
 initial estimate γ^L. As in ReFit (whose recipe TAR follows):
 - L2D compares 2D joints in normalised crop coordinates ((p − box centre)/(box size/2),
   about [−1, 1]), weighted by each joint's confidence;
-- L3D compares 3D joints after moving both pelves (SMPL joint 0) to the origin, on the
-  samples that have 3D ground truth;
+- L3D compares 3D joints after moving the mid-hips of each set to the origin (the same two
+  joints in prediction and label: SPIN-format labels have no pelvis joint), on the samples
+  that have 3D ground truth and both hips;
 - LSMPL compares rotation matrices and betas, on samples that have SMPL ground truth.
-Squared errors are averaged (mean squared error), as ReFit and TCMR do.
+Squared errors are averaged (mean squared error), as ReFit and TCMR do; the 3D and SMPL
+terms over the samples that carry their ground truth, not the whole batch.
 """
 from __future__ import annotations
 
 import dataclasses
 
 import torch
+
+HIPS = (1, 2)  # SMPL's left and right hip; their midpoint is the pelvis of both joint sets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,19 +50,31 @@ def keypoint_2d_loss(pred: torch.Tensor, gt: torch.Tensor, conf: torch.Tensor) -
     return (conf[..., None] * (pred - gt) ** 2).mean()
 
 
+def mid_hips(joints: torch.Tensor) -> torch.Tensor:
+    """[B, J, 3] -> [B, 1, 3], the midpoint of the two hips."""
+    return joints[:, list(HIPS)].mean(dim=1, keepdim=True)
+
+
+def supervised_count(mask: torch.Tensor) -> torch.Tensor:
+    """How many samples carry a label (at least 1, so an unlabelled batch gives 0 loss)."""
+    return mask.sum().clamp(min=1.0)
+
+
 def keypoint_3d_loss(pred: torch.Tensor, gt: torch.Tensor, conf: torch.Tensor, has_3d: torch.Tensor) -> torch.Tensor:
-    """pred, gt [B, J, 3] (any translation), conf [B, J], has_3d [B] -> pelvis-centred MSE."""
-    pred = pred - pred[:, :1]
-    gt = gt - gt[:, :1]
-    weight = conf * has_3d[:, None]
-    return (weight[..., None] * (pred - gt) ** 2).sum() / (3 * weight.numel())
+    """pred, gt [B, J, 3] (any translation), conf [B, J], has_3d [B] -> mid-hip-centred MSE
+    over the samples with 3D labels and both hips."""
+    both_hips = (conf[:, list(HIPS)] > 0).all(dim=1)
+    mask = has_3d * both_hips.to(has_3d.dtype)
+    weight = conf * mask[:, None]
+    err = (pred - mid_hips(pred)) - (gt - mid_hips(gt))
+    return (weight[..., None] * err ** 2).sum() / (3 * pred.shape[1] * supervised_count(mask))
 
 
 def smpl_loss(pred_rotmat: torch.Tensor, gt_rotmat: torch.Tensor, pred_betas: torch.Tensor,
               gt_betas: torch.Tensor, has_smpl: torch.Tensor, betas_weight: float) -> torch.Tensor:
     """rotmat [B, 24, 3, 3], betas [B, 10], has_smpl [B] -> masked MSE of rotations + betas."""
     mask = has_smpl.to(pred_rotmat.dtype)
-    n = mask.numel()
+    n = supervised_count(mask)
     rot = (mask[:, None, None, None] * (pred_rotmat - gt_rotmat) ** 2).sum() / (n * 24 * 9)
     betas = (mask[:, None] * (pred_betas - gt_betas) ** 2).sum() / (n * gt_betas.shape[-1])
     return rot + betas_weight * betas

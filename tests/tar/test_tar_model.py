@@ -178,6 +178,32 @@ def test_gradients_reach_backbone_gte_lte_and_rrm(smpl):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.lte.parameters())
 
 
+def test_each_refinement_starts_from_the_previous_estimate_without_its_gradient(smpl):
+    """ReFit: Φ is detached between iterations; with detach_params off the chain stays."""
+    x = torch.randn(2, 9, 3, 64, 64)
+    for detach in (True, False):
+        torch.manual_seed(0)
+        model = small_model(smpl, detach_params=detach).train()
+        stages = model(x, *camera_inputs(2))
+        grad = torch.autograd.grad(stages[-1]["pose6d"].sum(), stages[-2]["pose6d"], allow_unused=True)[0]
+        assert (grad is None) == detach
+
+
+def test_marker_dropout_is_one_rescaled_mask_per_forward(smpl):
+    model = small_model(smpl, marker_dropout=0.5).train()
+    torch.manual_seed(1)
+    keep = model.rrm.marker_keep(64, "cpu")
+    assert keep.shape == (64, model.cfg.num_markers)
+    assert set(torch.unique(keep).tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1/(1-p)
+    assert 0.4 < float((keep == 0).float().mean()) < 0.6
+    seen = []
+    original = model.rrm.forward
+    model.rrm.forward = lambda *a: (seen.append(a[-1]), original(*a))[1]
+    model(torch.randn(2, 9, 3, 64, 64), *camera_inputs(2))
+    assert len(seen) == model.cfg.iterations and all(s is seen[0] for s in seen)
+    assert model.eval().rrm.marker_keep(2, "cpu") is None
+
+
 # ---- sliding windows over a video ----
 
 def test_window_positions_repeat_the_edges():

@@ -119,6 +119,43 @@ def test_loss_is_the_gamma_weighted_sum_of_stage_losses():
         assert float(loss) == pytest.approx(expected, rel=1e-4), wrong
 
 
+def test_identical_limbs_with_a_pelvis_offset_give_zero_3d_loss():
+    """SPIN-format labels have no pelvis joint: both sets are centred on their mid-hips."""
+    from video_to_motion.core.training.losses import keypoint_3d_loss
+
+    rng = torch.Generator().manual_seed(0)
+    limbs = torch.randn(3, 24, 3, generator=rng)
+    pred = limbs.clone()
+    pred[:, 0] += torch.tensor([0.05, 0.0, 0.0])  # SMPL's own pelvis joint sits 5 cm off
+    gt = limbs + torch.tensor([1.0, -2.0, 4.0])  # any translation
+    conf = torch.ones(3, 24)
+    conf[:, 0] = 0.0  # the label has no pelvis
+    gt[:, 0] = 0.0
+    assert float(keypoint_3d_loss(pred, gt, conf, torch.ones(3))) == pytest.approx(0.0, abs=1e-10)
+    bent = pred.clone()
+    bent[:, 4] += 0.1  # a knee 10 cm off is seen
+    assert float(keypoint_3d_loss(bent, gt, conf, torch.ones(3))) > 1e-4
+
+
+def test_3d_and_smpl_terms_average_over_supervised_samples_only():
+    from video_to_motion.core.training.losses import keypoint_3d_loss, smpl_loss
+
+    b = 4
+    gt = torch.zeros(b, 24, 3)
+    pred = gt.clone()
+    pred[0, 5] = 0.3  # only sample 0 is wrong, and only it is labelled
+    has = torch.tensor([1.0, 0.0, 0.0, 0.0])
+    alone = keypoint_3d_loss(pred[:1], gt[:1], torch.ones(1, 24), has[:1])
+    assert float(keypoint_3d_loss(pred, gt, torch.ones(b, 24), has)) == pytest.approx(float(alone))
+    rot = torch.eye(3).repeat(b, 24, 1, 1)
+    wrong = rot.clone()
+    wrong[0] *= 2.0
+    betas = torch.zeros(b, 10)
+    one = smpl_loss(wrong[:1], rot[:1], betas[:1], betas[:1], has[:1], 0.001)
+    assert float(smpl_loss(wrong, rot, betas, betas, has, 0.001)) == pytest.approx(float(one))
+    assert float(smpl_loss(wrong, rot, betas, betas, torch.zeros(b), 0.001)) == 0.0
+
+
 def test_loss_masks_missing_ground_truth():
     b = 2
     target = _target(b)
