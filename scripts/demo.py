@@ -236,7 +236,7 @@ def sample_video() -> tuple[Path, str]:
 def batch_command(python: Path, args, video: Path, work: Path) -> list[str]:
     cmd = [str(python), str(REPO / "scripts" / "batch_import.py"), "--", "--video", str(video),
            "--estimator", args.estimator, "--device", args.device, "--motion-dir", str(work),
-           "--blend", str(work / OUTPUT_NAMES["blend"]), "--fbx", str(work / OUTPUT_NAMES["fbx"]),
+           "--blend", str(work / OUTPUT_NAMES["blend"]), "--blend-base", str(work.parent), "--fbx", str(work / OUTPUT_NAMES["fbx"]),
            "--preview", str(work / OUTPUT_NAMES["preview"]), "--report", str(work / "report.json")]
     if args.start is not None:
         cmd += ["--start-frame", str(args.start), "--end-frame", str(args.end)]
