@@ -30,7 +30,8 @@ def batch(tmp_path, *args, timeout=300, python=None):
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(TESTS), env.get("PYTHONPATH", "")])
     proc = subprocess.run([python or sys.executable, str(SCRIPT), "--", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=tmp_path)
-    report = json.loads(proc.stdout)  # stdout holds the report and nothing else
+    # stdout holds the report and nothing else (nothing when argparse refused the command line)
+    report = json.loads(proc.stdout) if proc.stdout.strip() else None
     return proc.returncode, report, proc.stderr
 
 
