@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import demo  # noqa: E402 (stdlib only)
 from demo import REPO, DemoError, run_step  # noqa: E402
+from core.worker_setup import python_candidates, python_version  # noqa: E402 (stdlib only)
 
 # Blender version -> (its Python, what its test environment holds); None: the worker's .venv.
 BLENDERS = {
@@ -43,21 +44,12 @@ log = demo.log
 
 
 def find_python(version: str) -> str | None:
-    """A Python `version` (like '3.13'): on PATH, from pyenv, or from uv."""
-    found = shutil.which(f"python{version}")
-    if found:
-        return found
-    for root in (os.environ.get("PYENV_ROOT"), str(Path.home() / ".pyenv")):
-        if root:
-            candidates = glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", "python"))
-            if candidates:
-                return sorted(candidates, key=lambda p: [int(x) for x in Path(p).parts[-3].split(".")[:3]
-                                                         if x.isdigit()])[-1]
-    uv = shutil.which("uv")
-    if uv:
-        out = subprocess.run([uv, "python", "find", version], capture_output=True, text=True)
-        if out.returncode == 0 and out.stdout.strip():
-            return out.stdout.strip()
+    """A working Python `version` (like '3.13'): on PATH, in pyenv or from uv (a pyenv shim
+    of a version that is not selected does not count)."""
+    wanted = tuple(int(x) for x in version.split("."))
+    for exe in python_candidates(wanted):
+        if python_version(exe) == wanted:
+            return exe
     return None
 
 
