@@ -1,10 +1,11 @@
-"""Writing keyframes fast, on every Blender from 4.2 to 5.x.
+"""Writing and reading keyframes fast, on every Blender from 4.2 to 5.x.
 
-Blender 4.4 brought slotted (layered) actions and 5.0 removed `Action.fcurves`; F-curves
-then live in a channelbag of a keyframe strip for the object's slot. `ActionWriter` takes
-whichever path the running Blender has (or the one a test forces) and writes each curve
-in one go with `keyframe_points.add` + `foreach_set`, which is hundreds of times faster
-than `keyframe_insert`.
+Blender 4.4 brought slotted (layered) actions and 5.0 removed `Action.fcurves`: F-curves
+then live in the channelbag of a keyframe strip, one channelbag per slot. `channels()` is
+the one place that knows where an action's F-curves and groups are; `ActionWriter` writes
+through it (each curve in one go with `keyframe_points.add` + `foreach_set`, hundreds of
+times faster than `keyframe_insert`) and `action_fcurves` reads through it. Slotted actions
+are used wherever the running Blender has them, the legacy API only before 4.4.
 """
 from __future__ import annotations
 
@@ -17,7 +18,32 @@ LINEAR = 1
 
 
 def has_slotted_actions() -> bool:
-    return hasattr(bpy.types.Action, "slots")
+    """True on Blender 4.4+. RNA properties are not Python class attributes, so
+    `hasattr(bpy.types.Action, "slots")` is False even where actions have slots."""
+    return "slots" in bpy.types.Action.bl_rna.properties
+
+
+def channels(action: bpy.types.Action, slot=None, ensure: bool = False):
+    """What holds the F-curves (`.fcurves`) and groups (`.groups`) of `action` for `slot`.
+
+    Before 4.4 that is the action itself. With slotted actions it is the channelbag of
+    `slot` in the action's first keyframe strip; with `ensure` the layer, strip and
+    channelbag are made when missing. None when there is none (and not `ensure`).
+    """
+    if not has_slotted_actions():
+        return action
+    if slot is None:
+        return None
+    if not action.layers:
+        if not ensure:
+            return None
+        action.layers.new("Layer")
+    layer = action.layers[0]
+    if not layer.strips:
+        if not ensure:
+            return None
+        layer.strips.new(type="KEYFRAME")
+    return layer.strips[0].channelbag(slot, ensure=ensure)
 
 
 class ActionWriter:
@@ -27,30 +53,24 @@ class ActionWriter:
     while still empty was seen to animate nothing.
     """
 
-    def __init__(self, obj: bpy.types.Object, name: str, slotted: bool | None = None):
+    def __init__(self, obj: bpy.types.Object, name: str):
         self.obj = obj
         # No id_root here: on 4.5 it leaves a legacy-written action's slot unassignable.
         self.action = bpy.data.actions.new(name)
-        self.slotted = has_slotted_actions() if slotted is None else slotted
+        self.slot = self.action.slots.new(id_type="OBJECT", name=obj.name) if has_slotted_actions() else None
+        self._channels = channels(self.action, self.slot, ensure=True)
         self._groups: dict[str, object] = {}
-        self.slot = None
-        if self.slotted:
-            self.slot = self.action.slots.new(id_type="OBJECT", name=obj.name)
-            strip = self.action.layers.new("Layer").strips.new(type="KEYFRAME")
-            self._bag = strip.channelbag(self.slot, ensure=True)
         self.curves: list[bpy.types.FCurve] = []
 
     def _group(self, name: str):
         if name not in self._groups:
-            groups = self._bag.groups if self.slotted else self.action.groups
-            self._groups[name] = groups.new(name)
+            self._groups[name] = self._channels.groups.new(name)
         return self._groups[name]
 
     def curve(self, data_path: str, index: int, frames: np.ndarray, values: np.ndarray,
               interpolation: np.ndarray | int = LINEAR, group: str | None = None) -> bpy.types.FCurve:
         """One F-curve with keys at `frames` [K] (Blender frames) holding `values` [K]."""
-        curves = self._bag.fcurves if self.slotted else self.action.fcurves
-        fcurve = curves.new(data_path, index=index)
+        fcurve = self._channels.fcurves.new(data_path, index=index)
         if group:
             fcurve.group = self._group(group)
         n = len(frames)
@@ -69,24 +89,21 @@ class ActionWriter:
     def assign(self) -> None:
         anim = self.obj.animation_data or self.obj.animation_data_create()
         anim.action = self.action
-        if self.slotted and self.slot is not None and anim.action_slot != self.slot:
+        if self.slot is not None and anim.action_slot != self.slot:
             anim.action_slot = self.slot
-        elif has_slotted_actions() and anim.action_slot is None and len(self.action.slots):
-            # 4.4/4.5 give a legacy-written action a slot of its own; it must be picked.
-            anim.action_slot = self.action.slots[0]
 
 
 def action_fcurves(action: bpy.types.Action, obj: bpy.types.Object | None = None) -> list:
-    """The F-curves of an action (of obj's slot on slotted actions)."""
-    if not has_slotted_actions() or not action.layers:
-        return list(getattr(action, "fcurves", []))
+    """The F-curves of an action: of obj's slot on slotted actions (every slot's without obj)."""
+    if not has_slotted_actions():
+        return list(action.fcurves)
     slot = None
     if obj is not None and obj.animation_data is not None:
         slot = obj.animation_data.action_slot
     out = []
-    for layer in action.layers:
-        for strip in layer.strips:
-            for s in ([slot] if slot is not None else list(action.slots)):
+    for s in ([slot] if slot is not None else list(action.slots)):
+        for layer in action.layers:
+            for strip in layer.strips:
                 bag = strip.channelbag(s)
                 if bag is not None:
                     out.extend(bag.fcurves)

@@ -249,7 +249,11 @@ def export_gltf(context, filepath: str | os.PathLike, armatures, include_mesh: b
                                                export_animation_mode="ACTIVE_ACTIONS",
                                                export_rest_position_armature=True,
                                                export_force_sampling=True, export_optimize_animation_size=False,
-                                               export_apply=False, export_skins=True)
+                                               export_apply=False, export_skins=True,
+                                               # Else, with one armature, every action in the
+                                               # file whose paths fit it (other tracks') is
+                                               # exported too (seen on 4.2).
+                                               export_anim_single_armature=False)
         finally:
             scene.frame_start, scene.frame_end = saved_range
         if result != {"FINISHED"}:

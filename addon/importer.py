@@ -41,7 +41,6 @@ class ImportOptions(ImportSettings):
     name: str | None = None           # base name of the new datablocks
     max_gap_seconds: float = keyframes.DEFAULT_MAX_GAP_SECONDS
     set_scene: bool = True            # frame rate, frame range, resolution, active camera
-    slotted_actions: bool | None = None  # None: whatever this Blender has
 
 
 @dataclasses.dataclass
@@ -171,10 +170,9 @@ def build_armatures(context, collection, named_rests: list[tuple[str, np.ndarray
     return objects
 
 
-def key_track(obj, keys: keyframes.TrackKeys, action_name: str, slotted: bool | None,
-              created: _Created) -> bpy.types.Action:
+def key_track(obj, keys: keyframes.TrackKeys, action_name: str, created: _Created) -> bpy.types.Action:
     """Write the track's keys: Blender frame = video frame + 1, linear, holds before long gaps."""
-    writer = ActionWriter(obj, action_name, slotted=slotted)
+    writer = ActionWriter(obj, action_name)
     created.add(writer.action)
     frames = keys.frames.astype(np.float64) + 1.0
     interp = np.where(keys.hold, CONSTANT, LINEAR).astype(np.int32)
@@ -273,7 +271,7 @@ def import_motion(context, motion: Motion | str | os.PathLike, options: ImportOp
             obj["vtm_fps"] = float(motion.fps)
             if source:
                 obj["vtm_motion_file"] = source
-            action = key_track(obj, keys, label, options.slotted_actions, created)
+            action = key_track(obj, keys, label, created)
             action["vtm_track_id"] = int(keys.track_id)
             if mesh_data is not None:
                 meshes.append(build_body_mesh(collection, f"{label} body", mesh_data, keys, obj, created, warnings))

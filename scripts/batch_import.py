@@ -11,9 +11,11 @@ beside bpy, as in the worker's environment). The report gives each step's second
 Inputs may be files, folders (every video or .npz inside) or quoted glob patterns. With
 several inputs an output path must be a folder (ending in '/' or existing) or contain
 '{name}', replaced by each input's name. Every input is processed on a fresh empty scene;
-one failing input does not stop the others. The JSON report goes to stdout (one line,
-prefixed with 'VTM_REPORT ') and to --report FILE. Exit code: 0 when every input
-succeeded, 1 when any failed, 2 for a bad command line.
+one failing input does not stop the others. The JSON report is the only thing on stdout
+(one JSON document; every log, Blender's own prints included, goes to stderr) and goes to
+--report FILE. Exit code: 0 when every input succeeded, 1 when any failed, 2 for a bad
+command line. In a .blend, the footage's path is relative to the .blend when both lie in
+one folder tree (the footage in the .blend's folder, below it, or beside that folder).
 """
 from __future__ import annotations
 
@@ -60,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "preview (may contain {name})")
     o = p.add_argument_group("outputs")
     o.add_argument("--blend", help="save the scene as .blend")
+    o.add_argument("--blend-base", help="the folder the .blend will be moved to (footage paths are made "
+                                        "relative to it; default: the .blend's own folder)")
     exporters = package_module("addon.exporters")
     for fmt in exporters.FORMATS.values():
         o.add_argument(f"--{fmt.flag}", help=fmt.description)
@@ -196,14 +200,19 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
             worker = options.from_namespace(options.WorkerOptions, options.WORKER, args)
             run = client.WorkerRun(worker_python(args), source, motion_path, worker)
             last = [0.0, ""]
+            warned = [0]
 
             def show(r):
+                for warning in r.warnings[warned[0]:]:  # as they come, before the run's result
+                    log(f"{name}: warning: {warning}")
+                warned[0] = len(r.warnings)
                 text = r.status_text()
                 if time.monotonic() - last[0] > 2.0 and text != last[1]:
                     last[:] = [time.monotonic(), text]
                     log(f"{name}: {text}")
 
             run.wait(on_progress=show)
+            show(run)
             timings["worker"] = run.stage_seconds()
             entry["warnings"] += run.warnings
             motion_file = run.result()
@@ -229,9 +238,7 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
             target.parent.mkdir(parents=True, exist_ok=True)
             t = time.perf_counter()
             if key == "blend":
-                # Absolute paths (the footage): a .blend made here is often moved or copied elsewhere.
-                bpy.ops.wm.save_as_mainfile(filepath=str(target), check_existing=False, copy=True,
-                                            relative_remap=False)
+                save_blend(target, Path(args.blend_base) if args.blend_base else target.parent)
                 written = [target]
             else:
                 written = exporters.export(bpy.context, formats[key].key, target, arms, fbx_preset=args.fbx_preset)
@@ -254,6 +261,37 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
     entry["seconds"] = round(time.perf_counter() - t0, 3)
     log(f"{name}: {'ok' if entry['ok'] else 'FAILED: ' + entry['error']}")
     return entry
+
+
+def footage_relative_to(folder: Path, footage: str) -> str | None:
+    """Blender's '//' path of `footage` from a .blend in `folder` when both lie in one folder
+    tree (the footage in that folder, below it, or below the folder's parent), else None."""
+    folder = Path(os.path.abspath(folder))
+    path = Path(os.path.abspath(footage))
+    for root in (folder, folder.parent):
+        if root != Path(root.anchor) and path.is_relative_to(root):
+            return "//" + os.path.relpath(path, folder).replace(os.sep, "/")
+    return None
+
+
+def save_blend(target: Path, folder: Path) -> None:
+    """Save a copy of the scene; footage paths relative to it where they share a folder tree
+    (the project moves as a whole), absolute otherwise (a lone .blend is often copied)."""
+    import bpy
+
+    changed = []
+    for clip in bpy.data.movieclips:
+        if clip.filepath.startswith("//"):
+            continue
+        relative = footage_relative_to(folder, clip.filepath)
+        if relative:
+            changed.append((clip, clip.filepath))
+            clip.filepath = relative
+    try:
+        bpy.ops.wm.save_as_mainfile(filepath=str(target), check_existing=False, copy=True, relative_remap=False)
+    finally:
+        for clip, path in changed:
+            clip.filepath = path
 
 
 def preview(args, result, motion_file: str, video: str | None, target: Path) -> dict:
@@ -294,6 +332,11 @@ def main(argv: list[str]) -> int:
         return 2 if exc.code else 0
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="vtm_batch_"))
     report = {"ok": False, "results": []}
+    # stdout carries the report alone: until then, whatever prints there (Blender's C code
+    # included) goes to stderr.
+    sys.stdout.flush()
+    stdout_fd = os.dup(1)
+    os.dup2(2, 1)
     try:
         inputs = expand_inputs(args.video or args.motion, video=bool(args.video))
         many = len(inputs) > 1
@@ -323,10 +366,14 @@ def main(argv: list[str]) -> int:
     else:
         report["ok"] = all(r["ok"] for r in report["results"])
         code = 0 if report["ok"] else 1
+    finally:
+        sys.stdout.flush()
+        os.dup2(stdout_fd, 1)
+        os.close(stdout_fd)
     text = json.dumps(report, indent=1)
     if args.report:
         Path(args.report).write_text(text)
-    print("VTM_REPORT " + json.dumps(report), flush=True)
+    print(text, flush=True)
     return code
 
 

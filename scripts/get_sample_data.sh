@@ -13,6 +13,7 @@ fi
 if ! command -v apt-get >/dev/null; then
   echo "apt-get not found: on a non-Debian system, pass your own video with --video instead" >&2; exit 1
 fi
+echo "downloading Debian's opencv-doc (96 MB: vtest.avi) and assimp-testmodels (21 MB: BVH files) with apt-get download" >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && apt-get download opencv-doc assimp-testmodels >/dev/null 2>&1) || {

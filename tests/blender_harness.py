@@ -1,7 +1,10 @@
 """Pytest side of the Blender cases: each cases module runs once in a child process.
 
 A child process under a timeout means no bpy state leaks between modules and a stuck
-Blender can never hang the test run.
+Blender can never hang the test run. The child's Python decides the Blender version:
+$VTM_BLENDER_PYTHONS lists Blender-side Pythons (each with bpy, numpy, scipy and pytest;
+separated like PATH), and every cases module runs once on each; without it, on this
+Python. The worker's Python (torch, OpenCV) is this one, passed as $VTM_WORKER_PYTHON.
 """
 from __future__ import annotations
 
@@ -17,21 +20,54 @@ TESTS = Path(__file__).resolve().parent
 CASES = TESTS / "blender_cases"
 
 
+class BlenderPython(str):
+    """A Blender-side Python executable; str() is its path, `label` names its bpy (test ids)."""
+
+    label = ""
+
+    def __repr__(self) -> str:
+        return self.label
+
+
+def _bpy_version(python: str) -> str:
+    code = "import importlib.metadata as m; print(m.version('bpy'))"
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    except OSError as exc:
+        raise RuntimeError(f"Blender-side Python '{python}' does not run: {exc}") from exc
+    return out.stdout.strip() or "none"
+
+
+def blender_pythons() -> list[BlenderPython]:
+    """The Blender-side Pythons the cases run on ($VTM_BLENDER_PYTHONS, else this Python)."""
+    listed = [p for p in os.environ.get("VTM_BLENDER_PYTHONS", "").split(os.pathsep) if p.strip()]
+    out = []
+    for path in listed or [sys.executable]:
+        python = BlenderPython(path)
+        python.label = f"bpy{_bpy_version(path)}"
+        out.append(python)
+    return out
+
+
+BLENDER_PYTHONS = blender_pythons()
+
+
 def case_names(module: str) -> list[str]:
     tree = ast.parse((CASES / f"{module}.py").read_text())
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("case_")]
 
 
-def run_cases(module: str, timeout: float = 420, extra_env: dict | None = None) -> dict:
+def run_cases(module: str, timeout: float = 420, extra_env: dict | None = None, python: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="vtm_blender_") as tmp:
         result = Path(tmp) / "result.json"
         env = dict(os.environ)
         env["BLENDER_USER_RESOURCES"] = str(Path(tmp) / "blender_user")
         env["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), str(TESTS), env.get("PYTHONPATH", "")])
         env.setdefault("YOLO_OFFLINE", "1")
+        env.setdefault("VTM_WORKER_PYTHON", sys.executable)
         env.update(extra_env or {})
         try:
-            proc = subprocess.run([sys.executable, str(TESTS / "blender_runner.py"), module, str(result)],
+            proc = subprocess.run([str(python or sys.executable), str(TESTS / "blender_runner.py"), module, str(result)],
                                   env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             err = (exc.stderr or b"")[-4000:]

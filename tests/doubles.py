@@ -82,3 +82,11 @@ class NanEstimator(FakeEstimator):
         motion = super().estimate(run)
         motion.poses[0, 5] = np.nan
         return motion
+
+
+class WarningEstimator(FakeEstimator):
+    """Warns once at the start, as the worker does when it falls back to the offline detector."""
+
+    def estimate(self, run: RunContext) -> Motion:
+        run.warn("test warning: using the offline fallback detector")
+        return super().estimate(run)

@@ -1,18 +1,19 @@
-"""Random SMPL motions whose rest joints and reference joints come from real smplx.
+"""Random SMPL motions whose rest joints and reference joints come from SMPL's forward pass.
 
 Shared by the numpy tests and the Blender cases (tests/blender_cases/), which run in a
-child process with tests/ on sys.path.
+child process with tests/ on sys.path, in an environment without torch: the reference is
+tests/smpl_numpy.py (checked against smplx in tests/test_smpl_numpy.py).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from video_to_motion.core.worker.body_model import create_smpl, smpl_rest_joints
 from video_to_motion.core.common.motion import Motion, sort_rows
+from smpl_numpy import NumpySMPL
 
 
 def smplx_joints(model, betas, poses, trans) -> np.ndarray:
-    """[N, 24, 3] joints smplx gives for rows of betas [N,10], poses [N,72], trans [N,3]."""
+    """[N, 24, 3] joints an smplx model gives for rows of betas [N,10], poses [N,72], trans [N,3]."""
     import torch
 
     t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float64)
@@ -30,7 +31,7 @@ def random_motion(body_model_path, tracks=None, seed=0, fps=30.0, varying_betas=
     """
     tracks = tracks or {1: np.arange(0, 30), 2: np.arange(12, 40)}
     rng = np.random.default_rng(seed)
-    model = create_smpl(body_model_path)
+    model = NumpySMPL(body_model_path)
     rows = []
     for track, frames in tracks.items():
         base_betas = rng.normal(size=10)
@@ -44,7 +45,7 @@ def random_motion(body_model_path, tracks=None, seed=0, fps=30.0, varying_betas=
     betas = np.stack([r[2] for r in rows]).astype(np.float32)
     poses = np.stack([r[3] for r in rows]).astype(np.float32)
     trans = np.stack([r[4] for r in rows]).astype(np.float32)
-    rest = smpl_rest_joints(model, betas)
+    rest = model.rest_joints(betas).astype(np.float32)
     n = len(rows)
     w, h = size
     centre = np.array([w / 2, h / 2, w / 2, h / 2])
@@ -54,5 +55,5 @@ def random_motion(body_model_path, tracks=None, seed=0, fps=30.0, varying_betas=
                     poses=poses, betas=betas, trans=trans, rest_joints=rest,
                     bboxes=(centre + half).astype(np.float32), scores=np.full(n, 0.9, np.float32))
     motion = sort_rows(motion)
-    reference = smplx_joints(model, motion.betas, motion.poses, motion.trans)
+    reference = model.joints(motion.betas, motion.poses, motion.trans)
     return motion, reference

@@ -95,7 +95,7 @@ def format_eta(seconds: float | None) -> str:
 
 
 class ProtocolRun:
-    """A `python -m core.<tool>` child that speaks the JSON-lines protocol: start, poll (from
+    """A `python -m video_to_motion.core...` child that speaks the JSON-lines protocol: start, poll (from
     a timer or a loop), cancel, and the result. `output`, when given, must exist at the end."""
 
     def __init__(self, argv: Sequence[str], output: str | os.PathLike | None = None,

@@ -142,6 +142,10 @@ class WorkerSetup:
         if problem:
             self._fail(problem.replace("the worker's Python", "the base Python for the set-up"))
             return
+        problem = unsupported_base(self.base_python, self.steps)
+        if problem:
+            self._fail(problem)
+            return
         self._next()
 
     def _needs_base(self) -> bool:
@@ -248,5 +252,66 @@ class WorkerSetup:
         return self._done and self.error is None
 
 
-def default_base_python() -> str:
-    return sys.executable
+# mediapipe 0.10.21 (the last release with mediapipe.solutions and its bundled pose model)
+# has wheels for these Pythons only; Blender 5.1+ runs Python 3.13.
+WORKER_PYTHONS = ((3, 12), (3, 11))
+
+
+def python_version(python: str) -> tuple[int, int] | None:
+    """(major, minor) of an interpreter, or None when it does not run."""
+    try:
+        out = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True,
+                             text=True, timeout=30)
+        major, minor = out.stdout.split()
+        return int(major), int(minor)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def python_candidates(version: tuple[int, int]) -> list[str]:
+    """Interpreters of `version` on this machine: on PATH, in pyenv, from uv."""
+    name = "{}.{}".format(*version)
+    found = [p for p in (shutil.which(f"python{name}"),) if p]
+    for root in (os.environ.get("PYENV_ROOT"), os.path.join(os.path.expanduser("~"), ".pyenv")):
+        if root and os.path.isdir(os.path.join(root, "versions")):
+            for entry in sorted(os.listdir(os.path.join(root, "versions")), reverse=True):
+                exe = os.path.join(root, "versions", entry, "bin", "python")
+                if entry.startswith(name + ".") and os.path.isfile(exe):
+                    found.append(exe)
+    uv = shutil.which("uv")
+    if uv:
+        try:
+            out = subprocess.run([uv, "python", "find", name], capture_output=True, text=True, timeout=60)
+            if out.returncode == 0 and out.stdout.strip():
+                found.append(out.stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return found
+
+
+def default_base_python(current: str | None = None, version: tuple[int, int] | None = None) -> str:
+    """The Python to make the worker's environment with: this one when the worker's packages
+    support it, else a supported Python found on the machine (else this one, which the
+    set-up then refuses with a message saying what to install)."""
+    current = current or sys.executable
+    version = version or tuple(sys.version_info[:2])
+    if version in WORKER_PYTHONS:
+        return current
+    for wanted in WORKER_PYTHONS:
+        for exe in python_candidates(wanted):
+            if python_version(exe) == wanted:
+                return exe
+    return current
+
+
+def unsupported_base(base_python: str, steps: Sequence[Step]) -> str | None:
+    """Why `base_python` cannot make an environment for mediapipe 0.10.21 (None when it can)."""
+    creates = any(s.argv and s.argv[0] == base_python for s in steps)
+    wants_mediapipe = any(a.startswith("mediapipe") for s in steps for a in s.argv)
+    version = python_version(base_python) if creates and wants_mediapipe else None
+    if version is None or version in WORKER_PYTHONS:
+        return None
+    return (f"the worker's packages (mediapipe 0.10.21) need Python 3.11 or 3.12, and the base Python "
+            f"'{base_python}' is {version[0]}.{version[1]} (Blender 5.1+ runs 3.13) and no 3.11/3.12 was found; "
+            "install Python 3.12 (python.org, your package manager, or `uv python install 3.12`) and choose it "
+            "as the base Python for the set-up in the preferences")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Speed of the default (BlazePose) estimator per stage, on real footage.
 
-    python scripts/bench_blazepose.py [--video sample_data/vtest.avi] [--frames 60] [--start 0]
+    python scripts/bench/bench_blazepose.py [--video sample_data/vtest.avi] [--frames 60] [--start 0]
                                       [--detect-every 2] [--hd]
 
 Runs the stages of `video_to_motion.core.estimators.blazepose.estimator` one after the other on the same frames and

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Person detector + tracker speed on real footage: frames/s at two input sizes and batch sizes.
 
-    python scripts/bench_detect.py [--video sample_data/vtest.avi] [--frames 32] [--device cpu]
+    python scripts/bench/bench_detect.py [--video sample_data/vtest.avi] [--frames 32] [--device cpu]
                                    [--detector WEIGHTS] [--imgsz 320 640] [--batch 1 8]
 
 Uses the same weights the worker would (yolo11n.pt, or the offline fallback) unless

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """How much body pose the cpu-proof backbone's frozen features carry: a linear probe.
 
-    python scripts/bench_feature_probe.py --run proof_run
+    python scripts/bench/bench_feature_probe.py --run proof_run
 
-reads what `scripts/reproduce_proof.py --out proof_run` made (the generated clips and the
+reads what `scripts/training/reproduce_proof.py --out proof_run` made (the generated clips and the
 feature cache), fits ridge regressions from each frame's cached global feature to its 24
 SMPL rotations on the training clips, and prints MPJPE and PA-MPJPE (3DPW 14-joint
 protocol, mm) on the held-out clips beside the mean-pose baseline, for all clips and for
@@ -37,7 +37,7 @@ def clip_sources(table) -> list[str] | None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", required=True, help="the --out folder of scripts/reproduce_proof.py")
+    p.add_argument("--run", required=True, help="the --out folder of scripts/training/reproduce_proof.py")
     p.add_argument("--global-grid", type=int, help="the backbone's global_grid (default: the cpu-proof preset's)")
     p.add_argument("--lambdas", default="100,1000,10000", help="ridge strengths to try, comma-separated")
     args = p.parse_args()
@@ -56,7 +56,7 @@ def main() -> int:
     data, cache, body = run / "data", run / "feature_cache", run / "data" / "body_generated.pkl"
     for path in (data / "generated_train.npz", data / "generated_test.npz", body):
         if not path.exists():
-            raise SystemExit(f"'{path}' is missing: run scripts/reproduce_proof.py --out {run} first")
+            raise SystemExit(f"'{path}' is missing: run scripts/training/reproduce_proof.py --out {run} first")
     t0 = time.time()
     settings = get_preset("cpu-proof")["model"]
     if args.global_grid:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """IK accuracy and speed: random poses of the generated SMPL-format body, joints -> IK -> FK.
 
-    python scripts/bench_ik.py [--poses 500] [--seed 0]
+    python scripts/bench/bench_ik.py [--poses 500] [--seed 0]
 
 The body is the project's generated SMPL-layout model (video_to_motion.core.training.body_gen) posed by real
 smplx with random shapes and random poses within human joint ranges (the limits of

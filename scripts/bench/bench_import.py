@@ -1,6 +1,6 @@
 """Time the Blender import: 10,000 frames x 2 tracks into real bpy (goal: under 1 s).
 
-    python scripts/bench_import.py [--frames 10000] [--tracks 2] [--repeat 3]
+    python scripts/bench/bench_import.py [--frames 10000] [--tracks 2] [--repeat 3]
 
 Prints a table: the best of `--repeat` runs of each configuration, on a fresh empty scene
 each time, as wall-clock time and as this process's CPU time (the figure that does not

@@ -2,9 +2,9 @@
 """Throughput of every stage of the pipeline, and the worker's peak memory, on 10 s, 60 s
 and 600 s of 720p and 1080p video; prints one table.
 
-    python scripts/bench_pipeline.py            # full: every case (tens of minutes on 2 cores)
-    python scripts/bench_pipeline.py --quick    # 10 s and 60 s, small slices (a few minutes)
-    python scripts/bench_pipeline.py --lengths 10 600 --resolutions 720p --skip worker import
+    python scripts/bench/bench_pipeline.py            # full: every case (tens of minutes on 2 cores)
+    python scripts/bench/bench_pipeline.py --quick    # 10 s and 60 s, small slices (a few minutes)
+    python scripts/bench/bench_pipeline.py --lengths 10 600 --resolutions 720p --skip worker import
 
 The clip: one real pedestrian of `vtest.avi` (scripts/get_sample_data.sh), followed by a
 16:9 window that is upscaled to 720p/1080p and looped forwards and backwards (so the walk

@@ -1,7 +1,7 @@
 """Benchmark TAR: parameters and compute per component for S ∈ {64, 32, 16, 8} beside the
 paper's Table S3, and forward time per video frame on this machine.
 
-    python scripts/bench_tar.py [--sizes 64 32 16 8] [--backbone hrnet_w48] [--reps 2]
+    python scripts/bench/bench_tar.py [--sizes 64 32 16 8] [--backbone hrnet_w48] [--reps 2]
 
 Compute is counted with torch.utils.flop_counter (convolutions and matrix products) and
 printed in GMACs (one multiply-add = 1), the convention of fvcore/thop, which HMR papers

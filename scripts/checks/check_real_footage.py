@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Real-footage check of the default estimator: the worker on vtest.avi, frames 0-200.
 
-    python scripts/check_real_footage.py [--video sample_data/vtest.avi] [--start 0] [--end 200]
+    python scripts/checks/check_real_footage.py [--video sample_data/vtest.avi] [--start 0] [--end 200]
                                          [--estimator blazepose] [--detector WEIGHTS] [--detect-every 1]
                                          [--keep OUT.npz]
-    python scripts/check_real_footage.py --motion demo_out/motion.npz      (check a motion already made)
+    python scripts/checks/check_real_footage.py --motion demo_out/motion.npz      (check a motion already made)
 
 Runs `python -m video_to_motion.core.worker` as the add-on would and prints, per track and in total:
   * tracks with >= 30 frames (frames that got a pose; issue 6 wants at least 5),

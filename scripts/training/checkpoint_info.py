@@ -1,4 +1,4 @@
-"""Print a TAR checkpoint's summary: python scripts/checkpoint_info.py CHECKPOINT.pt"""
+"""Print a TAR checkpoint's summary: python scripts/training/checkpoint_info.py CHECKPOINT.pt"""
 from __future__ import annotations
 
 import argparse

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Evaluate a TAR checkpoint (Table 1 layout): python scripts/evaluate.py --help"""
+"""Evaluate a TAR checkpoint (Table 1 layout): python scripts/training/evaluate.py --help"""
 import sys
 
 

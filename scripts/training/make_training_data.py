@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Render generated training clips: python scripts/make_training_data.py --help"""
+"""Render generated training clips: python scripts/training/make_training_data.py --help"""
 import sys
 
 

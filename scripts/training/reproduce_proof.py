@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The CPU proof that our TAR learns and that its parts matter, in one command:
 
-    python scripts/reproduce_proof.py --out proof_run
+    python scripts/training/reproduce_proof.py --out proof_run
 
 1. renders generated clips (train: the first 80% of each CMU BVH file and the pose prior;
    test: held-out clips from the last 20% and new prior draws, other cameras and bodies);

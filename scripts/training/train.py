@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train TAR: python scripts/train.py --help"""
+"""Train TAR: python scripts/training/train.py --help"""
 import sys
 
 

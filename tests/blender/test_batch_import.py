@@ -1,4 +1,5 @@
-"""scripts/batch_import.py as a user runs it: `python scripts/batch_import.py -- ...` with bpy from PyPI."""
+"""scripts/batch_import.py as a user runs it: `python scripts/batch_import.py -- ...` with bpy from PyPI,
+on each Blender-side Python (tests/blender_harness.py); videos go through the worker's Python."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from blender_harness import BLENDER_PYTHONS
 from conftest import REPO, TESTS, write_video
 from video_to_motion.core.common.motion import write_motion
 from motions import random_motion
@@ -17,14 +19,19 @@ from motions import random_motion
 SCRIPT = REPO / "scripts" / "batch_import.py"
 
 
-def batch(tmp_path, *args, timeout=300):
+@pytest.fixture(params=BLENDER_PYTHONS, ids=repr)
+def blender(request) -> str:
+    return request.param
+
+
+def batch(tmp_path, *args, timeout=300, python=None):
     env = dict(os.environ)
     env["BLENDER_USER_RESOURCES"] = str(tmp_path / "blender_user")
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(TESTS), env.get("PYTHONPATH", "")])
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--", *map(str, args)], capture_output=True, text=True,
+    proc = subprocess.run([python or sys.executable, str(SCRIPT), "--", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=tmp_path)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("VTM_REPORT ")]
-    report = json.loads(lines[-1][len("VTM_REPORT "):]) if lines else None
+    # stdout holds the report and nothing else (nothing when argparse refused the command line)
+    report = json.loads(proc.stdout) if proc.stdout.strip() else None
     return proc.returncode, report, proc.stderr
 
 
@@ -37,11 +44,12 @@ def motions(tmp_path_factory, body_model_path):
     return folder
 
 
-def test_motion_files_to_every_output_with_a_report(tmp_path, motions):
+def test_motion_files_to_every_output_with_a_report(tmp_path, motions, blender):
     out = tmp_path / "out"
     rc, report, err = batch(tmp_path, "--motion", motions, "--blend", f"{out}/", "--fbx", f"{out}/{{name}}.fbx",
                             "--bvh", f"{out}/", "--glb", f"{out}/", "--amass", f"{out}/", "--track", "all",
-                            "--root-smoothing", "none", "--no-ground", "--report", tmp_path / "report.json")
+                            "--root-smoothing", "none", "--no-ground", "--report", tmp_path / "report.json",
+                            python=blender)
     assert rc == 0, err
     assert report["ok"] and [r["name"] for r in report["results"]] == ["jump", "walk"]
     assert json.loads((tmp_path / "report.json").read_text()) == report
@@ -55,11 +63,11 @@ def test_motion_files_to_every_output_with_a_report(tmp_path, motions):
     assert not [n for n in names if n.startswith(".")], "no temporary files left"
 
 
-def test_one_bad_input_fails_the_batch_but_not_the_others(tmp_path, motions):
+def test_one_bad_input_fails_the_batch_but_not_the_others(tmp_path, motions, blender):
     bad = tmp_path / "broken.npz"
     bad.write_text("not a motion")
     rc, report, _ = batch(tmp_path, "--motion", motions / "walk.npz", bad, tmp_path / "missing.npz",
-                          "--fbx", f"{tmp_path}/{{name}}.fbx", "--track", "1")
+                          "--fbx", f"{tmp_path}/{{name}}.fbx", "--track", "1", python=blender)
     assert rc == 1 and report["ok"] is False
     by_name = {r["name"]: r for r in report["results"]}
     assert by_name["walk"]["ok"] and by_name["walk"]["tracks"] == [1]
@@ -77,13 +85,14 @@ def test_usage_errors_exit_2(tmp_path, motions):
     assert rc == 2
 
 
-def test_videos_through_the_worker(tmp_path):
+def test_videos_through_the_worker(tmp_path, blender):
     videos = tmp_path / "videos"
     videos.mkdir()
     for name in ("a", "b"):
         write_video(videos / f"{name}.mp4", frames=6)
     rc, report, err = batch(tmp_path, "--video", f"{videos}/*.mp4", "--estimator", "doubles:FakeEstimator",
-                            "--glb", f"{tmp_path}/out/", "--motion-dir", tmp_path / "motions")
+                            "--glb", f"{tmp_path}/out/", "--motion-dir", tmp_path / "motions", "--python",
+                            sys.executable, python=blender)
     assert rc == 0, err
     assert [r["name"] for r in report["results"]] == ["a", "b"]
     for entry in report["results"]:

@@ -1,14 +1,14 @@
 """Import into real bpy (cases in tests/blender_cases/cases_import.py, run in a child process)."""
 import pytest
 
-from blender_harness import case_names, check, run_cases
+from blender_harness import BLENDER_PYTHONS, case_names, check, run_cases
 
 MODULE = "cases_import"
 
 
-@pytest.fixture(scope="module")
-def results():
-    return run_cases(MODULE)
+@pytest.fixture(scope="module", params=BLENDER_PYTHONS, ids=repr)
+def results(request):
+    return run_cases(MODULE, python=request.param)
 
 
 @pytest.mark.parametrize("name", case_names(MODULE))

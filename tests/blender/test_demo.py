@@ -73,7 +73,8 @@ def test_a_run_then_a_failing_run_that_keeps_the_outputs(tmp_path):
     assert "tracks [1, 2]" in stdout  # the preview frame has both of the test estimator's tracks
     assert (out / "demo.fbx").read_bytes().startswith(b"Kaydara FBX Binary")
     scene = open_blend(tmp_path, out / "demo.blend")
-    assert scene == {"armatures": 2, "camera": True, "footage": [str(video)], "footage_found": True}, scene
+    # The footage lies beside the output folder: its path is relative to the .blend.
+    assert scene == {"armatures": 2, "camera": True, "footage": ["//../clip.mp4"], "footage_found": True}, scene
     before = {name: (out / name).read_bytes() for name in OUTPUTS}
 
     # Frames the video does not have: the worker's own message, nothing replaced.

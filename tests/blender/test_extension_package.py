@@ -1,34 +1,37 @@
-"""The extension as users get it: Blender's extension tool validates and builds it, and the
-built zip installs and works in real bpy."""
+"""The extension as users get it: each Blender's extension tool validates and builds it, and the
+built zip installs and works in that Blender (tests/blender_harness.py: one run per Blender)."""
 from __future__ import annotations
 
 import glob
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from blender_harness import case_names, check, run_cases
+from blender_harness import BLENDER_PYTHONS, case_names, check, run_cases
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def ext_tool() -> str:
-    found = glob.glob(str(Path(sys.prefix) / "lib" / "python3*" / "site-packages" / "bpy" / "*" / "scripts" /
+def ext_tool(python: str) -> str:
+    prefix = subprocess.run([python, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True,
+                            timeout=60).stdout.strip()
+    found = glob.glob(str(Path(prefix) / "lib" / "python3*" / "site-packages" / "bpy" / "*" / "scripts" /
                           "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"))
-    if not found:
-        import bpy  # noqa: F401 - the wheel holds the tool; say clearly if it is missing
-
-        raise AssertionError("blender_ext.py not found in the bpy wheel")
+    assert found, f"blender_ext.py not found in the bpy wheel of {python}"
     return found[0]
 
 
+@pytest.fixture(scope="module", params=BLENDER_PYTHONS, ids=repr)
+def blender(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def built_zip(tmp_path_factory) -> Path:
+def built_zip(tmp_path_factory, blender) -> Path:
     out = tmp_path_factory.mktemp("ext_build")
-    proc = subprocess.run([sys.executable, ext_tool(), "build", "--source-dir", str(REPO), "--output-dir", str(out)],
+    proc = subprocess.run([blender, ext_tool(blender), "build", "--source-dir", str(REPO), "--output-dir", str(out)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     zips = list(out.glob("*.zip"))
@@ -36,8 +39,8 @@ def built_zip(tmp_path_factory) -> Path:
     return zips[0]
 
 
-def test_manifest_validates():
-    proc = subprocess.run([sys.executable, ext_tool(), "validate", str(REPO)], capture_output=True, text=True,
+def test_manifest_validates(blender):
+    proc = subprocess.run([blender, ext_tool(blender), "validate", str(REPO)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -56,8 +59,8 @@ def test_zip_holds_the_addon_and_core_but_no_tests(built_zip):
 
 
 @pytest.fixture(scope="module")
-def results(built_zip):
-    return run_cases("cases_package", extra_env={"VTM_EXTENSION_ZIP": str(built_zip)})
+def results(built_zip, blender):
+    return run_cases("cases_package", extra_env={"VTM_EXTENSION_ZIP": str(built_zip)}, python=blender)
 
 
 @pytest.mark.parametrize("name", case_names("cases_package"))

@@ -9,8 +9,7 @@ import numpy as np
 
 import bpy
 
-from blender_cases.common import armatures_by_track, populate_user_scene, snapshot
-from conftest import write_video
+from blender_cases.common import armatures_by_track, populate_user_scene, snapshot, worker_python, write_video
 
 
 def call(operator, **kwargs):
@@ -24,7 +23,7 @@ def call(operator, **kwargs):
 def set_up_run(ctx, estimator="doubles:FakeEstimator", frames=12):
     video = write_video(ctx.tmp / "walk.mp4", frames=frames)
     prefs = bpy.context.preferences.addons[ctx.ext.__name__].preferences
-    prefs.worker_python = sys.executable
+    prefs.worker_python = worker_python()
     settings = bpy.context.scene.vtm
     settings.video = str(video)
     settings.estimator = "CUSTOM"
@@ -143,12 +142,14 @@ def case_import_operator_and_check_worker(ctx):
     result, message = call(bpy.ops.vtm.import_motion, filepath=str(ctx.tmp / "gone.npz"))
     assert result == {"CANCELLED"} and "gone.npz" in message and "does not exist" in message
 
-    bpy.context.preferences.addons[ctx.ext.__name__].preferences.worker_python = sys.executable
+    bpy.context.preferences.addons[ctx.ext.__name__].preferences.worker_python = worker_python()
     bpy.ops.vtm.check_worker()
     report = bpy.context.window_manager.vtm.check_report
-    import torch
+    import subprocess
 
-    assert f"torch {torch.__version__}" in report, report
+    torch_version = subprocess.run([worker_python(), "-c", "import torch; print(torch.__version__)"],
+                                   capture_output=True, text=True, timeout=120).stdout.strip()
+    assert torch_version and f"torch {torch_version}" in report, report
 
 
 def case_run_with_smpl_model_converts_the_mesh_once(ctx):

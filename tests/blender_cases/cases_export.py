@@ -10,9 +10,9 @@ from video_to_motion.core.common.motion import write_motion
 from motions import random_motion
 
 
-def imported(ctx, tracks=None, varying=(2,), seed=7):
+def imported(ctx, tracks=None, varying=(2,), seed=7, fps=30.0):
     tracks = tracks or {1: np.arange(2, 14), 2: np.arange(6, 16)}
-    motion, reference = random_motion(ctx.body_model, tracks=tracks, varying_betas=varying, seed=seed)
+    motion, reference = random_motion(ctx.body_model, tracks=tracks, varying_betas=varying, seed=seed, fps=fps)
     path = write_motion(ctx.tmp / "clip.npz", motion)
     importer = ctx.module("addon.importer")
     result = importer.import_motion(bpy.context, path, importer.ImportOptions(root_smoothing=0.0, ground=True))
@@ -92,9 +92,25 @@ def case_gltf_round_trip(ctx):
         assert err < 1e-3, f"glTF {name}: joints off by {err * 1000:.3f} mm"
 
 
-def case_amass_export_matches_smplx(ctx):
-    from video_to_motion.core.worker.body_model import create_smpl
-    from motions import smplx_joints
+def case_gltf_round_trip_at_the_motion_frame_rate(ctx):
+    """glTF keys are seconds; read back at the motion's 25 fps they land on the same frames."""
+    motion, _, result = imported(ctx, fps=25.0)
+    assert bpy.context.scene.render.fps == 25
+    exporters = ctx.module("addon.exporters")
+    arm = armatures_by_track(result.armatures)[2]
+    name = arm.name
+    start, end = (int(round(v)) for v in arm.animation_data.action.frame_range)
+    frames = np.arange(start, end + 1)
+    heads = heads_over(arm, frames)
+    path = exporters.export_gltf(bpy.context, ctx.tmp / "out25.glb", [arm])
+    fresh_scene_with(int(motion.fps))
+    assert bpy.ops.import_scene.gltf(filepath=str(path)) == {"FINISHED"}
+    err = np.abs(heads_over(bpy.data.objects[name], frames) - heads).max()
+    assert err < 1e-3, f"glTF at 25 fps: joints off by {err * 1000:.3f} mm"
+
+
+def case_amass_export_matches_smpl(ctx):
+    from smpl_numpy import NumpySMPL
 
     _, _, result = imported(ctx, tracks={4: np.arange(0, 10)}, varying=())
     exporters = ctx.module("addon.exporters")
@@ -104,8 +120,7 @@ def case_amass_export_matches_smplx(ctx):
     assert data["poses"].shape == (10, 72) and float(data["mocap_framerate"]) == 30.0
     np.testing.assert_array_equal(data["frame_ids"], np.arange(10))
     betas = np.repeat(data["betas"][None], 10, 0)
-    joints = smplx_joints(create_smpl(ctx.body_model), betas, data["poses"].astype(np.float64),
-                          data["trans"].astype(np.float64))
+    joints = NumpySMPL(ctx.body_model).joints(betas, data["poses"], data["trans"])
     heads = heads_over(arm, np.arange(1, 11))
     assert np.abs(joints - heads).max() < 1e-3
 

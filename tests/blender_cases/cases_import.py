@@ -30,25 +30,22 @@ def check_exact(motion, reference, result, tol=1e-3):
 
 
 def case_exactness_two_tracks_random_betas(ctx):
-    """With smoothing and ground off, every bone head equals smplx's joint (1 mm), both action APIs."""
+    """With smoothing and ground off, every bone head equals smplx's joint (1 mm)."""
     tracks = {1: np.arange(3, 23), 2: np.arange(15, 31)}  # different frame ranges; track 2 varies its shape
     motion, reference = random_motion(ctx.body_model, tracks=tracks, seed=3, fps=25.0)
     path = write_motion(ctx.tmp / "m.npz", motion)
     importer = ctx.module("addon.importer")
-    for slotted in (True, False):
-        bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
-        result = importer.import_motion(bpy.context, path, exact_options(ctx.ext, slotted_actions=slotted,
-                                                                         camera=False))
-        worst = check_exact(motion, reference, result)
-        assert worst < 1e-4, worst  # in practice float32 rounding only
-        for obj in result.armatures:
-            assert sorted(b.name for b in obj.data.bones) == sorted(JOINTS)
-            assert isinstance(obj["vtm_track_id"], int)
-            rows = motion.rows_of_track(obj["vtm_track_id"])
-            heads = np.array([obj.data.bones[n].head_local for n in JOINTS])
-            np.testing.assert_allclose(heads, motion.rest_joints[rows].mean(0), atol=1e-6)
-            for b in obj.data.bones:  # rest matrices aligned with the armature's axes
-                np.testing.assert_allclose(np.array(b.matrix_local)[:3, :3], np.eye(3), atol=1e-6)
+    result = importer.import_motion(bpy.context, path, exact_options(ctx.ext, camera=False))
+    worst = check_exact(motion, reference, result)
+    assert worst < 1e-4, worst  # in practice float32 rounding only
+    for obj in result.armatures:
+        assert sorted(b.name for b in obj.data.bones) == sorted(JOINTS)
+        assert isinstance(obj["vtm_track_id"], int)
+        rows = motion.rows_of_track(obj["vtm_track_id"])
+        heads = np.array([obj.data.bones[n].head_local for n in JOINTS])
+        np.testing.assert_allclose(heads, motion.rest_joints[rows].mean(0), atol=1e-6)
+        for b in obj.data.bones:  # rest matrices aligned with the armature's axes
+            np.testing.assert_allclose(np.array(b.matrix_local)[:3, :3], np.eye(3), atol=1e-6)
     scene = bpy.context.scene
     assert (scene.render.fps, scene.render.fps_base) == (25, 1.0)
     assert (scene.frame_start, scene.frame_end) == (4, 31)
@@ -120,7 +117,8 @@ def case_names_in_use_are_never_touched(ctx):
     assert arm.name == "clip track 1.001" and arm.animation_data.action.name == "clip track 1.001"
     assert bpy.data.objects["clip track 1"] is user_obj and user_obj.type == "MESH"
     assert tuple(user_obj.location) == (1.0, 2.0, 3.0) and user_obj.animation_data is None
-    assert len(bpy.data.actions["clip track 1"].layers if hasattr(bpy.types.Action, "slots") else []) == 0
+    animation = ctx.module("addon.animation")
+    assert not animation.action_fcurves(bpy.data.actions["clip track 1"])
     after = snapshot()
     for kind in ("objects", "actions", "armatures"):
         assert set(before[kind]) <= set(after[kind]), kind
@@ -195,7 +193,7 @@ def case_camera_overlays_the_video(ctx):
     """Joints seen through the Blender camera land on the pixels the motion's pinhole puts them."""
     motion, reference = random_motion(ctx.body_model, tracks={1: np.arange(4)}, size=(1280, 720))
     importer = ctx.module("addon.importer")
-    from conftest import write_video
+    from blender_cases.common import write_video
 
     video = write_video(ctx.tmp / "clip.mp4", frames=6, size=(1280, 720))
     result = importer.import_motion(bpy.context, motion_file(ctx, motion), exact_options(ctx.ext, video=str(video)))
@@ -252,11 +250,9 @@ def case_smoothing_changes_only_the_root_path(ctx):
 
 
 def case_body_mesh_is_skinned_like_smpl(ctx):
-    """The mesh from video_to_motion.core.worker.smpl_mesh deforms like smplx's LBS (pose correctives off), within 1 mm."""
-    import torch
-
-    from video_to_motion.core.worker.body_model import create_smpl
+    """The mesh from core.worker.smpl_mesh deforms like SMPL's LBS (pose correctives off), within 1 mm."""
     from video_to_motion.core.worker.smpl_mesh import write_mesh_file
+    from smpl_numpy import NumpySMPL
 
     mesh_file = write_mesh_file(ctx.body_model, ctx.tmp / "mesh.npz")
     motion, _ = random_motion(ctx.body_model, tracks={1: np.arange(3), 2: np.arange(1, 4)}, varying_betas=())
@@ -264,9 +260,7 @@ def case_body_mesh_is_skinned_like_smpl(ctx):
     result = importer.import_motion(bpy.context, motion_file(ctx, motion),
                                     exact_options(ctx.ext, mesh_file=str(mesh_file)))
     assert len(result.meshes) == 2
-    model = create_smpl(ctx.body_model).double()
-    with torch.no_grad():
-        model.posedirs.zero_()
+    model = NumpySMPL(ctx.body_model)
     depsgraph = bpy.context.evaluated_depsgraph_get()
     for body in result.meshes:
         arm = body.parent
@@ -275,10 +269,7 @@ def case_body_mesh_is_skinned_like_smpl(ctx):
         track = int(body["vtm_track_id"])
         rows = motion.rows_of_track(track)
         betas = np.repeat(motion.betas[rows].mean(0, keepdims=True).astype(np.float64), len(rows), 0)
-        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))
-        with torch.no_grad():
-            out = model(betas=t(betas), global_orient=t(motion.poses[rows, :3]), body_pose=t(motion.poses[rows, 3:]),
-                        transl=t(motion.trans[rows]))
+        _, vertices = model.forward(betas, motion.poses[rows], motion.trans[rows], pose_correctives=False)
         for k, row in enumerate(rows):
             bpy.context.scene.frame_set(int(motion.frame_ids[row]) + 1)
             depsgraph = bpy.context.evaluated_depsgraph_get()
@@ -287,7 +278,7 @@ def case_body_mesh_is_skinned_like_smpl(ctx):
             co = np.empty(6890 * 3, np.float32)
             evaluated.data.vertices.foreach_get("co", co)
             world = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
-            err = np.abs(world - camera_to_world(out.vertices[k].numpy())).max()
+            err = np.abs(world - camera_to_world(vertices[k])).max()
             assert err < 1e-3, f"track {track} frame {row}: mesh off by {err * 1000:.2f} mm"
 
 
@@ -316,3 +307,24 @@ def case_failure_while_keying_rolls_back_too(ctx):
     finally:
         writer.curve = original
     assert snapshot() == before
+
+
+def case_actions_use_the_api_this_blender_has(ctx):
+    """Slotted actions from 4.4 on (channelbag of the armature's slot), the legacy API before."""
+    animation = ctx.module("addon.animation")
+    slotted = bpy.app.version >= (4, 4, 0)
+    assert animation.has_slotted_actions() is slotted
+    motion, reference = random_motion(ctx.body_model, tracks={1: np.arange(4)}, varying_betas=())
+    importer = ctx.module("addon.importer")
+    result = importer.import_motion(bpy.context, motion_file(ctx, motion), exact_options(ctx.ext))
+    obj = result.armatures[0]
+    action = obj.animation_data.action
+    if slotted:
+        slot = obj.animation_data.action_slot
+        assert slot is not None and len(action.slots) == 1 and slot == action.slots[0]
+        bag = action.layers[0].strips[0].channelbag(slot)
+        assert len(bag.fcurves) == len(animation.action_fcurves(action, obj)) > 0
+        assert {g.name for g in bag.groups} == set(JOINTS)
+    else:
+        assert len(action.fcurves) == len(animation.action_fcurves(action, obj)) > 0
+    check_exact(motion, reference, result)

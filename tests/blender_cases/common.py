@@ -1,11 +1,18 @@
 """Helpers for the Blender cases (run inside tests/blender_runner.py)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 import bpy
 
 from video_to_motion.core.common.keyframes import CAMERA_TO_BLENDER
+
+TESTS = Path(__file__).resolve().parents[1]
 
 JOINTS = ("pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
           "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
@@ -57,3 +64,24 @@ def populate_user_scene() -> None:
     bpy.context.scene.collection.objects.link(other)
     other.select_set(True)
     bpy.context.view_layer.objects.active = other
+
+
+def worker_python() -> str:
+    """The worker's Python (torch, OpenCV); the harness passes it, as the Blender side may lack both."""
+    return os.environ.get("VTM_WORKER_PYTHON") or sys.executable
+
+
+def write_video(path, frames: int = 12, size=(96, 64), fps: float = 25.0) -> Path:
+    """tests/conftest.py's small video, written by the worker's Python when OpenCV is not here."""
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        code = ("import sys; from pathlib import Path; from conftest import write_video; "
+                "write_video(Path(sys.argv[1]), frames=int(sys.argv[2]), size=(int(sys.argv[3]), int(sys.argv[4])), "
+                "fps=float(sys.argv[5]))")
+        subprocess.run([worker_python(), "-c", code, str(path), str(frames), str(size[0]), str(size[1]), str(fps)],
+                       check=True, timeout=120, env=dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, (TESTS.parent, TESTS)))))
+        return Path(path)
+    from conftest import write_video as write
+
+    return write(Path(path), frames=frames, size=size, fps=fps)
