@@ -1,0 +1,441 @@
+"""SMPL motion -> a character's pose-bone keys (numpy only; the add-on writes them).
+
+Rest-pose compensation in world space, bone by bone: every mapped bone follows one SMPL
+segment (thigh: hip -> knee, ...). At rest the character's bone is first turned by the
+facing difference (F, about Z) and then by the smallest rotation that lays its direction
+on the SMPL rest segment (A-pose vs T-pose, other rolls and axes); during the motion it
+takes the SMPL joint's world rotation from rest on top, so its twist follows SMPL's, and a
+last smallest rotation lays it exactly on the posed segment. Spine and neck chains with
+another number of bones than SMPL's follow points placed along SMPL's chain at the same
+fractions of its length. Bones that are not mapped (fingers, twist bones) keep their rest
+pose relative to their parent.
+
+Root: the hips follow the SMPL pelvis, displacements scaled by the ratio of hip heights
+(character / person), or in place. Feet: on frames where an SMPL foot is planted (low and
+slow), the hips are moved up or down so that the character's foot is on the floor
+(Z = 0); between such frames the correction is interpolated.
+
+Blender's pose convention: a bone's armature-space matrix is
+parent_pose @ inv(parent_rest) @ rest @ basis, where basis = T(location) R(quaternion).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from . import rotations
+from .bone_map import Skeleton
+from .skeleton import PARENTS, global_rotations
+
+# SMPL joints per role: (segment start, segment end or None, joint whose rotation gives twist).
+SEGMENTS = {
+    "leftUpperLeg": (1, 4, 1), "rightUpperLeg": (2, 5, 2),
+    "leftLowerLeg": (4, 7, 4), "rightLowerLeg": (5, 8, 5),
+    "leftFoot": (7, 10, 7), "rightFoot": (8, 11, 8),
+    "leftToes": (10, None, 10), "rightToes": (11, None, 11),
+    "leftShoulder": (13, 16, 13), "rightShoulder": (14, 17, 14),
+    "leftUpperArm": (16, 18, 16), "rightUpperArm": (17, 19, 17),
+    "leftLowerArm": (18, 20, 18), "rightLowerArm": (19, 21, 19),
+    "leftHand": (20, 22, 20), "rightHand": (21, 23, 21),
+    "hips": (0, None, 0), "head": (15, None, 15),
+}
+SPINE_JOINTS = (0, 3, 6, 9, 12)   # pelvis, spine1-3, neck: the SMPL chain the spine follows
+NECK_JOINTS = (12, 15)            # neck -> head
+# The bone after each role along its limb: a bone's direction is from its head to that
+# bone's head (importers guess tails, heads are exact).
+NEXT = {"UpperLeg": "LowerLeg", "LowerLeg": "Foot", "Foot": "Toes", "Shoulder": "UpperArm",
+        "UpperArm": "LowerArm", "LowerArm": "Hand"}
+# Orientation-only roles borrow the rest alignment of this role.
+BORROW = {"leftToes": "leftFoot", "rightToes": "rightFoot", "head": "neck"}
+# A foot is planted when its SMPL foot joint is this low (m above the floor) and slow (m/s).
+CONTACT_HEIGHT = 0.10
+CONTACT_SPEED = 0.6
+# SMPL's foot joint sits about this high above the sole (core.ground.FOOT_JOINT_HEIGHT).
+from .ground import FOOT_JOINT_HEIGHT  # noqa: E402
+
+
+class RetargetError(ValueError):
+    """The motion cannot be put on this character; the message says why."""
+
+
+@dataclasses.dataclass
+class Character:
+    """A character armature at rest. rest [B, 4, 4] armature-space rest matrices (Blender's
+    bone.matrix_local), parents [B], names [B], tails [B, 3] (armature space), matrix_world
+    [4, 4] the armature object's (rotation, uniform scale, translation), floor_z the world
+    height of its soles at rest (its meshes' lowest point, or its feet bones')."""
+
+    names: list[str]
+    parents: np.ndarray
+    rest: np.ndarray
+    tails: np.ndarray
+    matrix_world: np.ndarray
+    floor_z: float | None = None
+
+    @property
+    def scale(self) -> float:
+        return float(np.cbrt(abs(np.linalg.det(self.matrix_world[:3, :3]))))
+
+    @property
+    def rotation(self) -> np.ndarray:
+        return self.matrix_world[:3, :3] / self.scale
+
+    def world_points(self, points: np.ndarray) -> np.ndarray:
+        return points @ self.matrix_world[:3, :3].T + self.matrix_world[:3, 3]
+
+    def skeleton(self) -> Skeleton:
+        """The rest skeleton in the world, for bone_map."""
+        return Skeleton(list(self.names), np.asarray(self.parents), self.world_points(self.rest[:, :3, 3]),
+                        self.world_points(self.tails))
+
+
+@dataclasses.dataclass
+class Source:
+    """The SMPL motion in the Blender world: joints [F, 24, 3], rotations [F, 24, 3, 3]
+    (world rotation of each joint from its rest; SMPL's rest is the armature's axes),
+    rest_joints [24, 3] (world, at rest where the armature stands), fps, and the floor at Z = 0."""
+
+    joints: np.ndarray
+    rotations: np.ndarray
+    rest_joints: np.ndarray
+    fps: float
+
+    @classmethod
+    def from_keys(cls, keys, matrix_world: np.ndarray, fps: float) -> "Source":
+        """From a core.keyframes.TrackKeys and its armature's world matrix [4, 4]."""
+        m = np.asarray(matrix_world, dtype=np.float64)
+        joints = keys.armature_joints() @ m[:3, :3].T + m[:3, 3]
+        glob = global_rotations(rotations.quaternion_to_matrix(keys.quats), PARENTS)
+        world = m[:3, :3] @ glob @ m[:3, :3].T
+        rest = np.asarray(keys.rest_joints, dtype=np.float64) @ m[:3, :3].T + m[:3, 3]
+        return cls(joints=joints, rotations=world, rest_joints=rest, fps=float(fps))
+
+
+@dataclasses.dataclass
+class Result:
+    """quats [F, B, 4] pose-bone rotations (w, x, y, z) of every bone, keyed [B] which
+    bones change, root (the bone that takes the location), locations [F, 3] its pose
+    location, scale (character / person hip height), contact [F, 2] planted feet (left,
+    right), foot_shift [F] the vertical correction applied to the hips (m)."""
+
+    quats: np.ndarray
+    keyed: np.ndarray
+    root: int
+    locations: np.ndarray
+    scale: float
+    contact: np.ndarray
+    foot_shift: np.ndarray
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.where(n > 1e-12, n, 1.0)
+
+
+def _facing(left_point: np.ndarray, right_point: np.ndarray) -> np.ndarray:
+    """Horizontal facing direction [..., 3] from the left and right hip points (Z up)."""
+    across = left_point - right_point
+    across = across * np.array([1.0, 1.0, 0.0])
+    return _unit(np.cross(_unit(across), [0.0, 0.0, 1.0]))
+
+
+def facing_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Signed angle (radians) about +Z from horizontal direction a to b."""
+    return np.arctan2(a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0], (a[..., :2] * b[..., :2]).sum(-1))
+
+
+def _z_rotation(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _polyline_points(points: np.ndarray, rest: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Points at `fractions` of the rest arc length of a polyline.
+
+    points [F, K, 3] posed polyline, rest [K, 3] the same at rest, fractions [M] in [0, 1]
+    -> [F, M, 3] (each point keeps its place on its rest segment)."""
+    seg = np.linalg.norm(np.diff(rest, axis=0), axis=-1)
+    cum = np.concatenate([[0.0], np.cumsum(seg)]) / max(seg.sum(), 1e-12)
+    out = []
+    for u in fractions:
+        k = int(np.clip(np.searchsorted(cum, u, side="right") - 1, 0, len(seg) - 1))
+        t = (u - cum[k]) / max(cum[k + 1] - cum[k], 1e-12)
+        out.append(points[..., k, :] * (1 - t) + points[..., k + 1, :] * t)
+    return np.stack(out, axis=-2)
+
+
+def _chain_fractions(points: np.ndarray) -> np.ndarray:
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=-1)
+    return np.concatenate([[0.0], np.cumsum(seg)]) / max(seg.sum(), 1e-12)
+
+
+def hip_height(character: Character, mapping: dict) -> float:
+    """Height of the character's hips above its soles at rest (m, world)."""
+    names = character.names
+    heads = character.world_points(character.rest[:, :3, 3])
+    hips = heads[names.index(mapping["hips"])]
+    return float(hips[2] - sole_height(character, mapping))
+
+
+def sole_height(character: Character, mapping: dict) -> float:
+    """World Z of the character's soles at rest: floor_z, else its lowest foot bone point."""
+    if character.floor_z is not None:
+        return float(character.floor_z)
+    pts = [p for _, p in _foot_points(character, mapping, character.world_points(character.rest[:, :3, 3]),
+                                       character.world_points(character.tails))]
+    return float(np.min(np.concatenate(pts)[:, 2]))
+
+
+def _foot_points(character: Character, mapping: dict, heads: np.ndarray, tails: np.ndarray):
+    """(side, [K, 3]) points of each foot (ankle, ball, toe tip) from bone heads/tails [..., B, 3]."""
+    idx = character.names.index
+    for side in ("left", "right"):
+        foot = idx(mapping[f"{side}Foot"])
+        toes = idx(mapping[f"{side}Toes"]) if mapping.get(f"{side}Toes") else None
+        pts = [heads[..., foot, :]]
+        pts += [heads[..., toes, :], tails[..., toes, :]] if toes is not None else [tails[..., foot, :]]
+        yield side, np.stack(pts, axis=-2)
+
+
+def source_hip_height(source: Source) -> float:
+    rest = source.rest_joints
+    return float(rest[0, 2] - min(rest[10, 2], rest[11, 2]) + FOOT_JOINT_HEIGHT)
+
+
+def contacts(source: Source) -> np.ndarray:
+    """[F, 2] True where the SMPL foot (left, right) is planted: low and slow."""
+    feet = source.joints[:, [10, 11]]
+    low = feet[..., 2] < CONTACT_HEIGHT + FOOT_JOINT_HEIGHT
+    if len(feet) < 3:
+        return low
+    speed = np.linalg.norm(np.gradient(feet, axis=0), axis=-1) * source.fps
+    return low & (speed < CONTACT_SPEED)
+
+
+def _targets(character: Character, mapping: dict, source: Source):
+    """Per mapped bone: (bone, rest direction in the world, source rest direction [3],
+    posed source direction [F, 3] or None, twist joint). Directions from heads."""
+    names = character.names
+    heads = character.world_points(character.rest[:, :3, 3])
+    tails = character.world_points(character.tails)
+    idx = names.index
+    out = []
+
+    def own_dir(b, nxt):
+        end = heads[nxt] if nxt is not None else tails[b]
+        return end - heads[b]
+
+    for role, (a, b, twist) in SEGMENTS.items():
+        bone = mapping.get(role)
+        if not bone:
+            continue
+        i = idx(bone)
+        if b is None:
+            out.append((role, i, None, None, None, twist))
+            continue
+        part = role[4:] if role.startswith("left") else role[5:]
+        side = role[: len(role) - len(part)]
+        nxt = mapping.get(f"{side}{NEXT[part]}") if part in NEXT else None
+        out.append((role, i, own_dir(i, idx(nxt) if nxt else None), source.rest_joints[b] - source.rest_joints[a],
+                    source.joints[:, b] - source.joints[:, a], twist))
+    hips = idx(mapping["hips"])
+    head = idx(mapping["head"])
+    for role, joints, start, end in (("spine", SPINE_JOINTS, hips, None), ("neck", NECK_JOINTS, None, head)):
+        chain = [idx(n) for n in mapping.get(role, [])]
+        if not chain:
+            continue
+        if role == "spine":
+            end_bone = idx(mapping["neck"][0]) if mapping.get("neck") else head
+            pts = [heads[start]] + [heads[c] for c in chain] + [heads[end_bone]]
+            first = 1
+        else:
+            pts = [heads[c] for c in chain] + [heads[head]]
+            first = 0
+        frac = _chain_fractions(np.array(pts))
+        src_rest = source.rest_joints[list(joints)]
+        rest_pts = _polyline_points(src_rest[None], src_rest, frac)[0]
+        posed = _polyline_points(source.joints[:, list(joints)], src_rest, frac)
+        cum = _chain_fractions(src_rest)
+        for k, bone in enumerate(chain):
+            j = first + k
+            mid = 0.5 * (frac[j] + frac[j + 1])
+            seg = int(np.clip(np.searchsorted(cum, mid, side="right") - 1, 0, len(joints) - 2))
+            out.append((role, bone, pts[j + 1] - pts[j], rest_pts[j + 1] - rest_pts[j],
+                        posed[:, j + 1] - posed[:, j], joints[seg]))
+    return out
+
+
+def retarget(character: Character, mapping: dict, source: Source, in_place: bool = False,
+             feet_on_floor: bool = True) -> Result:
+    """Pose-bone rotations and the root location for every frame of `source`."""
+    names, parents = character.names, np.asarray(character.parents)
+    n_bones, n_frames = len(names), len(source.joints)
+    idx = names.index
+    crot = character.rotation
+    rest_rot = np.array([_unit_rot(r[:3, :3]) for r in character.rest])       # [B, 3, 3] armature
+    rest_world = crot @ rest_rot                                               # [B, 3, 3]
+    heads_w = character.world_points(character.rest[:, :3, 3])
+
+    src_face = _facing(source.rest_joints[1], source.rest_joints[2])
+    chr_face = _facing(heads_w[idx(mapping["leftUpperLeg"])], heads_w[idx(mapping["rightUpperLeg"])])
+    turn = _z_rotation(float(facing_angle(chr_face, src_face)))
+
+    world = np.full((n_frames, n_bones, 3, 3), np.nan)
+    align: dict[str, np.ndarray] = {}
+    for role, bone, c_dir, s_dir, posed, twist in _targets(character, mapping, source):
+        if c_dir is None:
+            continue
+        a = rotations.rotation_between_vectors(turn @ c_dir, s_dir) @ turn
+        align.setdefault(role, a)
+        w = source.rotations[:, twist] @ a @ rest_world[bone]
+        have = np.einsum("fij,j->fi", source.rotations[:, twist], s_dir)
+        world[:, bone] = rotations.rotation_between_vectors(have, posed) @ w
+    for role, bone, c_dir, _, _, twist in _targets(character, mapping, source):
+        if c_dir is not None:
+            continue
+        a = align.get(BORROW.get(role, ""), turn)
+        world[:, bone] = source.rotations[:, twist] @ a @ rest_world[bone]
+
+    # Armature-space rotations, parents first; unmapped bones keep their rest relative to the parent.
+    arm = np.einsum("ij,fbjk->fbik", crot.T, world)
+    local = np.empty((n_frames, n_bones, 3, 3))
+    order = _parents_first(parents)
+    for b in order:
+        p = int(parents[b])
+        parent_rest = rest_rot[p] if p >= 0 else np.eye(3)
+        parent_pose = arm[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (n_frames, 3, 3))
+        if np.isnan(arm[0, b, 0, 0]):
+            arm[:, b] = parent_pose @ (parent_rest.T @ rest_rot[b])
+            local[:, b] = np.eye(3)
+        else:
+            local[:, b] = rest_rot[b].T @ parent_rest @ np.swapaxes(parent_pose, -1, -2) @ arm[:, b]
+    quats = rotations.make_quaternions_continuous(rotations.matrix_to_quaternion(local), axis=0)
+    keyed = np.array([bool(np.isfinite(world[0, b, 0, 0])) for b in range(n_bones)])
+
+    # Root: hips displacement scaled by the hip-height ratio, the floor at Z = 0.
+    scale = hip_height(character, mapping) / max(source_hip_height(source), 1e-6)
+    pelvis = source.joints[:, 0]
+    start = pelvis[0]
+    target = np.empty_like(pelvis)
+    target[:, :2] = start[:2] + (0.0 if in_place else scale * (pelvis[:, :2] - start[:2]))
+    target[:, 2] = scale * pelvis[:, 2]
+    contact = contacts(source)
+    shift = np.zeros(n_frames)
+    root = idx(mapping["hips"])
+    if feet_on_floor:
+        shift = _foot_shift(character, mapping, arm, target, root, contact)
+        target[:, 2] += shift
+    locations = _root_locations(character, arm, root, target)
+    return Result(quats=quats, keyed=keyed, root=root, locations=locations, scale=float(scale), contact=contact,
+                  foot_shift=shift)
+
+
+def _unit_rot(m: np.ndarray) -> np.ndarray:
+    return rotations.nearest_rotation(m)
+
+
+def _parents_first(parents: np.ndarray) -> list[int]:
+    depth = np.zeros(len(parents), dtype=int)
+    for b in range(len(parents)):
+        p, d = int(parents[b]), 0
+        while p >= 0:
+            p, d = int(parents[p]), d + 1
+        depth[b] = d
+    return [int(b) for b in np.argsort(depth, kind="stable")]
+
+
+def posed_heads(character: Character, arm: np.ndarray, root: int, root_world: np.ndarray) -> tuple:
+    """World heads and tails [F, B, 3] with armature-space bone rotations arm [F, B, 3, 3]
+    and the root bone's head at root_world [F, 3]. Bone offsets are rigid: a child's head
+    is where its parent's pose carries its rest offset."""
+    parents = np.asarray(character.parents)
+    rest = character.rest
+    n_frames = len(arm)
+    m = character.matrix_world
+    minv = np.linalg.inv(m)
+    root_arm = root_world @ minv[:3, :3].T + minv[:3, 3]
+    heads = np.empty((n_frames, len(parents), 3))
+    rest_rot = np.array([_unit_rot(r[:3, :3]) for r in rest])
+    # The root's head goes where it is asked to; its ancestors follow rigidly.
+    chain_up = []
+    p = root
+    while p >= 0:
+        chain_up.append(p)
+        p = int(parents[p])
+    for b in _parents_first(parents):
+        p = int(parents[b])
+        if b == root:
+            heads[:, b] = root_arm
+        elif b in chain_up or p < 0:
+            heads[:, b] = rest[b, :3, 3]   # the root's ancestors are not posed
+        else:
+            local_offset = rest_rot[p].T @ (rest[b, :3, 3] - rest[p, :3, 3])
+            heads[:, b] = heads[:, p] + np.einsum("fij,j->fi", arm[:, p], local_offset)
+    tail_offset = np.einsum("bji,bj->bi", rest_rot, character.tails - rest[:, :3, 3])
+    tails = heads + np.einsum("fbij,bj->fbi", arm, tail_offset)
+    to_world = lambda x: x @ m[:3, :3].T + m[:3, 3]
+    return to_world(heads), to_world(tails)
+
+
+def _foot_shift(character, mapping, arm, target, root, contact) -> np.ndarray:
+    """Vertical hips correction [F] putting the planted foot on the floor."""
+    heads, tails = posed_heads(character, arm, root, target)
+    rest_heads = character.world_points(character.rest[:, :3, 3])
+    rest_tails = character.world_points(character.tails)
+    sole = sole_height(character, mapping)
+    gaps = []
+    for (side, pts), (_, rest_pts) in zip(_foot_points(character, mapping, heads, tails),
+                                          _foot_points(character, mapping, rest_heads, rest_tails)):
+        clearance = rest_pts[:, 2] - sole                         # each point's height when standing
+        gaps.append(np.min(pts[..., 2] - clearance, axis=-1))     # [F] the foot's height above Z = 0
+    gaps = np.stack(gaps, axis=1)                                 # [F, 2]
+    planted = np.where(contact, gaps, np.inf).min(axis=1)
+    have = np.isfinite(planted)
+    if not np.any(have):
+        return np.zeros(len(target))
+    frames = np.arange(len(target))
+    return -np.interp(frames, frames[have], planted[have])
+
+
+def _root_locations(character: Character, arm: np.ndarray, root: int, target_world: np.ndarray) -> np.ndarray:
+    """Pose location [F, 3] of the root bone that puts its head at target_world [F, 3].
+
+    head = parent_pose @ inv(parent_rest) @ rest @ T(location) @ origin, with every
+    ancestor of the root unposed (they keep their rest)."""
+    m = character.matrix_world
+    minv = np.linalg.inv(m)
+    target = target_world @ minv[:3, :3].T + minv[:3, 3]
+    rest = character.rest
+    rest_rot = _unit_rot(rest[root, :3, :3])
+    # Unposed ancestors: the root's rest frame in armature space is its rest matrix.
+    return (target - rest[root, :3, 3]) @ rest_rot
+
+
+def pose_matrices(character: Character, quats: np.ndarray, root: int, locations: np.ndarray) -> np.ndarray:
+    """World matrices [F, B, 4, 4] of the posed bones, computed as Blender poses them:
+    parent_pose @ inv(parent_rest) @ rest @ T(location) @ R(quaternion) (location on the
+    root bone only), then the object's world matrix."""
+    parents = np.asarray(character.parents)
+    n_frames, n_bones = quats.shape[:2]
+    basis = np.tile(np.eye(4), (n_frames, n_bones, 1, 1))
+    basis[..., :3, :3] = rotations.quaternion_to_matrix(quats)
+    basis[:, root, :3, 3] = locations
+    rest = character.rest.copy()
+    rest[:, :3, :3] = np.array([_unit_rot(r[:3, :3]) for r in rest])
+    out = np.empty_like(basis)
+    for b in _parents_first(parents):
+        p = int(parents[b])
+        rel = rest[b] if p < 0 else np.linalg.inv(rest[p]) @ rest[b]
+        out[:, b] = (rel @ basis[:, b]) if p < 0 else out[:, p] @ rel @ basis[:, b]
+    return character.matrix_world @ out
+
+
+def posed_points(character: Character, quats: np.ndarray, root: int, locations: np.ndarray) -> tuple:
+    """World heads and tails [F, B, 3] of the posed bones (see pose_matrices)."""
+    mats = pose_matrices(character, quats, root, locations)
+    rest_rot = np.array([_unit_rot(r[:3, :3]) for r in character.rest])
+    length = np.einsum("bji,bj->bi", rest_rot, character.tails - character.rest[:, :3, 3])
+    heads = mats[..., :3, 3]
+    tails = heads + np.einsum("fbij,bj->fbi", mats[..., :3, :3], length)
+    return heads, tails
