@@ -301,20 +301,29 @@ def write_preset(path: str | os.PathLike, mapping: dict) -> Path:
 
 
 def read_preset(path: str | os.PathLike) -> dict:
-    """A bone map from a JSON preset; BoneMapError when it is not one."""
+    """A bone map from a JSON preset file; BoneMapError when it is not one."""
     try:
-        data = json.loads(Path(path).read_text())
+        text = Path(path).read_text()
     except FileNotFoundError:
         raise BoneMapError(f"bone map preset '{path}' does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise BoneMapError(f"bone map preset '{path}' is not readable JSON ({exc})") from None
+    except OSError as exc:
+        raise BoneMapError(f"bone map preset '{path}' cannot be read ({exc})") from None
+    return read_preset_text(text, str(path))
+
+
+def read_preset_text(text: str, where: str = "the bone map") -> dict:
+    """A bone map from a preset's JSON text."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise BoneMapError(f"'{where}' is not readable JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("bones"), dict):
-        raise BoneMapError(f"'{path}' is not a bone map preset (expected {{\"schema\": \"{SCHEMA}\", \"bones\": ...}})")
+        raise BoneMapError(f"'{where}' is not a bone map preset (expected {{\"schema\": \"{SCHEMA}\", \"bones\": ...}})")
     out = {}
     for role, value in data["bones"].items():
         chain = role in CHAIN_ROLES
         ok = (isinstance(value, list) and all(isinstance(v, str) for v in value)) if chain else isinstance(value, str)
         if not ok:
-            raise BoneMapError(f"'{path}': role '{role}' needs {'a list of bone names' if chain else 'a bone name'}")
+            raise BoneMapError(f"'{where}': role '{role}' needs {'a list of bone names' if chain else 'a bone name'}")
         out[role] = list(value) if chain else value
     return out

@@ -104,11 +104,31 @@ class Source:
     @classmethod
     def from_keys(cls, keys, matrix_world: np.ndarray, fps: float) -> "Source":
         """From a core.keyframes.TrackKeys and its armature's world matrix [4, 4]."""
+        return cls.from_pose(keys.quats, keys.locations, keys.rest_joints, matrix_world, fps)
+
+    @classmethod
+    def from_pose(cls, quats: np.ndarray, locations: np.ndarray, rest_joints: np.ndarray,
+                  matrix_world: np.ndarray, fps: float) -> "Source":
+        """From an SMPL armature's pose: quats [F, 24, 4], pose-bone locations [F, 24, 3]
+        (or the pelvis's [F, 3]), rest heads [24, 3] (armature space), its world matrix."""
+        from .keyframes import TrackKeys
+
+        quats = np.asarray(quats, dtype=np.float64)
+        locations = np.asarray(locations, dtype=np.float64)
+        if locations.ndim == 2:
+            full = np.zeros(quats.shape[:2] + (3,))
+            full[:, 0] = locations
+            locations = full
+        n = len(quats)
+        keys = TrackKeys(track_id=0, frames=np.arange(n), observed=np.ones(n, bool), hold=np.zeros(n, bool),
+                         quats=quats, locations=locations, animated_locations=np.ones(24, bool),
+                         rest_joints=np.asarray(rest_joints, dtype=np.float64), betas=np.zeros(10),
+                         trans=np.zeros((n, 3)), row_rest_joints=np.repeat(np.asarray(rest_joints)[None], n, 0))
         m = np.asarray(matrix_world, dtype=np.float64)
         joints = keys.armature_joints() @ m[:3, :3].T + m[:3, 3]
-        glob = global_rotations(rotations.quaternion_to_matrix(keys.quats), PARENTS)
+        glob = global_rotations(rotations.quaternion_to_matrix(quats), PARENTS)
         world = m[:3, :3] @ glob @ m[:3, :3].T
-        rest = np.asarray(keys.rest_joints, dtype=np.float64) @ m[:3, :3].T + m[:3, 3]
+        rest = keys.rest_joints @ m[:3, :3].T + m[:3, 3]
         return cls(joints=joints, rotations=world, rest_joints=rest, fps=float(fps))
 
 
