@@ -43,8 +43,40 @@ def character_of(obj) -> retarget.Character:
     parents = np.array([names.index(b.parent.name) if b.parent else -1 for b in bones])
     rest = np.array([np.array(b.matrix_local) for b in bones])
     tails = np.array([tuple(b.tail_local) for b in bones], dtype=np.float64)
-    return retarget.Character(names=names, parents=parents, rest=rest, tails=tails,
-                              matrix_world=np.array(obj.matrix_world), floor_z=rest_floor(obj))
+    character = retarget.Character(names=names, parents=parents, rest=rest, tails=tails,
+                                   matrix_world=np.array(obj.matrix_world), floor_z=rest_floor(obj))
+    return character
+
+
+def sole_points(armature, mapping: dict) -> list | None:
+    """(side, bone index, world point) at rest: the lowest vertices of each foot, front and
+    back, from the vertex groups of the foot and toe bones (None without such vertices)."""
+    names = [b.name for b in armature.data.bones]
+    out = []
+    for side in ("left", "right"):
+        bones = [mapping.get(f"{side}Foot"), mapping.get(f"{side}Toes")]
+        pts = []
+        for mesh in skinned_meshes(armature):
+            groups = {g.index: g.name for g in mesh.vertex_groups if g.name in bones}
+            if not groups:
+                continue
+            m = np.array(mesh.matrix_world)
+            for v in mesh.data.vertices:
+                best = max(((g.weight, groups[g.group]) for g in v.groups if g.group in groups), default=None)
+                if best is not None and best[0] > 0.5:
+                    pts.append((names.index(best[1]), m[:3, :3] @ np.array(v.co) + m[:3, 3]))
+        if len(pts) < 3:
+            return None
+        z = np.array([p[2] for _, p in pts])
+        low = [pts[i] for i in np.flatnonzero(z < z.min() + 0.15 * (np.ptp(z) or 1.0))]
+        # the heel and the toe: the lowest points furthest apart along the foot
+        coords = np.array([p for _, p in low])
+        axis = coords[:, :2] - coords[:, :2].mean(0)
+        direction = np.linalg.svd(axis, full_matrices=False)[2][0] if len(low) > 1 else np.array([1.0, 0.0])
+        along = axis @ direction
+        for i in {int(np.argmin(along)), int(np.argmax(along))}:
+            out.append((side, low[i][0], low[i][1]))
+    return out
 
 
 def skinned_meshes(armature) -> list:
@@ -191,8 +223,9 @@ def animate_character(context, character, smpl_armature, mapping: dict | None = 
     start, end = (int(round(v)) for v in action.frame_range)
     frames = np.arange(start, end + 1)
     try:
-        result = retarget.retarget(character_of(character), mapping, source_of(smpl_armature, frames),
-                                   in_place=in_place)
+        rig = character_of(character)
+        rig.sole_points = sole_points(character, mapping)
+        result = retarget.retarget(rig, mapping, source_of(smpl_armature, frames), in_place=in_place)
     except (RetargetError, ValueError) as exc:
         raise CharacterError(f"'{character.name}': {exc}") from None
 

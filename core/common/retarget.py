@@ -72,6 +72,9 @@ class Character:
     tails: np.ndarray
     matrix_world: np.ndarray
     floor_z: float | None = None
+    # (side, bone index, world point at rest): points of the soles that move with a foot
+    # bone (from the skinned mesh); None: the foot bones' heads and tails.
+    sole_points: list | None = None
 
     @property
     def scale(self) -> float:
@@ -202,20 +205,27 @@ def sole_height(character: Character, mapping: dict) -> float:
     """World Z of the character's soles at rest: floor_z, else its lowest foot bone point."""
     if character.floor_z is not None:
         return float(character.floor_z)
-    pts = [p for _, p in _foot_points(character, mapping, character.world_points(character.rest[:, :3, 3]),
-                                       character.world_points(character.tails))]
-    return float(np.min(np.concatenate(pts)[:, 2]))
+    return float(min(p[2] for _, _, p in _foot_points(character, mapping)))
 
 
-def _foot_points(character: Character, mapping: dict, heads: np.ndarray, tails: np.ndarray):
-    """(side, [K, 3]) points of each foot (ankle, ball, toe tip) from bone heads/tails [..., B, 3]."""
+def _foot_points(character: Character, mapping: dict) -> list[tuple[str, int, np.ndarray]]:
+    """(side, bone, world point at rest) of each foot's contact points: the character's
+    sole points, else ankle, ball and toe tip from the foot bones."""
+    if character.sole_points:
+        return list(character.sole_points)
     idx = character.names.index
+    heads = character.world_points(character.rest[:, :3, 3])
+    tails = character.world_points(character.tails)
+    out = []
     for side in ("left", "right"):
         foot = idx(mapping[f"{side}Foot"])
         toes = idx(mapping[f"{side}Toes"]) if mapping.get(f"{side}Toes") else None
-        pts = [heads[..., foot, :]]
-        pts += [heads[..., toes, :], tails[..., toes, :]] if toes is not None else [tails[..., foot, :]]
-        yield side, np.stack(pts, axis=-2)
+        out.append((side, foot, heads[foot]))
+        if toes is not None:
+            out += [(side, toes, heads[toes]), (side, toes, tails[toes])]
+        else:
+            out.append((side, foot, tails[foot]))
+    return out
 
 
 def source_hip_height(source: Source) -> float:
@@ -365,7 +375,8 @@ def _parents_first(parents: np.ndarray) -> list[int]:
     return [int(b) for b in np.argsort(depth, kind="stable")]
 
 
-def posed_heads(character: Character, arm: np.ndarray, root: int, root_world: np.ndarray) -> tuple:
+def posed_heads(character: Character, arm: np.ndarray, root: int, root_world: np.ndarray,
+                points: list | None = None) -> tuple:
     """World heads and tails [F, B, 3] with armature-space bone rotations arm [F, B, 3, 3]
     and the root bone's head at root_world [F, 3]. Bone offsets are rigid: a child's head
     is where its parent's pose carries its rest offset."""
@@ -395,21 +406,26 @@ def posed_heads(character: Character, arm: np.ndarray, root: int, root_world: np
     tail_offset = np.einsum("bji,bj->bi", rest_rot, character.tails - rest[:, :3, 3])
     tails = heads + np.einsum("fbij,bj->fbi", arm, tail_offset)
     to_world = lambda x: x @ m[:3, :3].T + m[:3, 3]
-    return to_world(heads), to_world(tails)
+    if points is None:
+        return to_world(heads), to_world(tails)
+    # Points carried rigidly by a bone: their offset from its head in the bone's rest frame.
+    carried = []
+    for bone, point in points:
+        local = rest_rot[bone].T @ (minv[:3, :3] @ point + minv[:3, 3] - rest[bone, :3, 3])
+        carried.append(heads[:, bone] + np.einsum("fij,j->fi", arm[:, bone], local))
+    return to_world(heads), to_world(tails), to_world(np.stack(carried, axis=1))
 
 
 def _foot_shift(character, mapping, arm, target, root, contact) -> np.ndarray:
     """Vertical hips correction [F] putting the planted foot on the floor."""
-    heads, tails = posed_heads(character, arm, root, target)
-    rest_heads = character.world_points(character.rest[:, :3, 3])
-    rest_tails = character.world_points(character.tails)
+    feet = _foot_points(character, mapping)
+    _, _, pts = posed_heads(character, arm, root, target, [(b, p) for _, b, p in feet])
     sole = sole_height(character, mapping)
-    gaps = []
-    for (side, pts), (_, rest_pts) in zip(_foot_points(character, mapping, heads, tails),
-                                          _foot_points(character, mapping, rest_heads, rest_tails)):
-        clearance = rest_pts[:, 2] - sole                         # each point's height when standing
-        gaps.append(np.min(pts[..., 2] - clearance, axis=-1))     # [F] the foot's height above Z = 0
-    gaps = np.stack(gaps, axis=1)                                 # [F, 2]
+    gaps = np.full((len(target), 2), np.inf)
+    for k, (side, _, rest_point) in enumerate(feet):
+        s = 0 if side == "left" else 1
+        # each point's height above Z = 0, less its height when standing
+        gaps[:, s] = np.minimum(gaps[:, s], pts[:, k, 2] - (rest_point[2] - sole))
     planted = np.where(contact, gaps, np.inf).min(axis=1)
     have = np.isfinite(planted)
     if not np.any(have):

@@ -10,7 +10,8 @@ fetches the public ones the project checks against) and, with --rigify, Blender'
 Rigify human metarig. For each rig: the 95th percentile of the angle between each limb
 on the character and on the SMPL source (thighs, shins, upper arms, forearms, spine,
 neck), facing, root displacement against the scaled source, the skinned mesh's lowest
-point on frames where a foot is planted, whether the mesh moves, and the FBX round trip
+point on frames where a foot is planted (95th percentile, in the person's size: divided by
+the character/person hip-height ratio), whether the mesh moves, and the FBX round trip
 (exported, read back, joint positions compared).
 """
 from __future__ import annotations
@@ -140,7 +141,8 @@ def measure(context, character, smpl, result) -> dict:
     out["root %"] = float(100 * np.abs((hips - hips[0]) - want).max() / max(np.abs(want).max(), 1e-6))
     out["root m"] = float(np.linalg.norm(want, axis=-1).max())
     planted = [low for k, low in meshes_low if contact[k]]
-    out["feet cm"] = float(100 * np.percentile(np.abs(planted), 95)) if planted else float("nan")
+    # In the person's size: characters come at any scale (a glTF in centimetres is 100 x too big).
+    out["feet cm"] = float(100 * np.percentile(np.abs(planted), 95) / result.retarget.scale) if planted else float("nan")
     out["mesh moves cm"] = float("nan")
     if meshes:
         context.scene.frame_set(int(frames[0]))
