@@ -241,10 +241,11 @@ def animate_character(context, character, smpl_armature, mapping: dict | None = 
             base = f'pose.bones["{bone.name}"]'
             for i in range(4):
                 writer.curve(f"{base}.rotation_quaternion", i, f, quats[:, b, i], LINEAR, group=bone.name)
-        root = character.data.bones[result.root].name
-        for i in range(3):
-            writer.curve(f'pose.bones["{root}"].location', i, f, result.locations[:, i].astype(np.float32), LINEAR,
-                         group=root)
+        for k, b in enumerate(result.roots):
+            root = character.data.bones[b].name
+            for i in range(3):
+                writer.curve(f'pose.bones["{root}"].location', i, f, result.locations[:, k, i].astype(np.float32),
+                             LINEAR, group=root)
         if character.animation_data is not None:
             character.animation_data.action = None
         writer.assign()

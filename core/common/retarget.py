@@ -138,13 +138,13 @@ class Source:
 @dataclasses.dataclass
 class Result:
     """quats [F, B, 4] pose-bone rotations (w, x, y, z) of every bone, keyed [B] which
-    bones change, root (the bone that takes the location), locations [F, 3] its pose
-    location, scale (character / person hip height), contact [F, 2] planted feet (left,
+    bones change, roots (the bones that take a location: the hips first, then other root
+    bones carrying mapped bones), locations [F, R, 3] their pose locations, scale (character / person hip height), contact [F, 2] planted feet (left,
     right), foot_shift [F] the vertical correction applied to the hips (m)."""
 
     quats: np.ndarray
     keyed: np.ndarray
-    root: int
+    roots: list[int]
     locations: np.ndarray
     scale: float
     contact: np.ndarray
@@ -327,6 +327,9 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
         a = align.get(BORROW.get(role, ""), turn)
         world[:, bone] = source.rotations[:, twist] @ a @ rest_world[bone]
 
+    for b in _co_roots(parents, idx(mapping["hips"]), mapping, names):
+        world[:, b] = source.rotations[:, 0] @ turn @ rest_world[b]
+
     # Armature-space rotations, parents first; unmapped bones keep their rest relative to the parent.
     arm = np.einsum("ij,fbjk->fbik", crot.T, world)
     local = np.empty((n_frames, n_bones, 3, 3))
@@ -352,13 +355,27 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
     target[:, 2] = scale * pelvis[:, 2]
     contact = contacts(source)
     shift = np.zeros(n_frames)
-    root = idx(mapping["hips"])
+    hips = idx(mapping["hips"])
+    # Other root bones carrying mapped bones (legs rooted beside the hips) move with the hips.
+    pelvis_turn = source.rotations[:, 0] @ turn
+    offsets = {b: heads_w[b] - heads_w[hips] for b in _co_roots(parents, hips, mapping, names)}
+    roots_at = lambda t: {hips: t, **{b: t + np.einsum("fij,j->fi", pelvis_turn, o) for b, o in offsets.items()}}
     if feet_on_floor:
-        shift = _foot_shift(character, mapping, arm, target, root, contact)
+        shift = _foot_shift(character, mapping, arm, roots_at(target), contact)
         target[:, 2] += shift
-    locations = _root_locations(character, arm, root, target)
-    return Result(quats=quats, keyed=keyed, root=root, locations=locations, scale=float(scale), contact=contact,
+    placed = roots_at(target)
+    roots = list(placed)
+    locations = np.stack([_root_locations(character, b, placed[b]) for b in roots], axis=1)
+    return Result(quats=quats, keyed=keyed, roots=roots, locations=locations, scale=float(scale), contact=contact,
                   foot_shift=shift)
+
+
+def _co_roots(parents: np.ndarray, hips: int, mapping: dict, names: list[str]) -> list[int]:
+    """Parentless bones other than the hips' own root whose subtree holds mapped bones."""
+    mapped = {names.index(v) for val in mapping.values() for v in ([val] if isinstance(val, str) else val)}
+    top = lambda b: b if parents[b] < 0 else top(int(parents[b]))
+    hips_root = top(hips)
+    return sorted({top(b) for b in mapped} - {hips_root})
 
 
 def _unit_rot(m: np.ndarray) -> np.ndarray:
@@ -375,31 +392,24 @@ def _parents_first(parents: np.ndarray) -> list[int]:
     return [int(b) for b in np.argsort(depth, kind="stable")]
 
 
-def posed_heads(character: Character, arm: np.ndarray, root: int, root_world: np.ndarray,
-                points: list | None = None) -> tuple:
+def posed_heads(character: Character, arm: np.ndarray, roots_world: dict, points: list | None = None) -> tuple:
     """World heads and tails [F, B, 3] with armature-space bone rotations arm [F, B, 3, 3]
-    and the root bone's head at root_world [F, 3]. Bone offsets are rigid: a child's head
-    is where its parent's pose carries its rest offset."""
+    and the root bones' heads at roots_world {bone: [F, 3]}. Bone offsets are rigid: a
+    child's head is where its parent's pose carries its rest offset. With `points` [(bone,
+    world point at rest)], also those points carried by their bones [F, K, 3]."""
     parents = np.asarray(character.parents)
     rest = character.rest
     n_frames = len(arm)
     m = character.matrix_world
     minv = np.linalg.inv(m)
-    root_arm = root_world @ minv[:3, :3].T + minv[:3, 3]
     heads = np.empty((n_frames, len(parents), 3))
     rest_rot = np.array([_unit_rot(r[:3, :3]) for r in rest])
-    # The root's head goes where it is asked to; its ancestors follow rigidly.
-    chain_up = []
-    p = root
-    while p >= 0:
-        chain_up.append(p)
-        p = int(parents[p])
     for b in _parents_first(parents):
         p = int(parents[b])
-        if b == root:
-            heads[:, b] = root_arm
-        elif b in chain_up or p < 0:
-            heads[:, b] = rest[b, :3, 3]   # the root's ancestors are not posed
+        if b in roots_world:
+            heads[:, b] = roots_world[b] @ minv[:3, :3].T + minv[:3, 3]
+        elif p < 0 or _is_ancestor(parents, b, roots_world):
+            heads[:, b] = rest[b, :3, 3]   # the roots' ancestors are not posed
         else:
             local_offset = rest_rot[p].T @ (rest[b, :3, 3] - rest[p, :3, 3])
             heads[:, b] = heads[:, p] + np.einsum("fij,j->fi", arm[:, p], local_offset)
@@ -416,12 +426,23 @@ def posed_heads(character: Character, arm: np.ndarray, root: int, root_world: np
     return to_world(heads), to_world(tails), to_world(np.stack(carried, axis=1))
 
 
-def _foot_shift(character, mapping, arm, target, root, contact) -> np.ndarray:
+def _is_ancestor(parents: np.ndarray, bone: int, of) -> bool:
+    """True when `bone` is an ancestor of any bone in `of`."""
+    for b in of:
+        p = int(parents[b])
+        while p >= 0:
+            if p == bone:
+                return True
+            p = int(parents[p])
+    return False
+
+
+def _foot_shift(character, mapping, arm, roots_world, contact) -> np.ndarray:
     """Vertical hips correction [F] putting the planted foot on the floor."""
     feet = _foot_points(character, mapping)
-    _, _, pts = posed_heads(character, arm, root, target, [(b, p) for _, b, p in feet])
+    _, _, pts = posed_heads(character, arm, roots_world, [(b, p) for _, b, p in feet])
     sole = sole_height(character, mapping)
-    gaps = np.full((len(target), 2), np.inf)
+    gaps = np.full((len(contact), 2), np.inf)
     for k, (side, _, rest_point) in enumerate(feet):
         s = 0 if side == "left" else 1
         # each point's height above Z = 0, less its height when standing
@@ -429,34 +450,33 @@ def _foot_shift(character, mapping, arm, target, root, contact) -> np.ndarray:
     planted = np.where(contact, gaps, np.inf).min(axis=1)
     have = np.isfinite(planted)
     if not np.any(have):
-        return np.zeros(len(target))
-    frames = np.arange(len(target))
+        return np.zeros(len(contact))
+    frames = np.arange(len(contact))
     return -np.interp(frames, frames[have], planted[have])
 
 
-def _root_locations(character: Character, arm: np.ndarray, root: int, target_world: np.ndarray) -> np.ndarray:
-    """Pose location [F, 3] of the root bone that puts its head at target_world [F, 3].
+def _root_locations(character: Character, root: int, target_world: np.ndarray) -> np.ndarray:
+    """Pose location [F, 3] of a root bone that puts its head at target_world [F, 3].
 
-    head = parent_pose @ inv(parent_rest) @ rest @ T(location) @ origin, with every
-    ancestor of the root unposed (they keep their rest)."""
+    head = parent_pose @ inv(parent_rest) @ rest @ T(location) @ origin; the root's
+    ancestors are not posed, so that is rest @ T(location) @ origin."""
     m = character.matrix_world
     minv = np.linalg.inv(m)
     target = target_world @ minv[:3, :3].T + minv[:3, 3]
     rest = character.rest
-    rest_rot = _unit_rot(rest[root, :3, :3])
-    # Unposed ancestors: the root's rest frame in armature space is its rest matrix.
-    return (target - rest[root, :3, 3]) @ rest_rot
+    return (target - rest[root, :3, 3]) @ _unit_rot(rest[root, :3, :3])
 
 
-def pose_matrices(character: Character, quats: np.ndarray, root: int, locations: np.ndarray) -> np.ndarray:
+def pose_matrices(character: Character, quats: np.ndarray, roots: list[int], locations: np.ndarray) -> np.ndarray:
     """World matrices [F, B, 4, 4] of the posed bones, computed as Blender poses them:
-    parent_pose @ inv(parent_rest) @ rest @ T(location) @ R(quaternion) (location on the
-    root bone only), then the object's world matrix."""
+    parent_pose @ inv(parent_rest) @ rest @ T(location) @ R(quaternion) (locations [F, R, 3]
+    on the root bones), then the object's world matrix."""
     parents = np.asarray(character.parents)
     n_frames, n_bones = quats.shape[:2]
     basis = np.tile(np.eye(4), (n_frames, n_bones, 1, 1))
     basis[..., :3, :3] = rotations.quaternion_to_matrix(quats)
-    basis[:, root, :3, 3] = locations
+    for k, root in enumerate(roots):
+        basis[:, root, :3, 3] = locations[:, k]
     rest = character.rest.copy()
     rest[:, :3, :3] = np.array([_unit_rot(r[:3, :3]) for r in rest])
     out = np.empty_like(basis)
@@ -467,9 +487,9 @@ def pose_matrices(character: Character, quats: np.ndarray, root: int, locations:
     return character.matrix_world @ out
 
 
-def posed_points(character: Character, quats: np.ndarray, root: int, locations: np.ndarray) -> tuple:
+def posed_points(character: Character, quats: np.ndarray, roots: list[int], locations: np.ndarray) -> tuple:
     """World heads and tails [F, B, 3] of the posed bones (see pose_matrices)."""
-    mats = pose_matrices(character, quats, root, locations)
+    mats = pose_matrices(character, quats, roots, locations)
     rest_rot = np.array([_unit_rot(r[:3, :3]) for r in character.rest])
     length = np.einsum("bji,bj->bi", rest_rot, character.tails - character.rest[:, :3, 3])
     heads = mats[..., :3, 3]

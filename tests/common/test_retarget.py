@@ -69,7 +69,7 @@ def source(frames=40, seed=3, pose_scale=0.3):
 
 
 def limb_errors(ch, mapping, src, res):
-    heads, _ = retarget.posed_points(ch, res.quats, res.root, res.locations)
+    heads, _ = retarget.posed_points(ch, res.quats, res.roots, res.locations)
     idx = ch.names.index
     out = {}
     for limb, ((a, b), (ra, rb)) in LIMBS.items():
@@ -161,7 +161,7 @@ def test_in_place_keeps_the_hips_over_their_start():
     mapping = bone_map.auto_map(ch.skeleton())
     src = source()
     res = retarget.retarget(ch, mapping, src, in_place=True)
-    heads, _ = retarget.posed_points(ch, res.quats, res.root, res.locations)
+    heads, _ = retarget.posed_points(ch, res.quats, res.roots, res.locations)
     hips = heads[:, ch.names.index(mapping["hips"]), :2]
     assert np.abs(hips - hips[0]).max() < 1e-6
     assert np.abs(src.joints[:, 0, :2] - src.joints[0, 0, :2]).max() > 0.5
@@ -173,7 +173,7 @@ def test_planted_feet_touch_the_floor():
     src = source()
     res = retarget.retarget(ch, mapping, src)
     assert res.contact.any()
-    heads, tails = retarget.posed_points(ch, res.quats, res.root, res.locations)
+    heads, tails = retarget.posed_points(ch, res.quats, res.roots, res.locations)
     idx = ch.names.index
     soles = []
     for side in ("left", "right"):
