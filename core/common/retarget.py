@@ -296,6 +296,33 @@ def _targets(character: Character, mapping: dict, source: Source):
     return out
 
 
+def _aim_spine(targets: list, source: Source, turn: np.ndarray, heads_w: np.ndarray, hips: int) -> list:
+    """Turn the spine bones' posed directions together so that the whole chain, from the
+    hips' head to its end, points where SMPL's pelvis -> neck points.
+
+    The first stretch (hips head -> first spine bone) turns with the pelvis; the chain's
+    bones keep SMPL's bends between them and are turned as one by the smallest rotation
+    that puts the chain's end on the line from the hips along SMPL's pelvis -> neck."""
+    spine = [k for k, t in enumerate(targets) if t[0] == "spine"]
+    if not spine:
+        return targets
+    first = targets[spine[0]][1]
+    v0 = np.einsum("fij,j->fi", source.rotations[:, 0] @ turn, heads_w[first] - heads_w[hips])
+    length = [np.linalg.norm(targets[k][2]) for k in spine]
+    chain = sum(l * _unit(targets[k][4]) for k, l in zip(spine, length))            # [F, 3]
+    d = _unit(source.joints[:, 12] - source.joints[:, 0])
+    dv = np.einsum("fi,fi->f", d, v0)
+    reach = np.linalg.norm(chain, axis=-1)
+    disc = dv ** 2 - np.einsum("fi,fi->f", v0, v0) + reach ** 2
+    lam = dv + np.sqrt(np.maximum(disc, 0.0))
+    turn_chain = rotations.rotation_between_vectors(chain, lam[:, None] * d - v0)
+    out = list(targets)
+    for k in spine:
+        role, bone, c_dir, s_dir, posed, twist = targets[k]
+        out[k] = (role, bone, c_dir, s_dir, np.einsum("fij,fj->fi", turn_chain, posed), twist)
+    return out
+
+
 def retarget(character: Character, mapping: dict, source: Source, in_place: bool = False,
              feet_on_floor: bool = True) -> Result:
     """Pose-bone rotations and the root location for every frame of `source`."""
@@ -313,7 +340,8 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
 
     world = np.full((n_frames, n_bones, 3, 3), np.nan)
     align: dict[str, np.ndarray] = {}
-    for role, bone, c_dir, s_dir, posed, twist in _targets(character, mapping, source):
+    targets = _aim_spine(_targets(character, mapping, source), source, turn, heads_w, idx(mapping["hips"]))
+    for role, bone, c_dir, s_dir, posed, twist in targets:
         if c_dir is None:
             continue
         a = rotations.rotation_between_vectors(turn @ c_dir, s_dir) @ turn
@@ -321,7 +349,7 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
         w = source.rotations[:, twist] @ a @ rest_world[bone]
         have = np.einsum("fij,j->fi", source.rotations[:, twist], s_dir)
         world[:, bone] = rotations.rotation_between_vectors(have, posed) @ w
-    for role, bone, c_dir, _, _, twist in _targets(character, mapping, source):
+    for role, bone, c_dir, _, _, twist in targets:
         if c_dir is not None:
             continue
         a = align.get(BORROW.get(role, ""), turn)

@@ -147,7 +147,7 @@ def test_limbs_point_where_the_source_limbs_point(family):
     spine_c = heads[:, idx(mapping["neck"][0])] - heads[:, idx(mapping["hips"])]
     spine_s = src.joints[:, 12] - src.joints[:, 0]
     cos = np.einsum("fi,fi->f", spine_c, spine_s) / np.linalg.norm(spine_c, axis=-1) / np.linalg.norm(spine_s, axis=-1)
-    assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 10.0
+    assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 0.5   # the chain as a whole, whatever its length
     # Root: displacement = hip-height ratio x the source's, horizontally.
     hips = heads[:, idx(mapping["hips"])]
     disp_c = hips[:, :2] - hips[0, :2]

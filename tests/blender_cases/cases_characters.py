@@ -1,0 +1,227 @@
+"""Characters: a track put on rigs built from bone lists in the Mixamo, Unreal and Blender
+.L/.R naming families (with skinned meshes), on Blender's bundled Rigify metarig, and
+its errors; measured with scripts/checks/check_characters.py's measure()."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+import bpy
+
+from blender_cases.common import snapshot
+from motions import random_motion
+from rigs import FAMILIES, build
+from video_to_motion.core.common.motion import write_motion
+
+REPO = Path(__file__).resolve().parents[2]
+LIMIT_DEG = 10.0
+
+
+def check_module():
+    spec = importlib.util.spec_from_file_location("vtm_check_characters", REPO / "scripts" / "checks" /
+                                                  "check_characters.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_rig(name, family, turn_deg=180.0, scale=1.0, mesh=True, seed=0, drop=()):
+    """An armature object from tests/rigs.py's bone list (random rolls), turned and scaled,
+    with a box of skinned vertices around every bone."""
+    rng = np.random.default_rng(seed)
+    bones = [b for b in build(family) if b[0] not in drop]
+    arm = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, arm)
+    bpy.context.scene.collection.objects.link(obj)
+    obj.rotation_euler = (0.0, 0.0, np.radians(turn_deg))
+    obj.scale = (scale,) * 3
+    bpy.context.view_layer.objects.active = obj
+    obj.select_set(True)
+    bpy.ops.object.mode_set(mode="EDIT")
+    for bname, parent, head, tail in bones:
+        eb = arm.edit_bones.new(bname)
+        eb.head, eb.tail = tuple(head / scale), tuple(tail / scale)
+        eb.roll = float(rng.uniform(-np.pi, np.pi))
+        if parent:
+            eb.parent = arm.edit_bones[parent]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    # The rig stands where bone_list put it: undo the object's turn on the bone places.
+    turn = np.array(obj.matrix_world)
+    if mesh:
+        verts, faces, groups = [], [], []
+        for k, (bname, _, head, tail) in enumerate(bones):
+            axis = (tail - head) / np.linalg.norm(tail - head)
+            side = np.cross(axis, [0.3, 0.5, 0.8])
+            side /= np.linalg.norm(side)
+            up = np.cross(axis, side)
+            base = len(verts)
+            for end in (head, tail):
+                for a, b in ((1, 1), (1, -1), (-1, -1), (-1, 1)):
+                    verts.append(end + 0.03 * (a * side + b * up))
+            faces += [(base, base + 1, base + 2, base + 3), (base + 4, base + 5, base + 6, base + 7)]
+            groups.append((bname, range(base, base + 8)))
+        me = bpy.data.meshes.new(f"{name} body")
+        inv = np.linalg.inv(turn)
+        me.from_pydata([tuple(inv[:3, :3] @ v + inv[:3, 3]) for v in verts], [], faces)
+        body = bpy.data.objects.new(f"{name} body", me)
+        bpy.context.scene.collection.objects.link(body)
+        body.parent = obj
+        for bname, idx in groups:
+            vg = body.vertex_groups.new(name=bname)
+            vg.add(list(idx), 1.0, "REPLACE")
+        body.modifiers.new("Armature", "ARMATURE").object = obj
+    bpy.context.view_layer.update()
+    # Heads were given in the world: put the armature-space bones back under the object's turn.
+    obj.matrix_world = bpy.context.scene.collection.objects[name].matrix_world
+    return obj
+
+
+def imported_track(ctx, frames=30, seed=4):
+    motion, _ = random_motion(ctx.body_model, tracks={1: np.arange(frames)}, seed=seed, pose_scale=0.25)
+    path = write_motion(ctx.tmp / "clip.npz", motion)
+    importer = ctx.module("addon.importer")
+    return importer.import_motion(bpy.context, path, importer.ImportOptions(root_smoothing=0.0)).armatures[0]
+
+
+def check_numbers(row, label, limit=LIMIT_DEG, feet=True):
+    for key in ("thigh", "shin", "upper arm", "forearm", "spine", "neck", "facing"):
+        assert row[key] <= limit, f"{label}: {key} {row[key]:.2f} deg (> {limit})"
+    assert row["root %"] <= 10.0, f"{label}: root displacement off by {row['root %']:.1f} %"
+    if feet and np.isfinite(row["feet cm"]):
+        assert row["feet cm"] <= 3.0, f"{label}: planted feet {row['feet cm']:.2f} cm off the floor"
+
+
+def case_built_rigs_follow_the_track_on_both_action_apis(ctx):
+    characters = ctx.module("addon.characters")
+    measure = check_module().measure
+    for family in FAMILIES:
+        for slotted in (True, False):
+            bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+            smpl = imported_track(ctx)
+            rig = build_rig(f"{family} rig", family, turn_deg=0.0 if family == "blender" else 180.0,
+                            scale=0.01 if family == "mixamo" else 1.0)
+            body = rig.children[0]
+            result = characters.animate_character(bpy.context, rig, smpl, slotted=slotted)
+            assert rig["vtm_character"] is True and rig["vtm_track_id"] == smpl["vtm_track_id"]
+            assert rig.animation_data.action == result.action and result.action["vtm_track_id"] == 1
+            if slotted:
+                assert rig.animation_data.action_slot is not None
+            row = measure(bpy.context, rig, smpl, result)
+            check_numbers(row, f"{family} slotted={slotted}", limit=2.0)
+            assert row["mesh moves cm"] > 1.0, f"{family}: the skinned mesh does not move"
+            assert body.modifiers[0].object == rig
+
+
+def case_rigify_metarig(ctx):
+    characters = ctx.module("addon.characters")
+    check = check_module()
+    smpl = imported_track(ctx)
+    rig = check.rigify_metarig(bpy.context)
+    mapping = characters.mapping_for(rig)
+    assert mapping["hips"] == "spine" and mapping["head"] == "spine.006"
+    assert mapping["spine"] == ["spine.001", "spine.002", "spine.003"] and mapping["neck"] == ["spine.004", "spine.005"]
+    assert mapping["leftUpperArm"] == "upper_arm.L" and mapping["rightLowerLeg"] == "shin.R"
+    result = characters.animate_character(bpy.context, rig, smpl)
+    check_numbers(check.measure(bpy.context, rig, smpl, result), "rigify metarig")
+
+
+def case_in_place_and_preset_from_the_panel_operators(ctx):
+    characters = ctx.module("addon.characters")
+    smpl = imported_track(ctx)
+    rig = build_rig("ue", "unreal")
+    settings = bpy.context.scene.vtm_character
+    settings.target, settings.source, settings.in_place = rig, smpl, True
+    assert bpy.ops.vtm.character_auto_map() == {"FINISHED"}
+    items = {i.role: i.bones for i in settings.bones}
+    assert items["leftLowerLeg"] == "calf_l" and items["spine"] == ", ".join(f"spine_0{k}" for k in range(1, 6))
+    preset = ctx.tmp / "ue.json"
+    assert bpy.ops.vtm.character_save_map(filepath=str(preset)) == {"FINISHED"}
+    settings.bones.clear()
+    assert bpy.ops.vtm.character_load_map(filepath=str(preset)) == {"FINISHED"}
+    assert {i.role: i.bones for i in settings.bones} == items
+    assert bpy.ops.vtm.animate_character() == {"FINISHED"}
+    pelvis = rig.pose.bones["pelvis"]
+    start, end = (int(v) for v in rig.animation_data.action.frame_range)
+    m = np.array(rig.matrix_world)
+    at = []
+    for f in (start, end):
+        bpy.context.scene.frame_set(f)
+        at.append(m[:3, :3] @ np.array(pelvis.head) + m[:3, 3])
+    assert np.abs(at[0][:2] - at[1][:2]).max() < 1e-4, "in place: the hips stay over their start"
+
+
+def case_missing_bones_are_named_and_nothing_changes(ctx):
+    characters = ctx.module("addon.characters")
+    smpl = imported_track(ctx)
+    rig = build_rig("legless", "mixamo", drop=("mixamorig:LeftLeg", "mixamorig:LeftFoot", "mixamorig:LeftToeBase"))
+    modes = {pb.name: pb.rotation_mode for pb in rig.pose.bones}
+    before = snapshot()
+    try:
+        characters.animate_character(bpy.context, rig, smpl)
+    except characters.CharacterError as exc:
+        assert "left lower leg" in str(exc) and "left foot" in str(exc), str(exc)
+    else:
+        raise AssertionError("a rig without a left shin and foot was animated")
+    assert snapshot() == before
+    assert {pb.name: pb.rotation_mode for pb in rig.pose.bones} == modes and rig.animation_data is None
+    assert "vtm_character" not in rig
+
+
+def case_failure_while_keying_restores_the_character(ctx):
+    characters = ctx.module("addon.characters")
+    smpl = imported_track(ctx)
+    rig = build_rig("mixamo rig", "mixamo")
+    previous = bpy.data.actions.new("user action")
+    rig.animation_data_create().action = previous
+    before = snapshot()
+    original = characters.ActionWriter.assign
+
+    def broken(self):
+        raise RuntimeError("simulated failure")
+
+    characters.ActionWriter.assign = broken
+    try:
+        characters.animate_character(bpy.context, rig, smpl)
+    except characters.CharacterError as exc:
+        assert "undone" in str(exc)
+    else:
+        raise AssertionError("the failure did not surface")
+    finally:
+        characters.ActionWriter.assign = original
+    assert snapshot() == before and rig.animation_data.action == previous
+    assert all(pb.rotation_mode == "XYZ" for pb in rig.pose.bones)
+
+
+def case_character_fbx_round_trip(ctx):
+    characters = ctx.module("addon.characters")
+    check = check_module()
+    smpl = imported_track(ctx)
+    rig = build_rig("mixamo rig", "mixamo", scale=0.01)
+    result = characters.animate_character(bpy.context, rig, smpl)
+    err = check.fbx_round_trip(bpy.context, rig, result.frames[::5], ctx.tmp / "character.fbx")
+    assert err < 1e-3, f"FBX round trip moves joints by {err * 1000:.2f} mm"
+
+
+def case_character_file_append_and_bad_files(ctx):
+    characters = ctx.module("addon.characters")
+    build_rig("blend rig", "blender")
+    path = ctx.tmp / "rig.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    smpl = imported_track(ctx)
+    created = []
+    rig = characters.append_character(bpy.context, path, created)
+    assert rig.name == "blend rig" and any(o.type == "MESH" for o in created if isinstance(o, bpy.types.Object))
+    characters.animate_character(bpy.context, rig, smpl)
+    before = snapshot()
+    for bad, words in ((ctx.tmp / "nope.glb", "does not exist"), (ctx.tmp / "clip.npz", "not a character file")):
+        try:
+            characters.append_character(bpy.context, bad, [])
+        except characters.CharacterError as exc:
+            assert words in str(exc), str(exc)
+        else:
+            raise AssertionError(f"{bad} was accepted")
+    assert snapshot() == before
