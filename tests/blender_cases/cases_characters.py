@@ -176,6 +176,9 @@ def case_failure_while_keying_restores_the_character(ctx):
     rig = build_rig("mixamo rig", "mixamo")
     previous = bpy.data.actions.new("user action")
     rig.animation_data_create().action = previous
+    for k, pb in enumerate(rig.pose.bones):
+        pb.rotation_mode = ("XYZ", "ZXY", "AXIS_ANGLE")[k % 3]
+    modes = {pb.name: pb.rotation_mode for pb in rig.pose.bones}
     before = snapshot()
     original = characters.ActionWriter.assign
 
@@ -192,7 +195,7 @@ def case_failure_while_keying_restores_the_character(ctx):
     finally:
         characters.ActionWriter.assign = original
     assert snapshot() == before and rig.animation_data.action == previous
-    assert all(pb.rotation_mode == "XYZ" for pb in rig.pose.bones)
+    assert {pb.name: pb.rotation_mode for pb in rig.pose.bones} == modes
 
 
 def case_character_fbx_round_trip(ctx):
