@@ -228,3 +228,39 @@ def case_character_file_append_and_bad_files(ctx):
         else:
             raise AssertionError(f"{bad} was accepted")
     assert snapshot() == before
+
+
+def case_batch_import_puts_the_track_on_a_character_file(ctx):
+    import json
+
+    motion, _ = random_motion(ctx.body_model, tracks={3: np.arange(12)}, seed=2, pose_scale=0.25)
+    clip = write_motion(ctx.tmp / "clip.npz", motion)
+    build_rig("mixamo rig", "mixamo", scale=0.01)
+    rig_file = ctx.tmp / "rig.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(rig_file), copy=True)
+    spec = importlib.util.spec_from_file_location("vtm_batch_import", REPO / "scripts" / "batch_import.py")
+    batch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(batch)
+    out = ctx.tmp / "out"
+    report = ctx.tmp / "report.json"
+    code = batch.main(["batch_import.py", "--", "--motion", str(clip), "--character", str(rig_file), "--blend",
+                       str(out / "scene.blend"), "--fbx", str(out / "character.fbx"), "--fbx-preset", "UNITY",
+                       "--report", str(report)])
+    entry = json.loads(report.read_text())["results"][0]
+    assert code == 0, entry
+    assert entry["character"]["armature"] == "mixamo rig" and entry["character"]["track"] == 3
+    assert (out / "character.fbx").stat().st_size > 0
+    bpy.ops.wm.open_mainfile(filepath=str(out / "scene.blend"))
+    rig = bpy.data.objects["mixamo rig"]
+    assert rig["vtm_character"] and rig["vtm_track_id"] == 3 and rig.animation_data.action.name == "mixamo rig track 3"
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    bpy.ops.import_scene.fbx(filepath=str(out / "character.fbx"), anim_offset=0.0)
+    names = {b.name for o in bpy.data.objects if o.type == "ARMATURE" for b in o.data.bones}
+    assert "mixamorig:LeftUpLeg" in names and "pelvis" not in names, "the FBX carries the character, not SMPL"
+    # A preset that leaves out essential bones fails that input, naming them; no outputs.
+    bad = ctx.tmp / "bad.json"
+    bad.write_text('{"schema": "vtm.bonemap/1", "bones": {"hips": "mixamorig:Hips"}}')
+    code = batch.main(["batch_import.py", "--", "--motion", str(clip), "--character", str(rig_file),
+                       "--character-map", str(bad), "--blend", str(ctx.tmp / "bad.blend"), "--report", str(report)])
+    entry = json.loads(report.read_text())["results"][0]
+    assert code == 1 and "left upper leg" in entry["error"] and not (ctx.tmp / "bad.blend").exists()
