@@ -197,7 +197,7 @@ class CharacterResult:
 
 
 def animate_character(context, character, smpl_armature, mapping: dict | None = None, in_place: bool = False,
-                      slotted: bool | None = None) -> CharacterResult:
+                      slotted: bool | None = None, rest_compensation: bool = True) -> CharacterResult:
     """Key `character` (an armature object) with the motion of `smpl_armature` (an imported
     track). One new action, named after the character and the track; the scene is left
     as it was on failure."""
@@ -225,7 +225,8 @@ def animate_character(context, character, smpl_armature, mapping: dict | None = 
     try:
         rig = character_of(character)
         rig.sole_points = sole_points(character, mapping)
-        result = retarget.retarget(rig, mapping, source_of(smpl_armature, frames), in_place=in_place)
+        result = retarget.retarget(rig, mapping, source_of(smpl_armature, frames), in_place=in_place,
+                                   rest_compensation=rest_compensation)
     except (RetargetError, ValueError) as exc:
         raise CharacterError(f"'{character.name}': {exc}") from None
 

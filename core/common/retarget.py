@@ -324,8 +324,12 @@ def _aim_spine(targets: list, source: Source, turn: np.ndarray, heads_w: np.ndar
 
 
 def retarget(character: Character, mapping: dict, source: Source, in_place: bool = False,
-             feet_on_floor: bool = True) -> Result:
-    """Pose-bone rotations and the root location for every frame of `source`."""
+             feet_on_floor: bool = True, rest_compensation: bool = True) -> Result:
+    """Pose-bone rotations and the root location for every frame of `source`.
+
+    rest_compensation=False copies SMPL's rotations from rest as they are (facing turn
+    only, no alignment of rest directions, no aiming): what a plain rotation copy does,
+    kept to measure what the compensation is worth (scripts/checks/check_characters.py)."""
     names, parents = character.names, np.asarray(character.parents)
     n_bones, n_frames = len(names), len(source.joints)
     idx = names.index
@@ -340,9 +344,14 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
 
     world = np.full((n_frames, n_bones, 3, 3), np.nan)
     align: dict[str, np.ndarray] = {}
-    targets = _aim_spine(_targets(character, mapping, source), source, turn, heads_w, idx(mapping["hips"]))
+    targets = _targets(character, mapping, source)
+    if rest_compensation:
+        targets = _aim_spine(targets, source, turn, heads_w, idx(mapping["hips"]))
     for role, bone, c_dir, s_dir, posed, twist in targets:
         if c_dir is None:
+            continue
+        if not rest_compensation:
+            world[:, bone] = source.rotations[:, twist] @ turn @ rest_world[bone]
             continue
         a = rotations.rotation_between_vectors(turn @ c_dir, s_dir) @ turn
         align.setdefault(role, a)

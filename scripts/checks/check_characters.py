@@ -200,7 +200,7 @@ def rigify_metarig(context):
     return context.view_layer.objects.active
 
 
-def run_one(label, make_character, motion_path: Path, fbx_dir: Path | None) -> dict:
+def run_one(label, make_character, motion_path: Path, fbx_dir: Path | None, compensate: bool = True) -> dict:
     import bpy
     from video_to_motion.addon import characters, importer
 
@@ -209,7 +209,7 @@ def run_one(label, make_character, motion_path: Path, fbx_dir: Path | None) -> d
     smpl = result.armatures[0]
     character = make_character()
     bpy.ops.object.select_all(action="DESELECT")
-    anim = characters.animate_character(bpy.context, character, smpl)
+    anim = characters.animate_character(bpy.context, character, smpl, rest_compensation=compensate)
     row = {"rig": label, "bones": len(character.data.bones)}
     row.update(measure(bpy.context, character, smpl, anim))
     if fbx_dir is not None:
@@ -225,6 +225,8 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=150)
     p.add_argument("--rigify", action="store_true", help="also Blender's bundled Rigify human metarig")
     p.add_argument("--fbx-dir", help="export each character to FBX here and check the round trip")
+    p.add_argument("--no-compensation", action="store_true",
+                   help="copy SMPL's rotations without rest-pose compensation (the baseline)")
     args = p.parse_args(argv)
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="vtm_check_"))
     load_package()
@@ -250,12 +252,13 @@ def main(argv=None) -> int:
     rows = []
     for label, make in rigs:
         try:
-            rows.append(run_one(label, make, motion, fbx_dir))
+            rows.append(run_one(label, make, motion, fbx_dir, compensate=not args.no_compensation))
         except Exception as exc:  # noqa: BLE001 - one rig failing is a row of the table
             rows.append({"rig": label, "error": f"{type(exc).__name__}: {exc}"})
     cols = ["bones", "thigh", "shin", "upper arm", "forearm", "spine", "neck", "facing", "root %", "root m", "feet cm",
             "mesh moves cm"] + (["fbx mm"] if fbx_dir else [])
-    print(f"source: {motion}  (limb and facing columns: 95th percentile of the angle, degrees)")
+    print(f"source: {motion}; rest-pose compensation {'off' if args.no_compensation else 'on'} "
+          "(limb and facing columns: 95th percentile of the angle, degrees)")
     print("| rig | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for row in rows:

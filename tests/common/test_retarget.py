@@ -204,3 +204,12 @@ def test_rotation_between_vectors_is_smallest_and_handles_opposites():
     assert np.allclose(np.einsum("nij,nj->ni", r, axis), axis, atol=1e-9)  # turns about a x b only
     flip = rotation_between_vectors(np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, -2.0]))
     assert np.allclose(flip @ [0, 0, 1], [0, 0, -1]) and np.isclose(np.linalg.det(flip), 1.0)
+
+
+def test_without_rest_compensation_the_a_pose_arms_are_off():
+    # The measure can fail: a plain rotation copy leaves the A-pose arms 40 degrees low.
+    ch = character("mixamo")
+    mapping = bone_map.auto_map(ch.skeleton())
+    src = source()
+    errors, _ = limb_errors(ch, mapping, src, retarget.retarget(ch, mapping, src, rest_compensation=False))
+    assert np.percentile(errors["left upper arm"], 50) > 20.0
