@@ -365,7 +365,8 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
         world[:, bone] = source.rotations[:, twist] @ a @ rest_world[bone]
 
     for b in _co_roots(parents, idx(mapping["hips"]), mapping, names):
-        world[:, b] = source.rotations[:, 0] @ turn @ rest_world[b]
+        if np.isnan(world[0, b, 0, 0]):   # an unmapped root bone turns with the pelvis
+            world[:, b] = source.rotations[:, 0] @ turn @ rest_world[b]
 
     # Armature-space rotations, parents first; unmapped bones keep their rest relative to the parent.
     arm = np.einsum("ij,fbjk->fbik", crot.T, world)

@@ -264,3 +264,20 @@ def case_batch_import_puts_the_track_on_a_character_file(ctx):
                        "--character-map", str(bad), "--blend", str(ctx.tmp / "bad.blend"), "--report", str(report)])
     entry = json.loads(report.read_text())["results"][0]
     assert code == 1 and "left upper leg" in entry["error"] and not (ctx.tmp / "bad.blend").exists()
+
+
+def case_generated_rigify_rig_is_refused_clearly(ctx):
+    characters = ctx.module("addon.characters")
+    check = check_module()
+    smpl = imported_track(ctx, frames=8)
+    check.rigify_metarig(bpy.context)
+    assert bpy.ops.pose.rigify_generate() == {"FINISHED"}
+    rig = bpy.data.objects["rig"]
+    before = snapshot()
+    try:
+        characters.animate_character(bpy.context, rig, smpl)
+    except characters.CharacterError as exc:
+        assert "constraints drive" in str(exc) and "DEF-" in str(exc), str(exc)
+    else:
+        raise AssertionError("keys on constraint-driven bones were written")
+    assert snapshot() == before

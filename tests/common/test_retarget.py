@@ -213,3 +213,19 @@ def test_without_rest_compensation_the_a_pose_arms_are_off():
     src = source()
     errors, _ = limb_errors(ch, mapping, src, retarget.retarget(ch, mapping, src, rest_compensation=False))
     assert np.percentile(errors["left upper arm"], 50) > 20.0
+
+
+def test_legs_rooted_beside_the_hips_move_with_them():
+    # Some game rigs root each leg on its own, beside the hips bone: they must follow it.
+    ch = character("blender")
+    for name in ("UpperLeg.L", "UpperLeg.R"):
+        ch.parents[ch.names.index(name)] = -1
+    mapping = bone_map.auto_map(ch.skeleton())
+    src = source()
+    res = retarget.retarget(ch, mapping, src)
+    assert len(res.roots) == 3
+    errors, heads = limb_errors(ch, mapping, src, res)
+    assert max(np.percentile(e, 95) for e in errors.values()) < 1.0
+    idx = ch.names.index
+    gap = np.linalg.norm(heads[:, idx("UpperLeg.L")] - heads[:, idx("Hips")], axis=-1)
+    assert np.ptp(gap) < 1e-6 and np.abs(heads[-1, idx("Hips")] - heads[0, idx("Hips")]).max() > 0.3
