@@ -26,6 +26,8 @@ import numpy as np
 
 from . import rotations
 from .bone_map import Skeleton
+from .ground import FOOT_JOINT_HEIGHT  # how far SMPL's foot joint sits above the sole
+from .keyframes import TrackKeys
 from .skeleton import PARENTS, global_rotations
 
 # SMPL joints per role: (segment start, segment end or None, joint whose rotation gives twist).
@@ -51,8 +53,6 @@ BORROW = {"leftToes": "leftFoot", "rightToes": "rightFoot", "head": "neck"}
 # A foot is planted when its SMPL foot joint is this low (m above the floor) and slow (m/s).
 CONTACT_HEIGHT = 0.10
 CONTACT_SPEED = 0.6
-# SMPL's foot joint sits about this high above the sole (core.ground.FOOT_JOINT_HEIGHT).
-from .ground import FOOT_JOINT_HEIGHT  # noqa: E402
 
 
 class RetargetError(ValueError):
@@ -114,8 +114,6 @@ class Source:
                   matrix_world: np.ndarray, fps: float) -> "Source":
         """From an SMPL armature's pose: quats [F, 24, 4], pose-bone locations [F, 24, 3]
         (or the pelvis's [F, 3]), rest heads [24, 3] (armature space), its world matrix."""
-        from .keyframes import TrackKeys
-
         quats = np.asarray(quats, dtype=np.float64)
         locations = np.asarray(locations, dtype=np.float64)
         if locations.ndim == 2:

@@ -229,3 +229,16 @@ def test_legs_rooted_beside_the_hips_move_with_them():
     idx = ch.names.index
     gap = np.linalg.norm(heads[:, idx("UpperLeg.L")] - heads[:, idx("Hips")], axis=-1)
     assert np.ptp(gap) < 1e-6 and np.abs(heads[-1, idx("Hips")] - heads[0, idx("Hips")]).max() > 0.3
+
+
+@pytest.mark.parametrize("name, side, base", [
+    ("mixamorig:LeftUpLeg", "left", "upleg"), ("mixamorigRightForeArm", "right", "forearm"),
+    ("mixamorig:Hips", None, "hips"), ("thigh_l", "left", "thigh"), ("calf_r", "right", "calf"),
+    ("upperarm_twist_01_l", "left", "upperarmtwist01"), ("DEF-upper_arm.L", "left", "upperarm"),
+    ("DEF-thigh.L.001", None, "thighl001"), ("shin.R", "right", "shin"), ("J_Bip_L_UpperLeg", "left", "upperleg"),
+    ("J_Bip_C_Hips", None, "hips"), ("leftLowerArm", "left", "lowerarm"), ("Bip01 R Thigh", "right", "thigh"),
+    ("CC_Base_L_Calf", "left", "calf"), ("UpperArm.L", "left", "upperarm"), ("Foot_R", "right", "foot"),
+    ("HandLeft", "left", "hand"), ("spine_03", None, "spine03"),
+])
+def test_bone_names_of_each_family_split_into_side_and_base(name, side, base):
+    assert bone_map.split_name(name) == (side, base)
