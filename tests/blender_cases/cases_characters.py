@@ -281,3 +281,35 @@ def case_generated_rigify_rig_is_refused_clearly(ctx):
     else:
         raise AssertionError("keys on constraint-driven bones were written")
     assert snapshot() == before
+
+
+def case_panel_section_draws_the_bone_list(ctx):
+    from blender_cases import cases_addon
+
+    class Layout(cases_addon.FakeLayout):
+        def _child(self, *args, **kwargs):
+            return Layout(self.log)
+
+        row = column = box = split = _child
+
+        def template_list(self, list_type, list_id, data, prop, active_data, active_prop, **kwargs):
+            assert hasattr(bpy.types, list_type) and prop in data.bl_rna.properties
+            self.log.append(("list", len(getattr(data, prop))))
+
+    smpl = imported_track(ctx, frames=6)
+    rig = build_rig("rig", "blender", mesh=False)
+    settings = bpy.context.scene.vtm_character
+    assert settings.bl_rna.properties["target"].fixed_type.identifier == "Object"
+    log = []
+    bpy.types.VTM_PT_character.draw(cases_addon._WithLayout(None, Layout(log)), bpy.context)
+    assert ("operator", "vtm.animate_character") in log and not any(e[0] == "list" for e in log)
+    assert not bpy.ops.vtm.animate_character.poll()
+    settings.target, settings.source = rig, smpl
+    assert bpy.ops.vtm.character_auto_map() == {"FINISHED"}
+    log = []
+    bpy.types.VTM_PT_character.draw(cases_addon._WithLayout(None, Layout(log)), bpy.context)
+    assert ("list", len(ctx.module("core.common.bone_map").ROLES)) in log and bpy.ops.vtm.animate_character.poll()
+    # The pickers offer characters and tracks apart.
+    characters = ctx.module("addon.characters")
+    assert characters._is_character(None, rig) and not characters._is_character(None, smpl)
+    assert characters._is_track(None, smpl) and not characters._is_track(None, rig)
