@@ -23,7 +23,7 @@ from ..core.common.bone_map import BoneMapError
 from ..core.common.retarget import RetargetError
 from ..core.common.skeleton import JOINT_NAMES
 from .animation import LINEAR, ActionWriter
-from .exporters import sample_armature, vtm_armatures
+from .exporters import sample_armature
 from .importer import TRACK_ID_PROP
 
 CHARACTER_PROP = "vtm_character"

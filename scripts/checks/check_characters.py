@@ -111,7 +111,6 @@ def measure(context, character, smpl, result) -> dict:
     src, dst, tails, meshes_low = [], [], [], []
     meshes = skinned_meshes(character)
     contact = result.retarget.contact.any(axis=1)
-    moved = []
     for k, f in enumerate(frames):
         context.scene.frame_set(int(f))
         src.append(world_heads(smpl, JOINT_NAMES))

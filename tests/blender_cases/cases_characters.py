@@ -4,7 +4,6 @@ its errors; measured with scripts/checks/check_characters.py's measure()."""
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,9 @@ def check_module():
 
 
 def build_rig(name, family, turn_deg=180.0, scale=1.0, mesh=True, seed=0, drop=()):
-    """An armature object from tests/rigs.py's bone list (random rolls), turned and scaled,
-    with a box of skinned vertices around every bone."""
+    """An armature object from tests/rigs.py's bone list (random rolls) under an object
+    transform that turns it about Z and scales it, with a box of skinned vertices around
+    every bone (mesh and bones line up)."""
     rng = np.random.default_rng(seed)
     bones = [b for b in build(family) if b[0] not in drop]
     arm = bpy.data.armatures.new(name)
@@ -48,8 +48,6 @@ def build_rig(name, family, turn_deg=180.0, scale=1.0, mesh=True, seed=0, drop=(
         if parent:
             eb.parent = arm.edit_bones[parent]
     bpy.ops.object.mode_set(mode="OBJECT")
-    # The rig stands where bone_list put it: undo the object's turn on the bone places.
-    turn = np.array(obj.matrix_world)
     if mesh:
         verts, faces, groups = [], [], []
         for k, (bname, _, head, tail) in enumerate(bones):
@@ -64,8 +62,7 @@ def build_rig(name, family, turn_deg=180.0, scale=1.0, mesh=True, seed=0, drop=(
             faces += [(base, base + 1, base + 2, base + 3), (base + 4, base + 5, base + 6, base + 7)]
             groups.append((bname, range(base, base + 8)))
         me = bpy.data.meshes.new(f"{name} body")
-        inv = np.linalg.inv(turn)
-        me.from_pydata([tuple(inv[:3, :3] @ v + inv[:3, 3]) for v in verts], [], faces)
+        me.from_pydata([tuple(v / scale) for v in verts], [], faces)   # in the armature's space, as the bones
         body = bpy.data.objects.new(f"{name} body", me)
         bpy.context.scene.collection.objects.link(body)
         body.parent = obj
@@ -74,8 +71,6 @@ def build_rig(name, family, turn_deg=180.0, scale=1.0, mesh=True, seed=0, drop=(
             vg.add(list(idx), 1.0, "REPLACE")
         body.modifiers.new("Armature", "ARMATURE").object = obj
     bpy.context.view_layer.update()
-    # Heads were given in the world: put the armature-space bones back under the object's turn.
-    obj.matrix_world = bpy.context.scene.collection.objects[name].matrix_world
     return obj
 
 
@@ -129,7 +124,6 @@ def case_rigify_metarig(ctx):
 
 
 def case_in_place_and_preset_from_the_panel_operators(ctx):
-    characters = ctx.module("addon.characters")
     smpl = imported_track(ctx)
     rig = build_rig("ue", "unreal")
     settings = bpy.context.scene.vtm_character
