@@ -1,9 +1,9 @@
 """SMPL motion -> a character's pose-bone keys (numpy only; the add-on writes them).
 
 Rest-pose compensation in world space, bone by bone: every mapped bone follows one SMPL
-segment (thigh: hip -> knee, ...). At rest the character's bone is first turned by the
-facing difference (F, about Z) and then by the smallest rotation that lays its direction
-on the SMPL rest segment (A-pose vs T-pose, other rolls and axes); during the motion it
+segment (thigh: hip -> knee, ...). At rest the character's bone is first turned from its
+own upright facing onto SMPL's rest frame and then by the smallest rotation that lays its
+direction on the SMPL rest segment (A-pose vs T-pose, other rolls and axes); during the motion it
 takes the SMPL joint's world rotation from rest on top, so its twist follows SMPL's, and a
 last smallest rotation lays it exactly on the posed segment. Spine and neck chains with
 another number of bones than SMPL's follow points placed along SMPL's chain at the same
@@ -97,12 +97,24 @@ class Character:
 class Source:
     """The SMPL motion in the Blender world: joints [F, 24, 3], rotations [F, 24, 3, 3]
     (world rotation of each joint from its rest; SMPL's rest is the armature's axes),
-    rest_joints [24, 3] (world, at rest where the armature stands), fps, and the floor at Z = 0."""
+    rest_joints [24, 3] (world, at rest where the armature stands), fps, rest_axes [3, 3]
+    the world directions of SMPL's rest axes (columns: left, up, forward; tilted when the
+    ground alignment tilted the armature), and the floor at Z = 0."""
 
     joints: np.ndarray
     rotations: np.ndarray
     rest_joints: np.ndarray
     fps: float
+    rest_axes: np.ndarray | None = None
+
+    def axes(self) -> np.ndarray:
+        """[3, 3] SMPL's rest axes in the world (from the rest joints when not given)."""
+        if self.rest_axes is not None:
+            return rotations.nearest_rotation(self.rest_axes)
+        rest = self.rest_joints
+        left = _unit(rest[1] - rest[2])
+        up = _unit(rest[12] - rest[0])
+        return rotations.nearest_rotation(np.stack([left, up, np.cross(left, up)], axis=1))
 
     @classmethod
     def from_keys(cls, keys, matrix_world: np.ndarray, fps: float) -> "Source":
@@ -130,7 +142,7 @@ class Source:
         glob = global_rotations(rotations.quaternion_to_matrix(quats), PARENTS)
         world = m[:3, :3] @ glob @ m[:3, :3].T
         rest = keys.rest_joints @ m[:3, :3].T + m[:3, 3]
-        return cls(joints=joints, rotations=world, rest_joints=rest, fps=float(fps))
+        return cls(joints=joints, rotations=world, rest_joints=rest, fps=float(fps), rest_axes=m[:3, :3].copy())
 
 
 @dataclasses.dataclass
@@ -164,11 +176,6 @@ def _facing(left_point: np.ndarray, right_point: np.ndarray) -> np.ndarray:
 def facing_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Signed angle (radians) about +Z from horizontal direction a to b."""
     return np.arctan2(a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0], (a[..., :2] * b[..., :2]).sum(-1))
-
-
-def _z_rotation(angle: float) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 def _polyline_points(points: np.ndarray, rest: np.ndarray, fractions: np.ndarray) -> np.ndarray:
@@ -325,8 +332,8 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
              feet_on_floor: bool = True, rest_compensation: bool = True) -> Result:
     """Pose-bone rotations and the root location for every frame of `source`.
 
-    rest_compensation=False copies SMPL's rotations from rest as they are (facing turn
-    only, no alignment of rest directions, no aiming): what a plain rotation copy does,
+    rest_compensation=False copies SMPL's rotations from rest as they are (the whole
+    body turned to face SMPL's way only, no alignment of rest directions, no aiming): what a plain rotation copy does,
     kept to measure what the compensation is worth (scripts/checks/check_characters.py)."""
     names, parents = character.names, np.asarray(character.parents)
     n_bones, n_frames = len(names), len(source.joints)
@@ -336,9 +343,13 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
     rest_world = crot @ rest_rot                                               # [B, 3, 3]
     heads_w = character.world_points(character.rest[:, :3, 3])
 
-    src_face = _facing(source.rest_joints[1], source.rest_joints[2])
-    chr_face = _facing(heads_w[idx(mapping["leftUpperLeg"])], heads_w[idx(mapping["rightUpperLeg"])])
-    turn = _z_rotation(float(facing_angle(chr_face, src_face)))
+    # The character stands upright (Z up) facing across its hips; SMPL's rest frame may be
+    # tilted by the ground alignment: `turn` takes the one onto the other.
+    chr_left = heads_w[idx(mapping["leftUpperLeg"])] - heads_w[idx(mapping["rightUpperLeg"])]
+    chr_left = _unit(chr_left * [1.0, 1.0, 0.0])
+    up = np.array([0.0, 0.0, 1.0])
+    chr_axes = np.stack([chr_left, up, np.cross(chr_left, up)], axis=1)
+    turn = source.axes() @ chr_axes.T
 
     world = np.full((n_frames, n_bones, 3, 3), np.nan)
     align: dict[str, np.ndarray] = {}

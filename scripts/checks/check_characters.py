@@ -99,7 +99,6 @@ def measure(context, character, smpl, result) -> dict:
     """Per-limb p95 errors (degrees), facing (p95, degrees), root displacement error (% of
     the scaled source's largest), mesh floor gap on planted frames (m), mesh motion (m)."""
     from video_to_motion.core.common.skeleton import JOINT_NAMES
-    from video_to_motion.core.common.retarget import _facing, facing_angle
     from video_to_motion.addon.characters import skinned_meshes
 
     mapping, frames = result.mapping, result.frames
@@ -132,9 +131,11 @@ def measure(context, character, smpl, result) -> dict:
             end = dst[:, at[rb]] if rb in at else tails[:, at[ra]]
             errs.append(angle(src[:, b] - src[:, a], end - dst[:, at[ra]]))
         out[limb] = float(np.percentile(np.concatenate(errs), 95)) if errs else float("nan")
-    face_c = _facing(dst[:, at["leftUpperLeg"]], dst[:, at["rightUpperLeg"]])
-    face_s = _facing(src[:, 1], src[:, 2])
-    out["facing"] = float(np.percentile(np.degrees(np.abs(facing_angle(face_c, face_s))), 95))
+    # Facing in 3D (a body may lie down): across the hips x up the spine, on both.
+    top = "neck" if "neck" in at else "head"
+    face_c = np.cross(dst[:, at["leftUpperLeg"]] - dst[:, at["rightUpperLeg"]], dst[:, at[top]] - dst[:, at["hips"]])
+    face_s = np.cross(src[:, 1] - src[:, 2], src[:, 12 if top == "neck" else 15] - src[:, 0])
+    out["facing"] = float(np.percentile(angle(face_c, face_s), 95))
     hips = dst[:, at["hips"], :2]
     want = result.retarget.scale * (src[:, 0, :2] - src[0, 0, :2])
     out["root %"] = float(100 * np.abs((hips - hips[0]) - want).max() / max(np.abs(want).max(), 1e-6))
@@ -199,12 +200,14 @@ def rigify_metarig(context):
     return context.view_layer.objects.active
 
 
-def run_one(label, make_character, motion_path: Path, fbx_dir: Path | None, compensate: bool = True) -> dict:
+def run_one(label, make_character, motion_path: Path, fbx_dir: Path | None, compensate: bool = True,
+            people: str = "largest") -> dict:
     import bpy
     from video_to_motion.addon import characters, importer
 
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
-    result = importer.import_motion(bpy.context, motion_path, importer.ImportOptions(root_smoothing=0.0))
+    result = importer.import_motion(bpy.context, motion_path, importer.ImportOptions(root_smoothing=0.0,
+                                                                                     people=people))
     smpl = result.armatures[0]
     character = make_character()
     bpy.ops.object.select_all(action="DESELECT")
@@ -219,7 +222,8 @@ def run_one(label, make_character, motion_path: Path, fbx_dir: Path | None, comp
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--characters", help="folder of character files (.glb/.gltf/.fbx/.blend)")
-    p.add_argument("--motion", help="a vtm.motion/1 file (its first track is used)")
+    p.add_argument("--motion", help="a vtm.motion/1 file")
+    p.add_argument("--people", default="largest", help="its track: 'largest' (default) or a track id")
     p.add_argument("--bvh", help="motion capture to use (default: $VTM_SAMPLE_DATA/bvh/01_01.bvh)")
     p.add_argument("--frames", type=int, default=150)
     p.add_argument("--rigify", action="store_true", help="also Blender's bundled Rigify human metarig")
@@ -251,12 +255,13 @@ def main(argv=None) -> int:
     rows = []
     for label, make in rigs:
         try:
-            rows.append(run_one(label, make, motion, fbx_dir, compensate=not args.no_compensation))
+            rows.append(run_one(label, make, motion, fbx_dir, compensate=not args.no_compensation,
+                                people=args.people))
         except Exception as exc:  # noqa: BLE001 - one rig failing is a row of the table
             rows.append({"rig": label, "error": f"{type(exc).__name__}: {exc}"})
     cols = ["bones", "thigh", "shin", "upper arm", "forearm", "spine", "neck", "facing", "root %", "root m", "feet cm",
             "mesh moves cm"] + (["fbx mm"] if fbx_dir else [])
-    print(f"source: {motion}; rest-pose compensation {'off' if args.no_compensation else 'on'} "
+    print(f"source: {motion} ({args.people}); rest-pose compensation {'off' if args.no_compensation else 'on'} "
           "(limb and facing columns: 95th percentile of the angle, degrees)")
     print("| rig | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")

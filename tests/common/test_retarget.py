@@ -49,7 +49,7 @@ def character(family, turn_deg=180.0, scale=0.01, seed=0):
     return retarget.Character(names=names, parents=parents, rest=rest, tails=tails, matrix_world=m, floor_z=0.0)
 
 
-def source(frames=40, seed=3, pose_scale=0.3):
+def source(frames=40, seed=3, pose_scale=0.3, tilt_deg=0.0):
     """An SMPL track walking away from the camera, as the importer would key it, on a floor at Z = 0."""
     rng = np.random.default_rng(seed)
     n = frames
@@ -62,7 +62,10 @@ def source(frames=40, seed=3, pose_scale=0.3):
                     rest_joints=np.repeat(DEFAULT_REST_JOINTS[None], n, 0).astype(np.float32),
                     bboxes=np.tile([0, 0, 10, 10], (n, 1)).astype(np.float32), scores=np.ones(n, np.float32))
     keys = keyframes.track_keys(motion, 1)
-    m = keyframes.object_matrices(None)[0]
+    t = np.radians(tilt_deg)   # a ground alignment that tilts the armature
+    ground = np.eye(4)
+    ground[:3, :3] = [[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]]   # about Y: tilts the hips
+    m = keyframes.object_matrices(ground)[0]
     joints = keys.armature_joints() @ m[:3, :3].T + m[:3, 3]
     m[2, 3] -= joints[:, [10, 11], 2].min() - FOOT_JOINT_HEIGHT   # the floor at Z = 0
     return retarget.Source.from_keys(keys, m, 30.0)
@@ -242,3 +245,17 @@ def test_legs_rooted_beside_the_hips_move_with_them():
 ])
 def test_bone_names_of_each_family_split_into_side_and_base(name, side, base):
     assert bone_map.split_name(name) == (side, base)
+
+
+def test_a_tilted_source_armature_is_followed_in_3d():
+    ch = character("unreal")
+    mapping = bone_map.auto_map(ch.skeleton())
+    src = source(tilt_deg=25.0)
+    res = retarget.retarget(ch, mapping, src)
+    errors, heads = limb_errors(ch, mapping, src, res)
+    assert max(np.percentile(e, 95) for e in errors.values()) < 1.0
+    idx = ch.names.index
+    hips_c = heads[:, idx(mapping["leftUpperLeg"])] - heads[:, idx(mapping["rightUpperLeg"])]
+    hips_s = src.joints[:, 1] - src.joints[:, 2]
+    cos = np.einsum("fi,fi->f", hips_c, hips_s) / np.linalg.norm(hips_c, axis=-1) / np.linalg.norm(hips_s, axis=-1)
+    assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 1.0
