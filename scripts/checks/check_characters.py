@@ -9,9 +9,10 @@ Characters: every .glb/.gltf/.fbx/.blend in --characters (scripts/checks/get_tes
 fetches the public ones the project checks against) and, with --rigify, Blender's bundled
 Rigify human metarig. For each rig: the 95th percentile of the angle between each limb
 on the character and on the SMPL source (thighs, shins, upper arms, forearms, spine,
-neck), facing, root displacement against the scaled source, the skinned mesh's lowest
-point on frames where a foot is planted (95th percentile, in the person's size: divided by
-the character/person hip-height ratio), whether the mesh moves, and the FBX round trip
+neck), facing, root displacement against the scaled source, the lowest vertex of each
+planted foot (SMPL's foot low and slow) off the floor (95th percentile, in the person's
+size: divided by the character/person hip-height ratio) beside the same for SMPL's own
+planted foot joints ("src feet cm"), whether the mesh moves, and the FBX round trip
 (exported, read back, joint positions compared).
 """
 from __future__ import annotations
@@ -76,16 +77,31 @@ def world_heads(obj, names) -> np.ndarray:
     return np.array([obj.pose.bones[n].head for n in names]) @ m[:3, :3].T + m[:3, 3]
 
 
-def lowest_vertex(context, meshes) -> float:
+def foot_vertices(character, mapping, meshes) -> dict:
+    """{side: [(mesh, vertex indices)]} of the vertices a foot or toe bone mostly moves."""
+    out = {}
+    for side in ("left", "right"):
+        bones = {mapping.get(f"{side}Foot"), mapping.get(f"{side}Toes")} - {None}
+        out[side] = []
+        for mesh in meshes:
+            groups = {g.index for g in mesh.vertex_groups if g.name in bones}
+            idx = [v.index for v in mesh.data.vertices if any(g.group in groups and g.weight > 0.5 for g in v.groups)]
+            if idx:
+                out[side].append((mesh, np.array(idx)))
+    return out
+
+
+def lowest_of(context, parts) -> float:
+    """World Z of the lowest of the given vertices [(mesh, indices)] as the meshes are posed now."""
     depsgraph = context.evaluated_depsgraph_get()
     low = np.inf
-    for mesh in meshes:
+    for mesh, idx in parts:
         ev = mesh.evaluated_get(depsgraph)
         data = ev.to_mesh()
         co = np.empty(3 * len(data.vertices))
         data.vertices.foreach_get("co", co)
         m = np.array(ev.matrix_world)
-        low = min(low, float((co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3])[:, 2].min()))
+        low = min(low, float((co.reshape(-1, 3)[idx] @ m[:3, :3].T + m[:3, 3])[:, 2].min()))
         ev.to_mesh_clear()
     return low
 
@@ -107,17 +123,19 @@ def measure(context, character, smpl, result) -> dict:
     if "neck" not in mapping:
         roles.append("head")
     names = [first(r) for r in roles]
-    src, dst, tails, meshes_low = [], [], [], []
+    src, dst, tails, planted = [], [], [], []
     meshes = skinned_meshes(character)
-    contact = result.retarget.contact.any(axis=1)
+    feet = foot_vertices(character, mapping, meshes)
+    contact = result.retarget.contact
     for k, f in enumerate(frames):
         context.scene.frame_set(int(f))
         src.append(world_heads(smpl, JOINT_NAMES))
         dst.append(world_heads(character, names))
         m = np.array(character.matrix_world)
         tails.append(np.array([character.pose.bones[n].tail for n in names]) @ m[:3, :3].T + m[:3, 3])
-        if meshes and (contact[k] or k in (0, len(frames) - 1)):
-            meshes_low.append((k, lowest_vertex(context, meshes)))
+        for side, c in zip(("left", "right"), contact[k]):
+            if c and feet[side]:   # a planted foot: how far its lowest vertex is from the floor
+                planted.append(lowest_of(context, feet[side]))
     src, dst, tails = np.array(src), np.array(dst), np.array(tails)
     at = {r: i for i, r in enumerate(roles)}
     out = {}
@@ -140,9 +158,13 @@ def measure(context, character, smpl, result) -> dict:
     want = result.retarget.scale * (src[:, 0, :2] - src[0, 0, :2])
     out["root %"] = float(100 * np.abs((hips - hips[0]) - want).max() / max(np.abs(want).max(), 1e-6))
     out["root m"] = float(np.linalg.norm(want, axis=-1).max())
-    planted = [low for k, low in meshes_low if contact[k]]
     # In the person's size: characters come at any scale (a glTF in centimetres is 100 x too big).
     out["feet cm"] = float(100 * np.percentile(np.abs(planted), 95) / result.retarget.scale) if planted else float("nan")
+    # The same for the source: SMPL's planted foot joints off its floor, less the joint's height above the sole.
+    from video_to_motion.core.common.ground import FOOT_JOINT_HEIGHT
+
+    src_planted = np.abs(src[:, [10, 11], 2] - FOOT_JOINT_HEIGHT)[contact]
+    out["src feet cm"] = float(100 * np.percentile(src_planted, 95)) if src_planted.size else float("nan")
     out["mesh moves cm"] = float("nan")
     if meshes:
         context.scene.frame_set(int(frames[0]))
@@ -260,7 +282,7 @@ def main(argv=None) -> int:
         except Exception as exc:  # noqa: BLE001 - one rig failing is a row of the table
             rows.append({"rig": label, "error": f"{type(exc).__name__}: {exc}"})
     cols = ["bones", "thigh", "shin", "upper arm", "forearm", "spine", "neck", "facing", "root %", "root m", "feet cm",
-            "mesh moves cm"] + (["fbx mm"] if fbx_dir else [])
+            "src feet cm", "mesh moves cm"] + (["fbx mm"] if fbx_dir else [])
     print(f"source: {motion} ({args.people}); rest-pose compensation {'off' if args.no_compensation else 'on'} "
           "(limb and facing columns: 95th percentile of the angle, degrees)")
     print("| rig | " + " | ".join(cols) + " |")
