@@ -48,9 +48,9 @@ def character_of(obj) -> retarget.Character:
     return character
 
 
-def sole_points(armature, mapping: dict) -> list | None:
-    """(side, bone index, world point) at rest: the lowest vertices of each foot, front and
-    back, from the vertex groups of the foot and toe bones (None without such vertices)."""
+def sole_points(armature, mapping: dict, count: int = 16) -> list | None:
+    """(side, bone index, world point) at rest: vertices of each foot's sole (its lowest
+    vertices under the foot and toe bones, spread along the foot), None without them."""
     names = [b.name for b in armature.data.bones]
     out = []
     for side in ("left", "right"):
@@ -68,14 +68,15 @@ def sole_points(armature, mapping: dict) -> list | None:
         if len(pts) < 3:
             return None
         z = np.array([p[2] for _, p in pts])
-        low = [pts[i] for i in np.flatnonzero(z < z.min() + 0.15 * (np.ptp(z) or 1.0))]
-        # the heel and the toe: the lowest points furthest apart along the foot
+        # The sole: vertices within a fifth of the foot's height of its lowest point; the
+        # farthest apart of them (heel, toe, both edges) carry the foot's contact.
+        low = [pts[i] for i in np.flatnonzero(z < z.min() + 0.2 * (np.ptp(z) or 1.0))]
         coords = np.array([p for _, p in low])
-        axis = coords[:, :2] - coords[:, :2].mean(0)
-        direction = np.linalg.svd(axis, full_matrices=False)[2][0] if len(low) > 1 else np.array([1.0, 0.0])
-        along = axis @ direction
-        for i in {int(np.argmin(along)), int(np.argmax(along))}:
-            out.append((side, low[i][0], low[i][1]))
+        chosen = [int(np.argmin(coords[:, 2]))]
+        while len(chosen) < min(count, len(low)):
+            dist = np.min(np.linalg.norm(coords[:, None] - coords[chosen][None], axis=-1), axis=1)
+            chosen.append(int(np.argmax(dist)))
+        out += [(side, low[i][0], low[i][1]) for i in dict.fromkeys(chosen)]
     return out
 
 

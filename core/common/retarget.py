@@ -332,6 +332,8 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
              feet_on_floor: bool = True, rest_compensation: bool = True) -> Result:
     """Pose-bone rotations and the root location for every frame of `source`.
 
+    feet_on_floor moves the hips up or down so the lower planted foot touches the floor.
+
     rest_compensation=False copies SMPL's rotations from rest as they are (the whole
     body turned to face SMPL's way only, no alignment of rest directions, no aiming): what a plain rotation copy does,
     kept to measure what the compensation is worth (scripts/checks/check_characters.py)."""
@@ -377,20 +379,7 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
         if np.isnan(world[0, b, 0, 0]):   # an unmapped root bone turns with the pelvis
             world[:, b] = source.rotations[:, 0] @ turn @ rest_world[b]
 
-    # Armature-space rotations, parents first; unmapped bones keep their rest relative to the parent.
-    arm = np.einsum("ij,fbjk->fbik", crot.T, world)
-    local = np.empty((n_frames, n_bones, 3, 3))
-    order = _parents_first(parents)
-    for b in order:
-        p = int(parents[b])
-        parent_rest = rest_rot[p] if p >= 0 else np.eye(3)
-        parent_pose = arm[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (n_frames, 3, 3))
-        if np.isnan(arm[0, b, 0, 0]):
-            arm[:, b] = parent_pose @ (parent_rest.T @ rest_rot[b])
-            local[:, b] = np.eye(3)
-        else:
-            local[:, b] = rest_rot[b].T @ parent_rest @ np.swapaxes(parent_pose, -1, -2) @ arm[:, b]
-    quats = rotations.make_quaternions_continuous(rotations.matrix_to_quaternion(local), axis=0)
+    arm, quats = _locals(world, crot, rest_rot, parents)
     keyed = np.array([bool(np.isfinite(world[0, b, 0, 0])) for b in range(n_bones)])
 
     # Root: hips displacement scaled by the hip-height ratio, the floor at Z = 0.
@@ -415,6 +404,25 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
     locations = np.stack([_root_locations(character, b, placed[b]) for b in roots], axis=1)
     return Result(quats=quats, keyed=keyed, roots=roots, locations=locations, scale=float(scale), contact=contact,
                   foot_shift=shift)
+
+
+def _locals(world: np.ndarray, crot: np.ndarray, rest_rot: np.ndarray, parents: np.ndarray) -> tuple:
+    """World rotations [F, B, 3, 3] (NaN for unmapped bones) -> (armature-space rotations
+    [F, B, 3, 3], pose-bone quaternions [F, B, 4]); unmapped bones keep their rest relative
+    to their parent."""
+    n_frames, n_bones = world.shape[:2]
+    arm = np.einsum("ij,fbjk->fbik", crot.T, world)
+    local = np.empty((n_frames, n_bones, 3, 3))
+    for b in _parents_first(parents):
+        p = int(parents[b])
+        parent_rest = rest_rot[p] if p >= 0 else np.eye(3)
+        parent_pose = arm[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (n_frames, 3, 3))
+        if np.isnan(arm[0, b, 0, 0]):
+            arm[:, b] = parent_pose @ (parent_rest.T @ rest_rot[b])
+            local[:, b] = np.eye(3)
+        else:
+            local[:, b] = rest_rot[b].T @ parent_rest @ np.swapaxes(parent_pose, -1, -2) @ arm[:, b]
+    return arm, rotations.make_quaternions_continuous(rotations.matrix_to_quaternion(local), axis=0)
 
 
 def _co_roots(parents: np.ndarray, hips: int, mapping: dict, names: list[str]) -> list[int]:
@@ -484,17 +492,23 @@ def _is_ancestor(parents: np.ndarray, bone: int, of) -> bool:
     return False
 
 
-def _foot_shift(character, mapping, arm, roots_world, contact) -> np.ndarray:
-    """Vertical hips correction [F] putting the planted foot on the floor."""
+def _foot_gaps(character, mapping, arm, roots_world) -> np.ndarray:
+    """[F, 2] height of each foot (left, right) above the floor (Z = 0): its contact points'
+    lowest height, less their heights above the soles when standing."""
     feet = _foot_points(character, mapping)
     _, _, pts = posed_heads(character, arm, roots_world, [(b, p) for _, b, p in feet])
     sole = sole_height(character, mapping)
-    gaps = np.full((len(contact), 2), np.inf)
+    gaps = np.full((len(arm), 2), np.inf)
     for k, (side, _, rest_point) in enumerate(feet):
         s = 0 if side == "left" else 1
-        # each point's height above Z = 0, less its height when standing
         gaps[:, s] = np.minimum(gaps[:, s], pts[:, k, 2] - (rest_point[2] - sole))
-    planted = np.where(contact, gaps, np.inf).min(axis=1)
+    return gaps
+
+
+def _foot_shift(character, mapping, arm, roots_world, contact) -> np.ndarray:
+    """Vertical hips correction [F] putting the lower planted foot on the floor; between
+    frames with a planted foot it is interpolated."""
+    planted = np.where(contact, _foot_gaps(character, mapping, arm, roots_world), np.inf).min(axis=1)
     have = np.isfinite(planted)
     if not np.any(have):
         return np.zeros(len(contact))
