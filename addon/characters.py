@@ -43,9 +43,8 @@ def character_of(obj) -> retarget.Character:
     parents = np.array([names.index(b.parent.name) if b.parent else -1 for b in bones])
     rest = np.array([np.array(b.matrix_local) for b in bones])
     tails = np.array([tuple(b.tail_local) for b in bones], dtype=np.float64)
-    character = retarget.Character(names=names, parents=parents, rest=rest, tails=tails,
-                                   matrix_world=np.array(obj.matrix_world), floor_z=rest_floor(obj))
-    return character
+    return retarget.Character(names=names, parents=parents, rest=rest, tails=tails,
+                              matrix_world=np.array(obj.matrix_world), floor_z=rest_floor(obj))
 
 
 def sole_points(armature, mapping: dict, count: int = 16) -> list | None:
