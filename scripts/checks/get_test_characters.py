@@ -7,7 +7,7 @@ licences vary, so they are not part of this repository: this script fetches each
 pinned commit from GitHub (or reads it from a local clone given with --git-dir) and
 checks its SHA-256. Then:
 
-    python scripts/checks/check_characters.py --characters OUT_DIR --rigify --fbx-dir /tmp/fbx
+    python scripts/checks/check_characters.py --characters OUT_DIR --rigify --fbx-dir FBX_DIR
     VTM_TEST_CHARACTERS=OUT_DIR python -m pytest tests/blender/test_blender_characters.py
 """
 from __future__ import annotations
