@@ -3,9 +3,9 @@
 Modules in the style of Blender's bundled add-ons: properties, preferences, operators
 and panels register separately; the import maths lives in the numpy-only core modules.
 """
-from . import operators, panels, preferences, properties
+from . import characters, operators, panels, preferences, properties
 
-_MODULES = (properties, preferences, operators, panels)
+_MODULES = (properties, preferences, operators, panels, characters)
 
 
 def register() -> None:

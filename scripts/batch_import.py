@@ -1,6 +1,7 @@
 """Headless batch: videos or motion files -> .blend / FBX / BVH / glTF / AMASS, with a JSON report.
 
     blender -b -P scripts/batch_import.py -- (--video V ... [worker options] | --motion M ...) [outputs] [options]
+        [--character FILE [--character-map MAP.json] [--in-place]]
     python scripts/batch_import.py -- ...        (the same, with bpy from PyPI)
 
 --preview PNG draws the imported skeletons over a frame of the footage (the video, or
@@ -60,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_arguments(i, options.IMPORT)
     i.add_argument("--footage", help="with --motion: the video the motion came from, behind the camera and the "
                                      "preview (may contain {name})")
+    c = p.add_argument_group("character")
+    c.add_argument("--character", help="a .glb/.gltf/.fbx/.blend holding a humanoid armature (with its meshes): "
+                                       "appended and animated with the (first) imported track; --fbx/--glb then "
+                                       "export the character")
+    c.add_argument("--character-map", help="bone map preset (JSON) for --character (default: automatic)")
+    c.add_argument("--in-place", action="store_true", help="with --character: keep the hips over their start")
     o = p.add_argument_group("outputs")
     o.add_argument("--blend", help="save the scene as .blend")
     o.add_argument("--blend-base", help="the folder the .blend will be moved to (footage paths are made "
@@ -230,6 +237,22 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
         entry["armatures"] = [o.name for o in result.armatures]
         entry["frames"] = list(result.frame_range)
         arms = result.armatures
+        character = None
+        if args.character:
+            t = time.perf_counter()
+            characters = importlib.import_module(f"{pkg.__name__}.addon.characters")
+            bone_map = package_module("core.common.bone_map")
+            mapping = bone_map.read_preset(args.character_map) if args.character_map else None
+            created: list = []
+            try:
+                character = characters.append_character(bpy.context, args.character, created)
+                anim = characters.animate_character(bpy.context, character, arms[0], mapping, in_place=args.in_place)
+            except Exception:
+                characters.remove_created(created)
+                raise
+            entry["character"] = {"armature": character.name, "action": anim.action.name,
+                                  "track": int(arms[0]["vtm_track_id"]), "scale": round(anim.retarget.scale, 4)}
+            timings["character"] = round(time.perf_counter() - t, 3)
         formats = {f.flag: f for f in exporters.FORMATS.values()}
         for key, suffix in outputs():
             target = output_path(getattr(args, key), name, suffix, many)
@@ -241,7 +264,9 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
                 save_blend(target, Path(args.blend_base) if args.blend_base else target.parent)
                 written = [target]
             else:
-                written = exporters.export(bpy.context, formats[key].key, target, arms, fbx_preset=args.fbx_preset)
+                # FBX and glTF carry the character when there is one; BVH and AMASS are SMPL's.
+                use = [character] if character is not None and formats[key].mesh else arms
+                written = exporters.export(bpy.context, formats[key].key, target, use, fbx_preset=args.fbx_preset)
             entry["outputs"][key] = [str(p) for p in written]
             timings[key] = round(time.perf_counter() - t, 3)
         target = output_path(args.preview, name, PREVIEW[1], many)
@@ -351,6 +376,12 @@ def main(argv: list[str]) -> int:
             raise UsageError(f"--preview-frame must be >= 0 (got {args.preview_frame})")
         if args.preview:
             load_preview()
+        if args.character and not Path(args.character).is_file():
+            raise UsageError(f"--character: no file '{args.character}'")
+        if args.character_map and not args.character:
+            raise UsageError("--character-map goes with --character")
+        if args.in_place and not args.character:
+            raise UsageError("--in-place goes with --character")
         firsts = [output_path(getattr(args, k), "x", s, many) for k, s in outputs() + (PREVIEW,) if getattr(args, k)]
         motion_dir = Path(args.motion_dir) if args.motion_dir else (firsts[0].parent if firsts else Path.cwd())
         if args.video:

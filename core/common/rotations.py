@@ -156,3 +156,28 @@ def slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     w1 = np.where(near, t, np.sin(t * theta) / safe)
     out = w0 * q0 + w1 * q1
     return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+def rotation_between_vectors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[..., 3] vectors a, b -> [..., 3, 3] the smallest rotations taking a's direction to b's.
+
+    Opposite directions have no unique smallest rotation: a half turn about an axis
+    perpendicular to a is taken. Zero vectors give the identity.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    na = np.linalg.norm(a, axis=-1, keepdims=True)
+    nb = np.linalg.norm(b, axis=-1, keepdims=True)
+    ok = (na > _EPS) & (nb > _EPS)
+    a = np.where(ok, a / np.where(ok, na, 1.0), [1.0, 0.0, 0.0])
+    b = np.where(ok, b / np.where(ok, nb, 1.0), [1.0, 0.0, 0.0])
+    c = np.einsum("...i,...i->...", a, b)
+    # Quaternion of the half-way construction: (1 + c, a x b), normalised.
+    q = np.concatenate([(1.0 + c)[..., None], np.cross(a, b)], axis=-1)
+    opposite = (1.0 + c) < 1e-9
+    if np.any(opposite):
+        helper = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
+        axis = np.cross(a, helper)
+        axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+        q = np.where(opposite[..., None], np.concatenate([np.zeros_like(c)[..., None], axis], axis=-1), q)
+    return quaternion_to_matrix(q)
