@@ -66,7 +66,7 @@ def check_options(options: WorkerOptions) -> None:
     if options.detect_every is not None and options.detect_every < 1:
         raise EstimatorError("bad_argument", f"--detect-every must be at least 1 (got {options.detect_every})")
     # A bare name (yolo11s.pt) is the detector library's to download; a path must exist.
-    if options.detector and Path(options.detector).parent != Path(".") and not Path(options.detector).is_file():
+    if options.detector and Path(options.detector).parent != Path(".") and not Path(options.detector).exists():
         raise EstimatorError("detector_not_found", f"detector weights '{options.detector}' do not exist; "
                              "give a YOLO .pt file or leave --detector out for the default")
 

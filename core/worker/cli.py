@@ -82,7 +82,7 @@ def run(args: argparse.Namespace, events: EventWriter) -> int:
     except OutputPathError as exc:
         events.error("output_unwritable", str(exc))
     except BodyModelError as exc:
-        events.error("smpl_model_invalid", str(exc))
+        events.error(exc.code, str(exc))
     except MotionFormatError as exc:
         events.error("invalid_motion", f"the estimator produced an invalid motion: {exc}")
     except MemoryError:

@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_mesh_file(args.smpl_model, args.output)
         events.progress("write", 1, 1)
     except BodyModelError as exc:
-        events.error("smpl_model_invalid", str(exc))
+        events.error(exc.code, str(exc))
         return EXIT_ERROR
     except (OSError, ValueError) as exc:
         events.error("output_unwritable", f"cannot write '{args.output}': {exc}")
