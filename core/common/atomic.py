@@ -6,19 +6,56 @@ final rename is atomic) and replaces the destination only once it is complete.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
 
+# Temporary files are named ".<destination name>.vtm-<pid>-<random><suffix>": the process id
+# lets the next write to that folder remove the ones a killed process left behind.
+TEMP_MARK = ".vtm-"
+_TEMP_NAME = re.compile(r"^\..+\.vtm-(\d+)-[A-Za-z0-9_]+(\.[A-Za-z0-9]+)?$")
+# errno values that mean "the disk (or the user's quota) is full".
+DISK_FULL_ERRNOS = frozenset(e for e in (getattr(errno, "ENOSPC", None), getattr(errno, "EDQUOT", None)) if e)
+
+
 class OutputPathError(ValueError):
-    """The destination cannot be written (missing or read-only folder, a directory...)."""
+    """The destination cannot be written (missing or read-only folder, a directory, an input...)."""
+
+    def __init__(self, message: str, code: str = "output_unwritable"):
+        super().__init__(message)
+        self.code = code
 
 
-def check_writable_destination(path: str | os.PathLike) -> Path:
-    """Fail early, before hours of work, if `path` cannot be written later."""
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+
+
+def disk_full_error(path: str | os.PathLike, exc: OSError) -> OutputPathError:
+    """The message for a write that ran out of space (nothing was replaced)."""
+    return OutputPathError(f"the disk holding '{path}' is full ({exc.strerror}); nothing was written there. "
+                           "Free some space or choose another folder", code="disk_full")
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when two paths name one file (links and relative spellings included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): compare the resolved spellings
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def check_writable_destination(path: str | os.PathLike, inputs: tuple = ()) -> Path:
+    """Fail early, before hours of work, if `path` cannot be written later or is one of `inputs`."""
     path = Path(path)
+    for source in inputs:
+        if source is not None and same_file(path, source):
+            raise OutputPathError(f"output '{path}' is the input '{source}'; writing it would replace the input. "
+                                  "Choose another output file", code="output_is_input")
     folder = path.parent
     if path.is_dir():
         raise OutputPathError(f"output '{path}' is a directory; give a file name such as '{path / 'motion.npz'}'")
@@ -41,7 +78,11 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """
     path = check_writable_destination(path)
     suffix = path.suffix if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    remove_stale_temp_files(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}{os.getpid()}-", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise (disk_full_error(path, exc) if is_disk_full(exc) else exc) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp makes the file private (0600); give the result the usual permissions.
@@ -51,7 +92,49 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     try:
         yield tmp_path
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if is_disk_full(exc):
+            raise disk_full_error(path, exc) from exc
         raise
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process (EPERM): alive
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: str | os.PathLike, min_age_s: float = 60.0) -> list[Path]:
+    """Remove our temporary files in `folder` whose writing process has ended (killed mid-write).
+
+    Only names of atomic_path's pattern are touched, and only when no process here has their
+    process id and they have not changed for `min_age_s`: a process on another machine
+    writing to a shared folder has an id that means nothing here, but its file keeps changing.
+    Returns what was removed.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if not match or _process_alive(int(match.group(1))):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False) or now - entry.stat(follow_symlinks=False).st_mtime < min_age_s:
+                continue
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed

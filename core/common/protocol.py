@@ -42,6 +42,8 @@ ERROR_CODES = {
     "no_person": "nobody was detected in the frames processed",
     "out_of_memory": "the run ran out of memory",
     "output_unwritable": "the output file cannot be written there",
+    "output_is_input": "the output path names an input file; it would be replaced",
+    "disk_full": "the disk is full; nothing was replaced",
     "smpl_model_invalid": "the SMPL model file cannot be read",
     "smpl_model_unsafe": "the SMPL file names code to run (a hostile pickle); it was refused unread",
     "smpl_model_missing": "the estimator needs an SMPL model file",
