@@ -222,11 +222,14 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
         entry["frames"] = list(result.frame_range)
         arms = result.armatures
         formats = {f.flag: f for f in exporters.FORMATS.values()}
+        atomic = package_module("core.common.atomic")
+        inputs = (source, footage, motion_file)
         for key, suffix in outputs():
             target = output_path(getattr(args, key), name, suffix, many)
             if target is None:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
+            atomic.check_writable_destination(target, inputs=inputs)  # never write over an input
             t = time.perf_counter()
             if key == "blend":
                 # Absolute paths (the footage): a .blend made here is often moved or copied elsewhere.
@@ -239,6 +242,7 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
             timings[key] = round(time.perf_counter() - t, 3)
         target = output_path(args.preview, name, PREVIEW[1], many)
         if target is not None:
+            atomic.check_writable_destination(target, inputs=inputs)
             t = time.perf_counter()
             entry["preview"] = preview(args, result, motion_file, video, target)
             entry["warnings"] += entry["preview"].pop("notes")
@@ -309,7 +313,8 @@ def main(argv: list[str]) -> int:
         if args.preview:
             load_preview()
         firsts = [output_path(getattr(args, k), "x", s, many) for k, s in outputs() + (PREVIEW,) if getattr(args, k)]
-        motion_dir = Path(args.motion_dir) if args.motion_dir else (firsts[0].parent if firsts else Path.cwd())
+        # Absolute: the worker runs in another folder, and a relative path there names another place.
+        motion_dir = (Path(args.motion_dir) if args.motion_dir else (firsts[0].parent if firsts else Path.cwd())).absolute()
         if args.video:
             worker_python(args)
             motion_dir.mkdir(parents=True, exist_ok=True)
