@@ -53,6 +53,8 @@ ERROR_CODES = {
     "video_is_directory": "the video path is a folder",
     "video_not_found": "the video file does not exist",
     "video_truncated": "the video ends before the frames it states",
+    "video_variable_frame_rate": "the video's frames are not evenly spaced in time; convert it to a constant rate",
+    "video_rotated": "the video asks to be shown rotated and OpenCV cannot turn it",
     "video_undecodable": "OpenCV cannot decode the video",
     "video_unreadable": "the video file cannot be opened",
     "worker_incomplete": "the worker's environment lacks packages it needs (the worker check)",
