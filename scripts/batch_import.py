@@ -233,8 +233,9 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
             t = time.perf_counter()
             if key == "blend":
                 # Absolute paths (the footage): a .blend made here is often moved or copied elsewhere.
-                bpy.ops.wm.save_as_mainfile(filepath=str(target), check_existing=False, copy=True,
-                                            relative_remap=False)
+                with atomic.atomic_path(target) as tmp:  # a full disk: one clear error, nothing half-written
+                    bpy.ops.wm.save_as_mainfile(filepath=str(tmp), check_existing=False, copy=True,
+                                                relative_remap=False)
                 written = [target]
             else:
                 written = exporters.export(bpy.context, formats[key].key, target, arms, fbx_preset=args.fbx_preset)

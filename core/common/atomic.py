@@ -9,6 +9,7 @@ import contextlib
 import errno
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -31,14 +32,32 @@ class OutputPathError(ValueError):
         self.code = code
 
 
+# Below this much free space, a failed write is put down to the full disk (writers such as
+# Blender's .blend saving report "No such file or directory" when their temporary file fails).
+LOW_SPACE_BYTES = 1 << 20
+_ERRNO_TEXT = re.compile(r"\[Errno (\d+)\]")
+
+
 def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+    """An OSError of a full disk, or an error that carries one in its text (Blender's operators)."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno in DISK_FULL_ERRNOS
+    return any(int(n) in DISK_FULL_ERRNOS for n in _ERRNO_TEXT.findall(str(exc)))
 
 
-def disk_full_error(path: str | os.PathLike, exc: OSError) -> OutputPathError:
+def free_bytes(folder: str | os.PathLike) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def disk_full_error(path: str | os.PathLike, exc: BaseException) -> OutputPathError:
     """The message for a write that ran out of space (nothing was replaced)."""
-    return OutputPathError(f"the disk holding '{path}' is full ({exc.strerror}); nothing was written there. "
-                           "Free some space or choose another folder", code="disk_full")
+    free = free_bytes(Path(path).parent)
+    left = f"{free // 1024} kB free" if free is not None else getattr(exc, "strerror", None) or "no space left"
+    return OutputPathError(f"the disk is full: not enough space for '{path}' ({left}); nothing was written "
+                           "there. Free some space or choose another folder", code="disk_full")
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -93,9 +112,12 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         yield tmp_path
         os.replace(tmp_path, path)
     except BaseException as exc:
+        # Measured before our temporary file goes: it may be what filled the disk.
+        full = isinstance(exc, (OSError, RuntimeError)) and (
+            is_disk_full(exc) or (free_bytes(path.parent) or LOW_SPACE_BYTES) < LOW_SPACE_BYTES)
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
-        if is_disk_full(exc):
+        if full:
             raise disk_full_error(path, exc) from exc
         raise
 

@@ -55,3 +55,17 @@ def test_an_output_naming_the_input_is_refused_and_the_input_kept(tmp_path):
     [entry] = report["results"]
     assert not entry["ok"] and "is the input" in entry["error"] and "walk.npz" in entry["error"]
     assert motion.read_bytes() == original
+
+
+def test_exports_to_a_full_disk_fail_in_one_line(tmp_path, small_disk):
+    motion = tmp_path / "walk.npz"
+    np.savez(motion, **motion_arrays())
+    rc, report, err = batch(tmp_path, "--motion", motion, "--fbx", small_disk / "walk.fbx")
+    assert rc == 1, err
+    [entry] = report["results"]
+    assert "disk is full" in entry["error"] and "walk.fbx" in entry["error"], entry["error"]
+    assert "\n" not in entry["error"] and len(entry["error"]) < 400
+    rc, report, err = batch(tmp_path, "--motion", motion, "--blend", small_disk / "walk.blend")
+    [entry] = report["results"]
+    assert rc == 1 and "disk is full" in entry["error"] and "walk.blend" in entry["error"], entry["error"]
+    assert list(small_disk.iterdir()) == [], "no temporary file may be left"

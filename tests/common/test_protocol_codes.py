@@ -9,12 +9,15 @@ from video_to_motion.core.common.protocol import ERROR_CODES
 CORE = Path(__file__).resolve().parents[2] / "core"
 # A code is the first argument of an error event or of an error class that carries one.
 EMITTED = re.compile(r"(?:events\.error|EstimatorError|VideoError|WorkerError)\(\s*\"([a-z_]+)\"")
+# ... or the `code=` of an error class whose code defaults (BodyModelError, OutputPathError).
+KEYWORD = re.compile(r"\bcode=\"([a-z_]+)\"")
 
 
 def test_every_emitted_code_is_listed():
     found = {}
     for path in CORE.rglob("*.py"):
-        for code in EMITTED.findall(path.read_text()):
+        text = path.read_text()
+        for code in EMITTED.findall(text) + KEYWORD.findall(text):
             found.setdefault(code, path.relative_to(CORE).as_posix())
     assert len(found) >= 15, found  # the scan itself works
     unlisted = {c: where for c, where in found.items() if c not in ERROR_CODES}
