@@ -101,6 +101,8 @@ def load_smpl_arrays(path: str | os.PathLike) -> dict[str, Any]:
         candidates = sorted(p.name for p in path.glob("*") if p.suffix in (".pkl", ".npz"))
         hint = f"; it holds {', '.join(candidates)}" if candidates else ""
         raise BodyModelError(f"'{path}' is a folder; give the SMPL model file itself{hint}")
+    if not path.is_file():  # a pipe would block the reader
+        raise BodyModelError(f"'{path}' is not a regular file (a pipe or a device); give the SMPL model file")
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as npz:

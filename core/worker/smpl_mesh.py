@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except OutputPathError as exc:
         events.error(exc.code, str(exc))
+        return EXIT_ERROR
     except (OSError, ValueError) as exc:
         events.error("output_unwritable", f"cannot write '{args.output}': {exc}")
         return EXIT_ERROR

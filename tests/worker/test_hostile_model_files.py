@@ -158,3 +158,27 @@ def test_weights_that_are_a_fifo_do_not_hang(tmp_path):
     with pytest.raises(EstimatorError) as err:
         PersonDetector(str(fifo), "cpu", lambda message: None)
     assert err.value.code in ("detector_invalid", "detector_not_found") and str(fifo) in str(err.value)
+
+
+def test_model_files_that_are_fifos_do_not_hang(tmp_path):
+    from video_to_motion.core.tar.checkpoint import CheckpointError, read_checkpoint
+
+    fifo = tmp_path / "model.pkl"
+    os.mkfifo(fifo)
+    with pytest.raises(BodyModelError, match="not a regular file"):
+        load_smpl_arrays(fifo)
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        read_checkpoint(fifo)
+
+
+def test_mesh_output_naming_the_smpl_file_is_refused(tmp_path, body_model_path):
+    import shutil
+
+    model = tmp_path / "SMPL.pkl"
+    shutil.copy(body_model_path, model)
+    before = model.read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "video_to_motion.core.worker.smpl_mesh", "--smpl-model", str(model),
+                           "-o", str(model)], capture_output=True, text=True, env=worker_env(), timeout=300)
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 1 and events[-1]["code"] == "output_is_input"
+    assert model.read_bytes() == before
