@@ -182,3 +182,43 @@ def test_mesh_output_naming_the_smpl_file_is_refused(tmp_path, body_model_path):
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     assert proc.returncode == 1 and events[-1]["code"] == "output_is_input"
     assert model.read_bytes() == before
+
+
+def test_a_hostile_file_in_the_weights_cache_is_refused_not_loaded(tmp_path, offline, saved_yolo):
+    """The default detector is read from the cache (where a download put it): it is checked like any file."""
+    import shutil
+
+    from video_to_motion.core.worker.detection import DEFAULT_WEIGHTS, PersonDetector, weights_cache_dir
+
+    marker = tmp_path / "marker"
+    hostile = _hostile_checkpoints(tmp_path, marker, saved_yolo[1])["exec"]
+    weights_cache_dir().mkdir(parents=True)
+    shutil.copy(hostile, weights_cache_dir() / DEFAULT_WEIGHTS)
+    with pytest.raises(EstimatorError) as err:
+        PersonDetector(None, "cpu", lambda message: None)
+    assert err.value.code == "detector_unsafe" and "delete it to download it again" in str(err.value)
+    assert not marker.exists()
+
+
+def test_the_default_weights_are_downloaded_then_checked(tmp_path, offline, monkeypatch, saved_yolo):
+    """Online: the download lands in the cache first, then goes through the check (the download is simulated)."""
+    import shutil
+
+    import ultralytics.utils.downloads
+
+    from video_to_motion.core.worker import detection
+
+    monkeypatch.delenv("YOLO_OFFLINE")
+    monkeypatch.setattr(detection, "url_reachable", lambda url, timeout=0: True)
+    fetched = []
+
+    def download(file, *args, **kwargs):  # as ultralytics': a file already there is not fetched
+        if not os.path.exists(file):
+            fetched.append(file)
+            shutil.copy(saved_yolo[0], file)
+        return str(file)
+
+    monkeypatch.setattr(ultralytics.utils.downloads, "attempt_download_asset", download)
+    detector = detection.PersonDetector(None, "cpu", lambda message: None)
+    assert fetched == [str(detection.weights_cache_dir() / detection.DEFAULT_WEIGHTS)]
+    assert detector.person_classes == [0] and "COCO" in detector.source
