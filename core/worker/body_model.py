@@ -55,14 +55,22 @@ _NUMPY_GLOBALS = frozenset({
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
 })
-# Protocol 2 writes Python 3 bytes as _codecs.encode(text, "latin1"); protocols 0-1 rebuild
-# plain objects with copyreg._reconstructor (Python 2's copy_reg) from allowed classes only.
+# Protocol 2 writes Python 3 bytes as _codecs.encode(text, "latin1") (empty ones as bytes());
+# protocols 0-1 rebuild plain objects with copyreg._reconstructor (Python 2's copy_reg) from
+# allowed classes only.
 _PLAIN_GLOBALS = frozenset({
-    ("_codecs", "encode"), ("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor"),
-    ("builtins", "object"), ("__builtin__", "object"),
+    ("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor"), ("builtins", "object"), ("__builtin__", "object"),
+    ("builtins", "bytes"), ("__builtin__", "bytes"),
 })
 # The official files store J_regressor as a scipy sparse matrix (module paths moved over time).
 _SPARSE_CLASSES = frozenset({"csc_matrix", "csr_matrix", "coo_matrix", "csc_array", "csr_array", "coo_array"})
+
+
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """_codecs.encode as protocol 2 uses it; other codecs (a codec lookup imports modules) are refused."""
+    if encoding.replace("-", "").replace("_", "").lower() not in ("latin1", "iso88591"):
+        raise _Refused(f"it encodes bytes with '{encoding}', which an SMPL model never does")
+    return text.encode("latin1")
 
 
 class _SmplUnpickler(pickle.Unpickler):
@@ -71,6 +79,8 @@ class _SmplUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module.split(".")[0] == "chumpy":
             return _ChumpyArray
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
         if (module, name) in _NUMPY_GLOBALS or (module, name) in _PLAIN_GLOBALS:
             return super().find_class(module, name)
         if module.split(".")[:2] == ["scipy", "sparse"] and name in _SPARSE_CLASSES:

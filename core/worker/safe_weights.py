@@ -62,7 +62,7 @@ def _real_class(name: str):
         cls = getattr(importlib.import_module(module), attr, None)
     except ImportError:
         return None
-    if not isinstance(cls, type) or cls.__module__ != module and module in _HELPER_MODULES:
+    if not isinstance(cls, type) or (module in _HELPER_MODULES and cls.__module__ != module):
         return None
     import torch
 

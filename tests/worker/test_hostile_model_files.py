@@ -222,3 +222,19 @@ def test_the_default_weights_are_downloaded_then_checked(tmp_path, offline, monk
     detector = detection.PersonDetector(None, "cpu", lambda message: None)
     assert fetched == [str(detection.weights_cache_dir() / detection.DEFAULT_WEIGHTS)]
     assert detector.person_classes == [0] and "COCO" in detector.source
+
+
+def test_only_latin1_byte_strings_are_decoded(tmp_path, body_model_path):
+    """Protocol 2 rebuilds bytes through _codecs.encode: any other codec (its lookup imports modules) is refused."""
+    import codecs
+
+    data = dict(load_smpl_arrays(body_model_path), note=b"", tag=b"\x00\xffbytes")
+    ok = tmp_path / "bytes.pkl"
+    ok.write_bytes(pickle.dumps(data, protocol=2))
+    loaded = load_smpl_arrays(ok)
+    assert loaded["tag"] == b"\x00\xffbytes" and loaded["note"] == b""
+    odd = tmp_path / "codec.pkl"
+    odd.write_bytes(pickle.dumps(dict(data, tag=_RunsCode(codecs.encode, "text", "rot13")), protocol=2))
+    with pytest.raises(BodyModelError) as err:
+        load_smpl_arrays(odd)
+    assert err.value.code == "smpl_model_unsafe" and "rot13" in str(err.value)
