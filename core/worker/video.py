@@ -156,14 +156,14 @@ def iter_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None
     (the image is None).
     """
     cap = _capture(path)
-    fps, _ = _stated_fps(cap)
+    fps, stated = _stated_fps(cap)
     period_ms = 1000.0 / fps
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
     lost: list[int] = []
     expected = 0  # the number of the next frame
     failures = 0  # failed reads since the last good one
     origin = previous = None  # timestamps (ms): of frame 0, of the last frame read
-    timed = True  # timestamps increase: frame numbers come from them
+    timed = stated  # a stated rate and increasing timestamps: frame numbers come from them
     try:
         while stop is None or expected < stop:
             if not cap.grab():
