@@ -229,11 +229,12 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
             if target is None:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            atomic.check_writable_destination(target, inputs=inputs)  # never write over an input
+            atomic.refuse_inputs(target, inputs)  # never write over an input
             t = time.perf_counter()
             if key == "blend":
                 # Absolute paths (the footage): a .blend made here is often moved or copied elsewhere.
                 with atomic.atomic_path(target) as tmp:  # a full disk: one clear error, nothing half-written
+                    tmp.unlink()  # else Blender keeps the empty placeholder as a .blend1 backup
                     bpy.ops.wm.save_as_mainfile(filepath=str(tmp), check_existing=False, copy=True,
                                                 relative_remap=False)
                 written = [target]
@@ -243,7 +244,7 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
             timings[key] = round(time.perf_counter() - t, 3)
         target = output_path(args.preview, name, PREVIEW[1], many)
         if target is not None:
-            atomic.check_writable_destination(target, inputs=inputs)
+            atomic.refuse_inputs(target, inputs)
             t = time.perf_counter()
             entry["preview"] = preview(args, result, motion_file, video, target)
             entry["warnings"] += entry["preview"].pop("notes")

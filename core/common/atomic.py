@@ -68,13 +68,19 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return Path(a).resolve() == Path(b).resolve()
 
 
-def check_writable_destination(path: str | os.PathLike, inputs: tuple = ()) -> Path:
-    """Fail early, before hours of work, if `path` cannot be written later or is one of `inputs`."""
+def refuse_inputs(path: str | os.PathLike, inputs: tuple = ()) -> Path:
+    """Raise OutputPathError('output_is_input') if `path` names one of `inputs` (None entries are skipped)."""
     path = Path(path)
     for source in inputs:
         if source is not None and same_file(path, source):
             raise OutputPathError(f"output '{path}' is the input '{source}'; writing it would replace the input. "
                                   "Choose another output file", code="output_is_input")
+    return path
+
+
+def check_writable_destination(path: str | os.PathLike, inputs: tuple = ()) -> Path:
+    """Fail early, before hours of work, if `path` cannot be written later or is one of `inputs`."""
+    path = refuse_inputs(path, inputs)
     folder = path.parent
     if path.is_dir():
         raise OutputPathError(f"output '{path}' is a directory; give a file name such as '{path / 'motion.npz'}'")
