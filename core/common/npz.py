@@ -27,7 +27,10 @@ class NpzError(ValueError):
 
 
 def _gib(n: int) -> str:
-    return f"{n / 2 ** 30:.3g} GiB" if n >= 2 ** 30 else f"{n / 2 ** 20:.3g} MiB"
+    for unit, size in (("TiB", 2 ** 40), ("GiB", 2 ** 30)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n / 2 ** 20:.3g} MiB"
 
 
 def open_regular(path: str | os.PathLike, what: str):
