@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 import bpy
@@ -53,6 +54,23 @@ FORMATS = {f.key: f for f in (
 
 class ExportError(RuntimeError):
     """An export that could not be written; the message says why."""
+
+
+def brief(exc: BaseException, limit: int = 300) -> str:
+    """The last line of an operator's error: Blender puts the exporter's whole traceback in it."""
+    lines = [line.strip() for line in str(exc).splitlines()
+             if line.strip() and not line.startswith((" ", "Location:")) and not line.strip().endswith("truncated")]
+    raised = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b", line)]
+    text = (raised or lines or [type(exc).__name__])[-1]
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _run_exporter(what: str, operator, **kwargs):
+    """Run Blender's exporter operator; its failure becomes an ExportError of one line."""
+    try:
+        return operator(**kwargs)
+    except RuntimeError as exc:
+        raise ExportError(f"the {what} exporter failed: {brief(exc)}") from exc
 
 
 def vtm_armatures(objects) -> list:
@@ -151,7 +169,7 @@ def export_fbx(context, filepath: str | os.PathLike, armatures, preset: str = "B
         try:
             scene.frame_start, scene.frame_end = start, end
             with _rest_pose_at(context, armatures, start - 1):
-                result = bpy.ops.export_scene.fbx(
+                result = _run_exporter("FBX", bpy.ops.export_scene.fbx,
                     filepath=str(tmp), use_selection=True,
                     object_types={"ARMATURE", "MESH"} if include_mesh else {"ARMATURE"},
                     add_leaf_bones=False, primary_bone_axis="Y", secondary_bone_axis="X",
@@ -177,8 +195,8 @@ def export_bvh(context, filepath: str | os.PathLike, armature) -> Path:
     start, end = _frame_range([armature])
     with _world_baked_copy(context, armature) as baked:
         with atomic_path(filepath) as tmp, _only_selected(context, [baked]):
-            result = bpy.ops.export_anim.bvh(filepath=str(tmp), frame_start=start, frame_end=end,
-                                             global_scale=1.0, rotate_mode="NATIVE", root_transform_only=False)
+            result = _run_exporter("BVH", bpy.ops.export_anim.bvh, filepath=str(tmp), frame_start=start,
+                                   frame_end=end, global_scale=1.0, rotate_mode="NATIVE", root_transform_only=False)
             if result != {"FINISHED"}:
                 raise ExportError(f"the BVH exporter did not finish ({result})")
     return Path(filepath)
@@ -242,18 +260,17 @@ def export_gltf(context, filepath: str | os.PathLike, armatures, include_mesh: b
     with atomic_path(filepath) as tmp, _only_selected(context, objects):
         try:
             scene.frame_start, scene.frame_end = start, end
-            result = bpy.ops.export_scene.gltf(filepath=str(tmp), export_format="GLB", use_selection=True,
-                                               export_animations=True, export_frame_range=True,
-                                               # One glTF animation for all tracks: importers
-                                               # then play every armature, not the first only.
-                                               export_animation_mode="ACTIVE_ACTIONS",
-                                               export_rest_position_armature=True,
-                                               export_force_sampling=True, export_optimize_animation_size=False,
-                                               export_apply=False, export_skins=True,
-                                               # Else, with one armature, every action in the
-                                               # file whose paths fit it (other tracks') is
-                                               # exported too (seen on 4.2).
-                                               export_anim_single_armature=False)
+            result = _run_exporter("glTF", bpy.ops.export_scene.gltf, filepath=str(tmp), export_format="GLB",
+                                   use_selection=True, export_animations=True, export_frame_range=True,
+                                   # One glTF animation for all tracks: importers
+                                   # then play every armature, not the first only.
+                                   export_animation_mode="ACTIVE_ACTIONS",
+                                   export_rest_position_armature=True,
+                                   export_force_sampling=True, export_optimize_animation_size=False,
+                                   export_apply=False, export_skins=True,
+                                   # Else, with one armature, every action in the file whose
+                                   # paths fit it (other tracks') is exported too (seen on 4.2).
+                                   export_anim_single_armature=False)
         finally:
             scene.frame_start, scene.frame_end = saved_range
         if result != {"FINISHED"}:

@@ -254,14 +254,19 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
                                   "track": int(arms[0]["vtm_track_id"]), "scale": round(anim.retarget.scale, 4)}
             timings["character"] = round(time.perf_counter() - t, 3)
         formats = {f.flag: f for f in exporters.FORMATS.values()}
+        atomic = package_module("core.common.atomic")
+        inputs = (source, footage, motion_file)
         for key, suffix in outputs():
             target = output_path(getattr(args, key), name, suffix, many)
             if target is None:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
+            atomic.refuse_inputs(target, inputs)  # never write over an input
             t = time.perf_counter()
             if key == "blend":
-                save_blend(target, Path(args.blend_base) if args.blend_base else target.parent)
+                with atomic.atomic_path(target) as tmp:  # a full disk: one clear error, nothing half-written
+                    tmp.unlink()  # else Blender keeps the empty placeholder as a .blend1 backup
+                    save_blend(tmp, Path(args.blend_base) if args.blend_base else target.parent)
                 written = [target]
             else:
                 # FBX and glTF carry the character when there is one; BVH and AMASS are SMPL's.
@@ -271,6 +276,7 @@ def process(pkg, args, source: Path, many: bool, motion_dir: Path) -> dict:
             timings[key] = round(time.perf_counter() - t, 3)
         target = output_path(args.preview, name, PREVIEW[1], many)
         if target is not None:
+            atomic.refuse_inputs(target, inputs)
             t = time.perf_counter()
             entry["preview"] = preview(args, result, motion_file, video, target)
             entry["warnings"] += entry["preview"].pop("notes")
@@ -383,7 +389,8 @@ def main(argv: list[str]) -> int:
         if args.in_place and not args.character:
             raise UsageError("--in-place goes with --character")
         firsts = [output_path(getattr(args, k), "x", s, many) for k, s in outputs() + (PREVIEW,) if getattr(args, k)]
-        motion_dir = Path(args.motion_dir) if args.motion_dir else (firsts[0].parent if firsts else Path.cwd())
+        # Absolute: the worker runs in another folder, and a relative path there names another place.
+        motion_dir = (Path(args.motion_dir) if args.motion_dir else (firsts[0].parent if firsts else Path.cwd())).absolute()
         if args.video:
             worker_python(args)
             motion_dir.mkdir(parents=True, exist_ok=True)

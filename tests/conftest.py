@@ -90,3 +90,18 @@ def run_worker(*args, timeout: float = 300, **kwargs):
                           capture_output=True, text=True, timeout=timeout, **kwargs)
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     return proc.returncode, events, proc.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 kB tmpfs (a disk that fills at once); skipped where this machine may not mount one."""
+    mount = tmp_path / "small_disk"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.strip() or proc.returncode})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)

@@ -39,7 +39,9 @@ class FakeEstimator:
     def estimate(self, run: RunContext) -> Motion:
         rows = []
         total = run.frame_total
-        for done, (index, frame) in enumerate(iter_frames(run.video.path, run.start_frame, run.stop_frame), 1):
+        # As the real estimators' first pass: decoding losses reach the run's warnings.
+        frames = iter_frames(run.video.path, run.start_frame, run.stop_frame, warn=run.warn)
+        for done, (index, frame) in enumerate(frames, 1):
             assert frame.shape == (run.video.height, run.video.width, 3)
             for track in (1, 2) if index % 2 == 0 else (1,):
                 rows.append((index, track, synthetic_rows(index, track)))

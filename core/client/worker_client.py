@@ -29,11 +29,35 @@ MESH_MODULE = f"{PACKAGE}.core.worker.smpl_mesh"
 CHECK_MODULE = f"{PACKAGE}.core.worker.check"
 
 
+def caller_path(path: str | os.PathLike) -> str:
+    """`path` made absolute against the caller's folder: the child runs in the extension's
+    folder, where a relative path would name another file (and outputs would land there)."""
+    return os.path.abspath(os.fspath(path))
+
+
+# The worker options that name files (a bare detector name that is no file here stays a name:
+# an ultralytics asset the worker downloads).
+FILE_OPTIONS = ("checkpoint", "smpl_model", "detector")
+
+
+def caller_options(options: WorkerOptions) -> WorkerOptions:
+    """`options` with the file options made absolute against the caller's folder."""
+    changes = {}
+    for name in FILE_OPTIONS:
+        value = getattr(options, name, None)
+        if not value:
+            continue
+        if name == "detector" and os.path.dirname(value) == "" and not os.path.exists(value):
+            continue
+        changes[name] = caller_path(os.path.expanduser(value))
+    return dataclasses.replace(options, **changes) if changes else options
+
+
 def worker_command(python: str | os.PathLike, video: str | os.PathLike, output: str | os.PathLike,
                    options: WorkerOptions) -> list[str]:
-    """argv of one worker run."""
-    return [os.fspath(python), "-m", WORKER_MODULE, os.fspath(video), "-o", os.fspath(output),
-            *worker_argv(options)]
+    """argv of one worker run; paths are the caller's (made absolute)."""
+    return [os.fspath(python), "-m", WORKER_MODULE, caller_path(video), "-o", caller_path(output),
+            *worker_argv(caller_options(options))]
 
 
 def worker_env(extra_pythonpath: Sequence[str] = (), base: dict | None = None) -> dict:
@@ -102,7 +126,7 @@ class ProtocolRun:
                  cwd: str | os.PathLike | None = None, env: dict | None = None, what: str = "the worker"):
         self.argv = [os.fspath(a) for a in argv]
         self.python = self.argv[0] if self.argv else ""
-        self.output = None if output is None else os.fspath(output)
+        self.output = None if output is None else caller_path(output)
         self.what = what
         self.child = ChildProcess(self.argv, cwd=cwd or PACKAGE_ROOT, env=env or worker_env())
         self.progress = Progress()
@@ -258,7 +282,7 @@ class WorkerRun(ProtocolRun):
     def __init__(self, python: str | os.PathLike, video: str | os.PathLike, output: str | os.PathLike,
                  options: WorkerOptions | None = None, cwd: str | os.PathLike | None = None,
                  env: dict | None = None):
-        self.video = os.fspath(video)
+        self.video = caller_path(video)
         self.options = options or WorkerOptions()
         argv = worker_command(os.fspath(python) if python else "", self.video, output, self.options)
         super().__init__(argv, output=output, cwd=cwd, env=env, what="the worker")
@@ -266,7 +290,7 @@ class WorkerRun(ProtocolRun):
 
 def mesh_command(python: str | os.PathLike, smpl_model: str | os.PathLike, output: str | os.PathLike) -> list[str]:
     """argv of the SMPL model -> numpy mesh conversion (core.worker.smpl_mesh)."""
-    return [os.fspath(python), "-m", MESH_MODULE, "--smpl-model", os.fspath(smpl_model), "-o", os.fspath(output)]
+    return [os.fspath(python), "-m", MESH_MODULE, "--smpl-model", caller_path(smpl_model), "-o", caller_path(output)]
 
 
 def check_command(python: str | os.PathLike) -> list[str]:

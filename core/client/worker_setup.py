@@ -24,7 +24,7 @@ from ..common.protocol import ProtocolError, parse_event
 from .worker_client import CHECK_MODULE, PACKAGE_ROOT, worker_env
 
 # Used when pyproject.toml is not beside core/ (it ships in the extension, but be safe).
-FALLBACK_WORKER_REQUIREMENTS = ["torch>=2.4", "torchvision", "timm>=1.0", "smplx>=0.1.28", "scipy",
+FALLBACK_WORKER_REQUIREMENTS = ["torch>=2.6", "torchvision", "timm>=1.0", "smplx>=0.1.28", "scipy",
                                 "opencv-python>=4.8", "ultralytics>=8.3", "mediapipe==0.10.21"]
 TORCH_PACKAGES = ("torch", "torchvision")
 PYTORCH_INDEX = "https://download.pytorch.org/whl"

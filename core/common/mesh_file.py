@@ -11,13 +11,16 @@ It holds:
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .npz import NpzError, read_npz
+
 SCHEMA = "vtm.smpl_mesh/1"
 NUM_BETAS = 10
+# An SMPL mesh file holds about 2.5 MB of arrays; anything far larger is not one.
+MAX_MESH_BYTES = 64 * 2 ** 20
 
 
 class MeshFileError(ValueError):
@@ -27,13 +30,12 @@ class MeshFileError(ValueError):
 def read_mesh_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Load and check a `vtm.smpl_mesh/1` file (numpy only)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists() or path.is_dir():
         raise MeshFileError(f"SMPL mesh file '{path}' does not exist")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise MeshFileError(f"'{path}' is not a readable SMPL mesh file ({exc})") from exc
+        arrays = read_npz(path, MAX_MESH_BYTES, what="SMPL mesh file")
+    except NpzError as exc:
+        raise MeshFileError(str(exc)) from exc
     if str(arrays.get("schema", "")) != SCHEMA:
         raise MeshFileError(f"'{path}' is not a {SCHEMA} file; make one with 'python -m video_to_motion.core.worker.smpl_mesh'")
     v = arrays["v_template"].shape[0]

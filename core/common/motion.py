@@ -23,15 +23,22 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from .atomic import atomic_path
+from .npz import NpzError, read_npz
 
 SCHEMA = "vtm.motion/1"
+
+# Limits checked before anything is allocated for a motion. Blender's timeline ends at frame
+# 1,048,574 and video frame i is Blender frame i + 1; gaps are filled frame by frame, so the
+# frame rate bounds what a short gap costs (fps 1e9 made a 0.5 s gap a billion frames).
+MAX_FRAME_ID = 1_048_573
+MAX_FPS = 1000.0
+MAX_MOTION_BYTES = 2 * 2 ** 30  # all arrays of one file, decompressed (~3 M rows)
 
 
 class MotionFormatError(ValueError):
@@ -146,6 +153,8 @@ def validate_arrays(arrays: Mapping[str, Any]) -> None:
             raise MotionFormatError(f"{name} must be a number, got {_describe(value)}")
         if not np.isfinite(value) or value <= 0:
             raise MotionFormatError(f"{name} must be a positive finite number, got {value!r}")
+    if float(arrays["fps"]) > MAX_FPS:
+        raise MotionFormatError(f"fps is {float(arrays['fps']):g}; at most {MAX_FPS:g} frames per second are supported")
     size = np.asarray(arrays["image_size"])
     if size.shape != (2,) or size.dtype != np.int32:
         raise MotionFormatError(f"image_size must be int32[2] (width, height), got {_describe(size)}")
@@ -172,6 +181,9 @@ def validate_arrays(arrays: Mapping[str, Any]) -> None:
     tracks = np.asarray(arrays["track_ids"])
     if np.any(frames < 0):
         raise MotionFormatError(f"frame_ids must be >= 0, found {int(frames.min())}")
+    if np.any(frames > MAX_FRAME_ID):
+        raise MotionFormatError(f"frame_ids go up to {int(frames.max())}, past Blender's last frame "
+                                f"(video frame {MAX_FRAME_ID}); split the video into shorter parts")
     if n and n > 1:
         key_prev = tracks[:-1].astype(np.int64) * (1 << 32) + frames[:-1]
         key_next = tracks[1:].astype(np.int64) * (1 << 32) + frames[1:]
@@ -198,17 +210,16 @@ def write_motion(path: str | os.PathLike, motion: Motion) -> Path:
 
 
 def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Every array of an `.npz`, with clear errors for a missing or unreadable file."""
+    """Every array of an `.npz`, with clear errors for a missing, unreadable or oversized file."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"motion file '{path}' does not exist")
     if path.is_dir():
         raise MotionFormatError(f"motion file '{path}' is a directory, not an .npz file")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise MotionFormatError(f"'{path}' is not a readable .npz motion file ({exc})") from exc
+        return read_npz(path, MAX_MOTION_BYTES, what="motion file")
+    except NpzError as exc:
+        raise MotionFormatError(str(exc)) from exc
 
 
 def read_motion(path: str | os.PathLike) -> Motion:

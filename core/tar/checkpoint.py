@@ -95,6 +95,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         found = sorted(p.name for p in path.glob("*.pt"))
         hint = f"; it holds {', '.join(found[:5])}" if found else ""
         raise CheckpointError(f"'{path}' is a folder; give the checkpoint file itself{hint}")
+    if not path.is_file():  # a pipe would block the reader
+        raise CheckpointError(f"checkpoint '{path}' is not a regular file (a pipe or a device); give the .pt file")
     damaged = (f"'{path}' cannot be read as a torch checkpoint; the file is damaged or not a checkpoint "
                "(an interrupted copy or download?)")
     if not zipfile.is_zipfile(path):  # torch.save writes zip archives

@@ -7,6 +7,7 @@ track holds; writing the motion file is the caller's.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -60,13 +61,13 @@ def check_options(options: WorkerOptions) -> None:
     """Values the table's types allow but a run cannot use; EstimatorError(bad_argument) names them."""
     if options.max_people is not None and options.max_people < 1:
         raise EstimatorError("bad_argument", f"--max-people must be at least 1 (got {options.max_people})")
-    if options.focal_length is not None and not options.focal_length > 0:
+    if options.focal_length is not None and not (math.isfinite(options.focal_length) and options.focal_length > 0):
         raise EstimatorError("bad_argument",
-                             f"--focal-length must be a positive number of pixels (got {options.focal_length})")
+                             f"--focal-length must be a positive finite number of pixels (got {options.focal_length})")
     if options.detect_every is not None and options.detect_every < 1:
         raise EstimatorError("bad_argument", f"--detect-every must be at least 1 (got {options.detect_every})")
     # A bare name (yolo11s.pt) is the detector library's to download; a path must exist.
-    if options.detector and Path(options.detector).parent != Path(".") and not Path(options.detector).is_file():
+    if options.detector and Path(options.detector).parent != Path(".") and not Path(options.detector).exists():
         raise EstimatorError("detector_not_found", f"detector weights '{options.detector}' do not exist; "
                              "give a YOLO .pt file or leave --detector out for the default")
 

@@ -21,7 +21,15 @@ REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights"
 
 
 class BodyModelError(ValueError):
-    """A body model file that is missing or is not an SMPL model."""
+    """A body model file that is missing or is not an SMPL model; `code` is the protocol's error code."""
+
+    def __init__(self, message: str, code: str = "smpl_model_invalid"):
+        super().__init__(message)
+        self.code = code
+
+
+class _Refused(pickle.UnpicklingError):
+    """The pickle names something outside the allow-list; nothing of it was run."""
 
 
 class _ChumpyArray:
@@ -39,15 +47,51 @@ class _ChumpyArray:
         return np.asarray(self.__dict__["x"])
 
 
+# What an SMPL pickle may name, official (Python 2, chumpy) or re-saved (numpy 1 or 2). Anything
+# else is refused before it is looked up: unpickling a global can run any code, and people get
+# SMPL files from unofficial mirrors because the official download is licence-gated.
+_NUMPY_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+})
+# Protocol 2 writes Python 3 bytes as _codecs.encode(text, "latin1") (empty ones as bytes());
+# protocols 0-1 rebuild plain objects with copyreg._reconstructor (Python 2's copy_reg) from
+# allowed classes only.
+_PLAIN_GLOBALS = frozenset({
+    ("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor"), ("builtins", "object"), ("__builtin__", "object"),
+    ("builtins", "bytes"), ("__builtin__", "bytes"),
+})
+# The official files store J_regressor as a scipy sparse matrix (module paths moved over time).
+_SPARSE_CLASSES = frozenset({"csc_matrix", "csr_matrix", "coo_matrix", "csc_array", "csr_array", "coo_array"})
+
+
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """_codecs.encode as protocol 2 uses it; other codecs (a codec lookup imports modules) are refused."""
+    if encoding.replace("-", "").replace("_", "").lower() not in ("latin1", "iso88591"):
+        raise _Refused(f"it encodes bytes with '{encoding}', which an SMPL model never does")
+    return text.encode("latin1")
+
+
 class _SmplUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays, scipy sparse matrices and chumpy arrays (as _ChumpyArray), nothing else."""
+
     def find_class(self, module: str, name: str) -> Any:
         if module.split(".")[0] == "chumpy":
             return _ChumpyArray
-        if module.startswith("scipy.sparse"):
-            import scipy.sparse  # the official files store J_regressor as a sparse matrix
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
+        if (module, name) in _NUMPY_GLOBALS or (module, name) in _PLAIN_GLOBALS:
+            return super().find_class(module, name)
+        if module.split(".")[:2] == ["scipy", "sparse"] and name in _SPARSE_CLASSES:
+            import scipy.sparse
 
-            return getattr(scipy.sparse, name, None) or super().find_class(module, name)
-        return super().find_class(module, name)
+            cls = getattr(scipy.sparse, name, None)
+            if cls is not None:
+                return cls
+        raise _Refused(
+            f"it names '{module}.{name}', which an SMPL model never holds; it was refused without running it "
+            "(a pickle can run code: only numpy, scipy.sparse and chumpy arrays are read)")
 
 
 def _to_plain(value: Any) -> Any:
@@ -67,6 +111,8 @@ def load_smpl_arrays(path: str | os.PathLike) -> dict[str, Any]:
         candidates = sorted(p.name for p in path.glob("*") if p.suffix in (".pkl", ".npz"))
         hint = f"; it holds {', '.join(candidates)}" if candidates else ""
         raise BodyModelError(f"'{path}' is a folder; give the SMPL model file itself{hint}")
+    if not path.is_file():  # a pipe would block the reader
+        raise BodyModelError(f"'{path}' is not a regular file (a pipe or a device); give the SMPL model file")
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as npz:
@@ -74,8 +120,11 @@ def load_smpl_arrays(path: str | os.PathLike) -> dict[str, Any]:
         else:
             with open(path, "rb") as fh:
                 data = _SmplUnpickler(fh, encoding="latin1").load()
+    except _Refused as exc:
+        raise BodyModelError(f"'{path}' was not loaded: {exc}. Use the SMPL file from smpl.is.tue.mpg.de",
+                             code="smpl_model_unsafe") from exc
     except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, AttributeError,
-            ImportError, IndexError, TypeError, OSError) as exc:
+            ImportError, IndexError, TypeError, OSError, MemoryError) as exc:
         raise BodyModelError(
             f"'{path}' is not a readable SMPL model file ({type(exc).__name__}: {exc}); "
             "use the .pkl or .npz file from the SMPL download") from exc

@@ -65,11 +65,15 @@ def _protocol_stream():
 
 def run(args: argparse.Namespace, events: EventWriter) -> int:
     try:
-        output = check_writable_destination(args.output)
+        output = check_writable_destination(args.output, inputs=(args.video,))
         motion = estimate_video(args.video, from_namespace(WorkerOptions, WORKER, args), events)
         progress = Progress(events)
         progress("write", 0, 1)
-        write_motion(output, motion)
+        try:
+            write_motion(output, motion)
+        except OSError as exc:  # atomic_path turned a full disk into OutputPathError already
+            raise OutputPathError(f"cannot write '{output}': {exc.strerror or exc}; nothing was written there. "
+                                  "Choose another output folder") from exc
         progress("write", 1, 1)
         log.info("wrote %s: %d rows, %d track(s)", output, motion.num_rows, len(motion.track_list()))
         events.done(str(output))
@@ -80,9 +84,9 @@ def run(args: argparse.Namespace, events: EventWriter) -> int:
     except (VideoError, EstimatorError) as exc:
         events.error(exc.code, str(exc))
     except OutputPathError as exc:
-        events.error("output_unwritable", str(exc))
+        events.error(exc.code, str(exc))
     except BodyModelError as exc:
-        events.error("smpl_model_invalid", str(exc))
+        events.error(exc.code, str(exc))
     except MotionFormatError as exc:
         events.error("invalid_motion", f"the estimator produced an invalid motion: {exc}")
     except MemoryError:

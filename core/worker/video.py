@@ -8,7 +8,7 @@ import dataclasses
 import math
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -32,34 +32,74 @@ class VideoInfo:
     fps: float
     fps_from_container: bool
     frame_count: int | None  # as the container states it (None: unknown); decoding is the final word
+    rotation: int = 0  # degrees the container asks players to turn the frames; frames here come upright
+
+
+# Consecutive failed reads before the rest of a video counts as lost (a damaged stretch in the
+# middle fails a few reads, one per frame, and decoding goes on after it).
+MAX_BAD_RUN = 250
+# Frames probe() walks to catch a variable frame rate before any work is done.
+PROBE_FRAMES = 48
+
+
+def _capture(path: str | os.PathLike):
+    """An OpenCV capture that turns frames upright as players do (the rotation metadata of phone videos).
+
+    Raises VideoError('video_rotated') when the video states a rotation this OpenCV cannot apply.
+    """
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise VideoError("video_undecodable",
+                         f"'{path}' is not a video OpenCV can decode; convert it to .mp4 (H.264) and try again")
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    rotation = int(round(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)) % 360
+    if rotation and not cap.get(cv2.CAP_PROP_ORIENTATION_AUTO):
+        cap.release()
+        raise VideoError("video_rotated",
+                         f"'{path}' is meant to be shown rotated by {rotation} degrees and this OpenCV cannot turn "
+                         f"it; rotate the video itself first, e.g. ffmpeg -i IN -c:a copy OUT.mp4 (which applies it)")
+    return cap
+
+
+def _stated_fps(cap) -> tuple[float, bool]:
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    ok = math.isfinite(fps) and 0.5 <= fps <= 1000.0
+    return (fps if ok else FALLBACK_FPS), ok
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Open `path`, check it decodes, and read its size, frame rate and length."""
+    """Open `path`, check it decodes, and read its size (upright), frame rate, length and rotation.
+
+    The first frames' timestamps are checked: a variable frame rate is refused here, before any work.
+    """
     path = Path(path)
     if not path.exists():
         raise VideoError("video_not_found", f"video file '{path}' does not exist")
     if path.is_dir():
         raise VideoError("video_is_directory", f"'{path}' is a directory; give a video file")
+    if not path.is_file():
+        raise VideoError("video_unreadable", f"'{path}' is not a regular file (a pipe or a device); give a video file")
     if not os.access(path, os.R_OK):
         raise VideoError("video_unreadable", f"video file '{path}' cannot be read (permission denied)")
-    cap = cv2.VideoCapture(str(path))
+    cap = _capture(path)
     try:
-        if not cap.isOpened():
-            raise VideoError("video_undecodable",
-                             f"'{path}' is not a video OpenCV can decode; convert it to .mp4 (H.264) and try again")
         ok, frame = cap.read()
         if not ok or frame is None:
             raise VideoError("video_empty", f"'{path}' contains no decodable frames")
         height, width = frame.shape[:2]
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        fps, fps_ok = _stated_fps(cap)
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        rotation = int(round(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)) % 360
     finally:
         cap.release()
-    fps_ok = math.isfinite(fps) and 0.5 <= fps <= 1000.0
-    return VideoInfo(path=path, width=int(width), height=int(height),
-                     fps=fps if fps_ok else FALLBACK_FPS, fps_from_container=fps_ok,
-                     frame_count=count if count > 0 else None)
+    info = VideoInfo(path=path, width=int(width), height=int(height),
+                     fps=fps, fps_from_container=fps_ok,
+                     frame_count=count if count > 0 else None, rotation=rotation)
+    if fps_ok:
+        for _ in zip(range(PROBE_FRAMES), iter_frames(path, decode=False)):
+            pass  # raises VideoError('video_variable_frame_rate')
+    return info
 
 
 def resolve_range(info: VideoInfo, start: int | None, end: int | None) -> tuple[int, int | None]:
@@ -89,39 +129,100 @@ def resolve_range(info: VideoInfo, start: int | None, end: int | None) -> tuple[
     return start, end + 1
 
 
-def iter_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (frame_index, BGR uint8 [H,W,3]) for frames start <= i < stop, one at a time.
+def _ranges(indices: list[int]) -> str:
+    """[3, 4, 5, 9] -> '3-5, 9'."""
+    parts, begin = [], None
+    for i, value in enumerate(indices):
+        if begin is None:
+            begin = value
+        if i + 1 == len(indices) or indices[i + 1] != value + 1:
+            parts.append(f"{begin}" if begin == value else f"{begin}\u2013{value}")
+            begin = None
+    return ", ".join(parts[:8]) + (" ..." if len(parts) > 8 else "")
 
-    Frames before `start` are grabbed without decoding into images when seeking is not
-    exact; a container that ends early simply ends the iteration.
+
+def iter_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None,
+                warn: Callable[[str], None] | None = None,
+                decode: bool = True) -> Iterator[tuple[int, np.ndarray | None]]:
+    """Yield (frame_index, BGR uint8 [H,W,3] upright) for frames start <= i < stop, one at a time.
+
+    Frame indices follow the frames' timestamps at the stated rate, so they are the video's
+    frame numbers however decoding goes: a damaged frame that cannot be decoded is skipped
+    (its number is not yielded), and decoding carries on after it. At the end `warn` (if
+    given) hears how many frames were lost and whether the video ended before the length it
+    states. A timestamp more than half a frame from where the stated rate puts it means a
+    variable frame rate, which would make the motion drift from the footage:
+    VideoError('video_variable_frame_rate'). decode=False walks the frames without images
+    (the image is None).
     """
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise VideoError("video_undecodable", f"'{path}' is not a video OpenCV can decode")
+    cap = _capture(path)
+    fps, stated = _stated_fps(cap)
+    period_ms = 1000.0 / fps
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
+    lost: list[int] = []
+    expected = 0  # the number of the next frame
+    failures = 0  # failed reads since the last good one
+    origin = previous = None  # timestamps (ms): of frame 0, of the last frame read
+    timed = stated  # a stated rate and increasing timestamps: frame numbers come from them
     try:
-        index = 0
-        if start > 0:
-            # Seeking by frame number is inexact for many codecs; grab() walks there safely.
-            while index < start and cap.grab():
-                index += 1
+        while stop is None or expected < stop:
+            if not cap.grab():
+                failures += 1
+                if count is None or expected + failures > count or failures > MAX_BAD_RUN:
+                    break
+                continue
+            t = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
+            if previous is not None and not t > previous:
+                timed = False  # no usable timestamps (some containers give none)
+            previous = t
+            if origin is None:
+                origin = t - (expected + failures) * period_ms
+            index = expected + failures
+            if timed:
+                by_time = int(round((t - origin) / period_ms))
+                if failures:
+                    index = max(by_time, expected)
+                elif by_time != expected:
+                    raise VideoError(
+                        "video_variable_frame_rate",
+                        f"'{path}' has a variable frame rate: frame {expected} is shown at {(t - origin) / 1000:.3f} s, "
+                        f"not at {expected / fps:.3f} s where {fps:g} fps puts it, so the motion would drift from "
+                        f"the footage. Convert it to a constant rate first, e.g. "
+                        f"ffmpeg -i IN -vf fps={fps:g} -c:v libx264 OUT.mp4")
+            lost += range(max(expected, start), min(index, stop) if stop is not None else index)
+            failures = 0
+            expected = index + 1
             if index < start:
-                return
-        while stop is None or index < stop:
-            ok, frame = cap.read()
+                continue
+            if stop is not None and index >= stop:
+                break
+            if not decode:
+                yield index, None
+                continue
+            ok, frame = cap.retrieve()
             if not ok or frame is None:
-                return
+                lost.append(index)
+                continue
             yield index, frame
-            index += 1
     finally:
         cap.release()
+    if warn is None:
+        return
+    if lost:
+        warn(f"{len(lost)} frame(s) of '{path}' could not be decoded (damaged: {_ranges(lost)}); they were "
+             "skipped, and short gaps are filled from the frames around them")
+    end = count if stop is None or count is None else min(stop, count)
+    if end is not None and expected < end:
+        warn(f"'{path}' ends after frame {expected - 1} though it states {count} frames; frames "
+             f"{expected}\u2013{end - 1} were not processed (the file is cut short or damaged at its end)")
 
 
 def read_ahead(path: str | os.PathLike, start: int = 0, stop: int | None = None,
-               depth: int = 8) -> Iterator[tuple[int, np.ndarray]]:
+               depth: int = 8, warn: Callable[[str], None] | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """`iter_frames`, decoded on a thread up to `depth` frames ahead of the caller (see core.prefetch).
 
     Close it (or let it go) to stop the thread early; decoding errors are raised in the caller.
     """
     from .prefetch import prefetched
 
-    return prefetched(iter_frames(path, start, stop), depth, name="vtm-decode")
+    return prefetched(iter_frames(path, start, stop, warn=warn), depth, name="vtm-decode")

@@ -285,3 +285,20 @@ def case_panel_and_preferences_draw_every_state(ctx):
         assert ("operator", "vtm.check_worker") in log
         assert ("operator", "vtm.cancel_setup" if running else "vtm.setup_worker") in log
         assert ("label", "Problem: torch is missing") in log
+
+
+def case_hostile_motion_files_are_one_line_errors_in_the_import_operator(ctx):
+    """Hostile files (tests/hostile.py) end as the operator's error report, never a traceback, and change nothing."""
+    import hostile
+
+    populate_user_scene()
+    before = snapshot()
+    folder = ctx.tmp / "hostile"
+    folder.mkdir()
+    for maker, words in hostile.HOSTILE_MOTIONS:
+        path = maker(folder, hostile.motion_arrays())
+        result, message = call(bpy.ops.vtm.import_motion, filepath=str(path))
+        assert result == {"CANCELLED"}, maker.__name__
+        assert words in message and "Traceback" not in message, (maker.__name__, message)
+        assert bpy.context.window_manager.vtm.last_error.startswith(message.split("\n")[0][len("Error: "):][:40])
+        assert snapshot() == before, maker.__name__

@@ -1,6 +1,7 @@
 """The add-on's worker polling class against real worker child processes (no Blender)."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -21,10 +22,15 @@ def test_command_line_carries_every_option():
     argv = worker_command("/py", "v.mp4", "o.npz", WorkerOptions(estimator="tar", checkpoint="c.pt",
                                                                   smpl_model="s.pkl", device="cpu", start_frame=0,
                                                                   end_frame=9, max_people=1))
-    assert argv[:6] == ["/py", "-m", "video_to_motion.core.worker", "v.mp4", "-o", "o.npz"]
+    # Paths are the caller's: the child runs in the extension's folder.
+    here = os.path.abspath
+    assert argv[:6] == ["/py", "-m", "video_to_motion.core.worker", here("v.mp4"), "-o", here("o.npz")]
     pairs = dict(zip(argv[6::2], argv[7::2]))
-    assert pairs == {"--estimator": "tar", "--device": "cpu", "--checkpoint": "c.pt", "--smpl-model": "s.pkl",
-                     "--start-frame": "0", "--end-frame": "9", "--max-people": "1"}
+    assert pairs == {"--estimator": "tar", "--device": "cpu", "--checkpoint": here("c.pt"),
+                     "--smpl-model": here("s.pkl"), "--start-frame": "0", "--end-frame": "9", "--max-people": "1"}
+    # A bare detector name that is no file here is an ultralytics asset name, passed as it is.
+    assert worker_command("/py", "v", "o", WorkerOptions(detector="yolo11s.pt"))[-2:] == ["--detector", "yolo11s.pt"]
+    assert worker_command("/py", "v", "o", WorkerOptions(detector="w/d.pt"))[-1] == here("w/d.pt")
     assert "--checkpoint" not in worker_command("/py", "v", "o", WorkerOptions(checkpoint=""))
 
 

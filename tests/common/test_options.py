@@ -30,10 +30,12 @@ def test_worker_defaults_are_the_tables():
 
 
 def test_client_argv_round_trips_through_the_worker_parser():
-    chosen = WorkerOptions(estimator="tar", checkpoint="c.pt", device="cpu", focal_length=1200.5, start_frame=3,
-                           end_frame=9, max_people=2, track_id=4, detect_every=2, precision="fp32", compile=True)
-    argv = worker_command("/py", "v.mp4", "o.npz", chosen)
-    assert argv[:3] == ["/py", "-m", WORKER_MODULE] and argv[3:6] == ["v.mp4", "-o", "o.npz"]
+    # Absolute paths: the client makes relative ones absolute (the worker runs in another folder).
+    chosen = WorkerOptions(estimator="tar", checkpoint="/models/c.pt", device="cpu", focal_length=1200.5,
+                           start_frame=3, end_frame=9, max_people=2, track_id=4, detect_every=2, precision="fp32",
+                           compile=True)
+    argv = worker_command("/py", "/videos/v.mp4", "/out/o.npz", chosen)
+    assert argv[:3] == ["/py", "-m", WORKER_MODULE] and argv[3:6] == ["/videos/v.mp4", "-o", "/out/o.npz"]
     args = build_parser().parse_args(argv[3:])
     assert from_namespace(WorkerOptions, WORKER, args) == chosen
     assert worker_argv(WorkerOptions()) == []  # defaults are left to the worker
