@@ -197,7 +197,7 @@ class CharacterResult:
 
 
 def animate_character(context, character, smpl_armature, mapping: dict | None = None, in_place: bool = False,
-                      slotted: bool | None = None, rest_compensation: bool = True) -> CharacterResult:
+                      rest_compensation: bool = True) -> CharacterResult:
     """Key `character` (an armature object) with the motion of `smpl_armature` (an imported
     track). One new action, named after the character and the track; the scene is left
     as it was on failure."""
@@ -234,7 +234,7 @@ def animate_character(context, character, smpl_armature, mapping: dict | None = 
     writer = None
     try:
         track = int(smpl_armature[TRACK_ID_PROP])
-        writer = ActionWriter(character, f"{character.name} track {track}", slotted=slotted)
+        writer = ActionWriter(character, f"{character.name} track {track}")
         quats = result.quats.astype(np.float32)
         f = frames.astype(np.float64)
         for b, bone in enumerate(character.data.bones):
