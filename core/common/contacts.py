@@ -13,8 +13,10 @@ import numpy as np
 LEFT, RIGHT = (7, 10), (8, 11)
 FOOT_JOINTS = (LEFT, RIGHT)
 SOLE_OFFSETS = np.array([0.10, 0.045])
-CONTACT_HEIGHT = 0.06   # m: the sole's height above the floor below which a foot may be planted
-CONTACT_SPEED = 0.35    # m/s: horizontal speed below which it is (a stance foot moves at ~0; a swing foot at 2-4)
+CONTACT_HEIGHT = 0.08   # m: the sole's height above the floor below which a foot may be planted
+CONTACT_SPEED = 0.5     # m/s: smoothed horizontal speed below which it is (a stance foot ~0, a swing foot 2-4)
+SPEED_SMOOTH_SECONDS = 0.1  # estimated feet jitter: their speed is read from positions smoothed this much
+MIN_RUN_SECONDS = 0.1   # shorter contacts are noise; shorter breaks in a contact are closed
 
 
 def sole_heights(joints: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
@@ -34,9 +36,32 @@ def foot_speeds(joints: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarra
     frames = np.asarray(frames, np.float64)
     if len(frames) < 2:
         return np.zeros((len(frames), 2))
-    balls = joints[:, [LEFT[1], RIGHT[1]], :2]
+    balls = _smoothed(joints[:, [LEFT[1], RIGHT[1]], :2], SPEED_SMOOTH_SECONDS * float(fps))
     t = frames / float(fps)
     return np.linalg.norm(np.gradient(balls, t, axis=0), axis=-1)
+
+
+def _smoothed(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing along axis 0 (sigma in samples), edges by reflection."""
+    if sigma <= 0.5 or len(x) < 3:
+        return x
+    half = min(int(3 * sigma), len(x) - 1)
+    k = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+    k /= k.sum()
+    pad = np.pad(x, [(half, half)] + [(0, 0)] * (x.ndim - 1), mode="reflect")
+    return sum(w * pad[i:i + len(x)] for i, w in enumerate(k))
+
+
+def _cleaned(mask: np.ndarray, n: int) -> np.ndarray:
+    """Breaks of fewer than n frames closed, then runs of fewer than n frames removed."""
+    out = mask.copy()
+    for value, fill in ((False, True), (True, False)):
+        edges = np.diff(np.concatenate([[0], (out == value).astype(np.int8), [0]]))
+        for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            inner = start > 0 and stop < len(out) if value is False else True
+            if stop - start < n and inner:
+                out[start:stop] = fill
+    return out
 
 
 def detect(joints: np.ndarray, frames: np.ndarray, fps: float, scale: np.ndarray | float = 1.0) -> np.ndarray:
@@ -45,4 +70,6 @@ def detect(joints: np.ndarray, frames: np.ndarray, fps: float, scale: np.ndarray
         return np.zeros((0, 2), bool)
     low = sole_heights(joints, scale) < CONTACT_HEIGHT
     slow = foot_speeds(joints, frames, fps) < CONTACT_SPEED
-    return low & slow
+    found = low & slow
+    n = max(2, int(round(MIN_RUN_SECONDS * float(fps))))
+    return np.stack([_cleaned(found[:, k], n) for k in range(2)], axis=1)
