@@ -286,7 +286,7 @@ def camera_angles(cam: np.ndarray) -> tuple[float, float, float]:
     forward = -cam[:3, 2]
     right = cam[:3, 0]
     pitch = -math.degrees(math.asin(np.clip(forward[2], -1, 1)))
-    roll = math.degrees(math.asin(np.clip(right[2], -1, 1)))
+    roll = -math.degrees(math.asin(np.clip(right[2], -1, 1)))  # positive: the camera turned clockwise about its view
     return float(cam[2, 3]), pitch, roll
 
 
