@@ -53,8 +53,8 @@ def scene_motion(people: list[dict], focal: float, height: float, pitch_deg: flo
     """A Motion of the people (dicts of person_joints arguments) seen by the given camera.
 
     Rows hold the true local rotations on the default skeleton; their translations are
-    the truth with the default focal length's depth (as a root fit with a wrong focal
-    length gives). The motion's focal length is the default guess.
+    what a root fit with the default focal length guess gives (the pelvis on its pixel's
+    ray as that focal length reads it). The motion's focal length is that guess.
     """
     rng = np.random.default_rng(seed)
     r_cw = cam.camera_rotation(math.radians(pitch_deg), math.radians(roll_deg))
@@ -76,8 +76,11 @@ def scene_motion(people: list[dict], focal: float, height: float, pitch_deg: flo
         cam_local[:, 0] = r_cw.T @ local[:, 0]
         default_rest = DEFAULT_REST_JOINTS
         posed = forward_kinematics(cam_local, default_rest)
-        pelvis = cam_joints[:, 0] * (guess / focal) / (rest[15, 1] / default_rest[15, 1])
-        trans = pelvis - posed[:, 0]
+        # Where a root fit with the guessed focal length and the default skeleton puts the
+        # pelvis: on the ray of its pixel (as the guess reads it), at the depth its size says.
+        depth = cam_joints[:, 0, 2] * (guess / focal) / (rest[15, 1] / default_rest[15, 1])
+        ray = np.concatenate([(uv[:, 0] - [W / 2, H / 2]) / guess, np.ones((frames, 1))], axis=1)
+        trans = ray * depth[:, None] - posed[:, 0]
         lo, hi = uv.min(1), uv.max(1)
         parts.append(dict(frame_ids=np.arange(frames, dtype=np.int32), track_ids=np.full(frames, track + 1, np.int32),
                           poses=rotations.matrix_to_axis_angle(cam_local).reshape(frames, 72),
