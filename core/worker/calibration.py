@@ -50,6 +50,7 @@ PIXEL_NOISE = 0.02          # a head's pixel error as a share of the person's pi
 ROBUST_SCALE = 2.5          # residuals beyond this many PIXEL_NOISE count linearly (soft L1)
 UPRIGHT_RATIO = 0.85        # ankle-to-head length / rest length: below, not standing upright
 UPRIGHT_ANGLE = math.radians(45.0)  # body axis to the fitted vertical: beyond, not upright
+REFIT_BELOW = 0.95          # share of upright rows below which the fit is run again on those alone
 MAX_OBSERVATIONS = 400
 TRACK_SAMPLES = 10
 MIN_OBSERVATIONS = 20
@@ -197,7 +198,7 @@ def _fit(obs: Observations, principal: np.ndarray, focal0: float, fixed_focal: f
     def solve(o, x0, nfev):
         try:
             return least_squares(_residuals, x0, bounds=(lo, hi), loss="soft_l1", f_scale=ROBUST_SCALE,
-                                 args=(o,) + args, max_nfev=nfev, x_scale="jac")
+                                 args=(o,) + args, max_nfev=nfev, x_scale="jac", tr_solver="lsmr")
         except (ValueError, np.linalg.LinAlgError):
             return None
 
@@ -273,7 +274,7 @@ def estimate_camera(motion, focal: float | None = None, default_focal: float | N
     axis = obs.body / np.linalg.norm(obs.body, axis=1, keepdims=True)
     upright = axis @ cam.up_in_camera(pitch, roll) > math.cos(UPRIGHT_ANGLE)
     upright_share = float(upright.mean())
-    if upright.sum() >= MIN_OBSERVATIONS and not upright.all():
+    if upright.sum() >= MIN_OBSERVATIONS and upright_share < REFIT_BELOW:
         sub = obs.subset(upright)
         refit = _fit(sub, principal, focal0, fixed)  # a track left without rows keeps its prior
         if refit is not None:
