@@ -2,22 +2,26 @@
 static camera, fitted jointly from every track of a clip.
 
 The evidence is what single-view metrology uses for pedestrians: people stand on one
-floor and stand upright, so each upright person's head is straight above their ankles,
-by their body height (lines from ankles to heads meet at the vertical vanishing point,
-and their lengths shrink with distance as the floor's perspective says). One observation
-is a row of a track with its ankle and head pixels and how upright its estimated 3D pose
-is; the unknowns are the focal length, pitch, roll, camera height and each person's
-body scale. Body height comes from a human prior (log-normal around the default
-skeleton's 1.68 m, 6 % spread), which also sets the scene's metric scale.
+floor, upright, with a human body height, so their sizes in the picture shrink with
+distance as the floor's perspective says and their bodies point at the vertical
+vanishing point. One observation is a row of a track: the pixels of its feet (ankles and
+toe tips) and head (ears), and its estimated 3D body (feet to head, camera axes). The
+model puts the feet on the floor along their pixel's ray, the head at the feet plus the
+estimated body scaled by the person's body scale, and compares the head's projection with
+its pixel; a prior keeps the bodies near the vertical (people lean by a few degrees). The
+unknowns are the focal length, pitch, roll, camera height and each person's body scale,
+whose prior (log-normal around the default skeleton's 1.68 m, 6 % spread) also sets the
+scene's metric scale.
 
 The fit is scipy's robust nonlinear least squares (soft-L1 loss) from several starts;
 rows that do not fit (people sitting, bending or lying, a wrong landmark) weigh little,
 and rows whose estimated body axis is far from the fitted vertical are dropped before a
-second fit. The parameters' spread comes from the fit's Jacobian. When the focal length
-is not told by the evidence (a nearly level camera: vertical lines stay parallel) it is
-held at its prior (the given or default focal length) and a warning says so; with too
-little evidence (few upright rows, one spot of the floor) the estimate is None and the
-caller falls back.
+second fit. Each track counts as a few independent observations at most (its errors
+last), and the parameters' spread comes from the fit's Jacobian. When the focal length
+is not told by the evidence (a nearly level camera or far people: focal length and
+camera height trade off) it is held at its prior (the given or default focal length) and
+a warning says so; with too little evidence (few usable rows, one spot of the floor) the
+estimate is None and the caller falls back.
 """
 from __future__ import annotations
 
