@@ -15,6 +15,8 @@ FOOT_JOINTS = (LEFT, RIGHT)
 SOLE_OFFSETS = np.array([0.10, 0.045])
 CONTACT_HEIGHT = 0.08   # m: the sole's height above the floor below which a foot may be planted
 CONTACT_SPEED = 0.5     # m/s: smoothed horizontal speed below which it is (a stance foot ~0, a swing foot 2-4)
+LOWER_MARGIN = 0.03     # m: a foot this much lower than the other one is the supporting foot
+LOWER_FOOT_SPEED = 1.0  # m/s: the supporting foot's speed may read up to this (estimate noise)
 SPEED_SMOOTH_SECONDS = 0.1  # estimated feet jitter: their speed is read from positions smoothed this much
 MIN_RUN_SECONDS = 0.1   # shorter contacts are noise; shorter breaks in a contact are closed
 
@@ -68,8 +70,12 @@ def detect(joints: np.ndarray, frames: np.ndarray, fps: float, scale: np.ndarray
     """[F, 2] bool: left and right foot planted, from world joints [F, 24, 3] of one track."""
     if len(joints) == 0:
         return np.zeros((0, 2), bool)
-    low = sole_heights(joints, scale) < CONTACT_HEIGHT
-    slow = foot_speeds(joints, frames, fps) < CONTACT_SPEED
-    found = low & slow
+    heights = sole_heights(joints, scale)
+    speeds = foot_speeds(joints, frames, fps)
+    low = heights < CONTACT_HEIGHT
+    # The clearly lower foot bears the weight; its speed may read higher than a planted
+    # foot's should, from the estimate's noise, but not as fast as a swinging foot.
+    lower = heights <= heights[:, ::-1] - LOWER_MARGIN
+    found = low & ((speeds < CONTACT_SPEED) | (lower & (speeds < LOWER_FOOT_SPEED)))
     n = max(2, int(round(MIN_RUN_SECONDS * float(fps))))
     return np.stack([_cleaned(found[:, k], n) for k in range(2)], axis=1)

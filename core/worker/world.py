@@ -10,7 +10,9 @@ Runs after estimation (api.estimate_video). In order:
 3. rows that cannot be (a root far off its track's path, a body upside down) are dropped;
    a track is split where a gap is longer than the import bridges, so no pose is ever
    held across a gap;
-4. foot contacts (core.common.contacts) and the world fields of `vtm.motion/2`.
+4. foot contacts (core.common.contacts); while a foot is planted the root moves with the
+   legs, not with the root fit's noise (the planted foot stays put), and the world fields
+   of `vtm.motion/2`.
 Rows stay in the camera frame (poses and trans as in /1); `camera_to_world` places them.
 """
 from __future__ import annotations
@@ -41,6 +43,7 @@ DEPTH_SMOOTH_SECONDS = 0.2
 OUTLIER_WINDOW_SECONDS = 1.0   # a root is compared with its track's median path over this window
 OUTLIER_DISTANCE = 1.0         # m off that path (plus what walking fast covers in the window)
 MAX_SPEED = 8.0                # m/s: faster than any walker or runner
+PLANT_SMOOTH_SECONDS = 0.07   # the planted-feet correction of the root is smoothed this much
 UPSIDE_DOWN = -0.3             # body axis (pelvis to neck) . up below this: the pose is flipped
 
 
@@ -236,14 +239,44 @@ def _split_at_gaps(motion: Motion) -> tuple[Motion, dict[int, int]]:
     return moved.select(order), split
 
 
+def _planted_roots(motion: Motion, world: World, found: np.ndarray) -> Motion:
+    """Roots moved over the floor so that planted feet stay put: while a foot is planted the
+    root follows the pose's own leg motion instead of the (noisier) root fit; between
+    contacts the correction is interpolated, so the path stays continuous."""
+    joints = world_joints(motion, world)
+    rot = world.camera_to_world[:3, :3]
+    trans = motion.trans.astype(np.float64).copy()
+    for t in motion.track_list():
+        rows = motion.rows_of_track(t)
+        planted = found[rows]
+        if len(rows) < 3 or not planted.any():
+            continue
+        total, count = np.zeros((len(rows), 2)), np.zeros(len(rows))
+        for side, ball in enumerate((contact_rules.LEFT[1], contact_rules.RIGHT[1])):
+            edges = np.diff(np.concatenate([[0], planted[:, side].astype(np.int8), [0]]))
+            for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+                feet = joints[rows[start:stop], ball, :2]
+                total[start:stop] += np.median(feet, axis=0) - feet
+                count[start:stop] += 1
+        have = count > 0
+        frames = motion.frame_ids[rows].astype(np.float64)
+        shift = np.stack([np.interp(frames, frames[have], total[have, k] / count[have]) for k in range(2)], axis=1)
+        shift = temporal.local_linear(shift, frames, PLANT_SMOOTH_SECONDS * motion.fps, np.ones(len(rows)))
+        world_shift = np.concatenate([shift, np.zeros((len(rows), 1))], axis=1)
+        trans[rows] += world_shift @ rot                      # world -> camera frame (a rotation)
+    return dataclasses.replace(motion, trans=trans.astype(np.float32))
+
+
 def _with_world(motion: Motion, world: World, summary: dict) -> Motion:
-    """The `vtm.motion/2` fields: one camera row per frame with rows, the floor, contacts."""
+    """The `vtm.motion/2` fields: one camera row per frame with rows, the floor, contacts;
+    the roots moved so planted feet stay put."""
     joints = world_joints(motion, world)
     found = np.zeros((motion.num_rows, 2), bool)
     scale = np.array([world.scales.get(int(t), 1.0) for t in motion.track_ids])
     for t in motion.track_list():
         rows = motion.rows_of_track(t)
         found[rows] = contact_rules.detect(joints[rows], motion.frame_ids[rows], motion.fps, scale[rows])
+    motion = _planted_roots(motion, world, found)
     frames = np.unique(motion.frame_ids).astype(np.int32)
     width, height = motion.image_size
     k = np.tile(cam.intrinsics(world.focal, width, height), (len(frames), 1))

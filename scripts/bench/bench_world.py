@@ -3,7 +3,7 @@
 and on real footage.
 
     python scripts/bench/bench_world.py [--cases 12] [--seed 0] [--noise 0.01]
-    python scripts/bench/bench_world.py --real-motion motion.npz      (a worker's motion of real footage)
+    python scripts/bench/bench_world.py --real-motion motion.npz [--place]   (a worker's motion of real footage)
     python scripts/bench/bench_world.py --real-video vtest.avi [--end-frame 200]   (runs the worker first)
 
 Generated scenes (fast mode): people driven by retargeted CMU motion capture (walking,
@@ -391,13 +391,26 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--noise", type=float, default=0.01, help="landmark noise, fraction of the person's pixel height")
     p.add_argument("--real-motion", type=Path, help="consistency figures of a motion file of real footage")
+    p.add_argument("--place", action="store_true",
+                   help="with --real-motion: run the worker's world stage on the file first (a /1 file of the "
+                        "same estimator: what the worker writes now)")
     p.add_argument("--real-video", type=Path, help="run the worker on a real video first")
     p.add_argument("--end-frame", type=int, default=200)
     args = p.parse_args()
     from video_to_motion.core.common.motion import read_motion
 
     if args.real_motion:
-        real_figures(read_motion(args.real_motion), str(args.real_motion.name))
+        motion = read_motion(args.real_motion)
+        label = str(args.real_motion.name)
+        if args.place:
+            stage = world_stage()
+            if stage is None:
+                print("this code has no world stage", file=sys.stderr)
+                return 2
+            from video_to_motion.core.worker.api import SilentEvents
+
+            motion, label = stage(motion, None, SilentEvents()), label + " + world stage"
+        real_figures(motion, label)
         return 0
     if args.real_video:
         from video_to_motion.core.common.options import WorkerOptions
