@@ -42,7 +42,9 @@ FLOOR_HEIGHT_NOISE = 0.04      # m: how far a planted sole may sit off the floor
 DEPTH_SMOOTH_SECONDS = 0.2
 OUTLIER_WINDOW_SECONDS = 1.0   # a root is compared with its track's median path over this window
 OUTLIER_DISTANCE = 1.0         # m off that path (plus what walking fast covers in the window)
+SCALE_RANGE = (0.8, 1.25)      # body scales (x 1.68 m) a person may get: 1.34-2.1 m
 MAX_SPEED = 8.0                # m/s: faster than any walker or runner
+MAX_PLANT_SHIFT = 0.1          # m: the most the root is moved to keep a planted foot still
 PLANT_SMOOTH_SECONDS = 0.07   # the planted-feet correction of the root is smoothed this much
 UPSIDE_DOWN = -0.3             # body axis (pelvis to neck) . up below this: the pose is flipped
 
@@ -140,7 +142,7 @@ def place_people(motion: Motion, options=None, events=None) -> Motion:
         return motion
     focal = getattr(options, "focal_length", None) if options is not None else None
     world = find_world(motion, focal, events)
-    motion = _placed(motion, world)
+    motion, world.scales = _placed(motion, world)
     motion, dropped = _without_outliers(motion, world)
     motion, split = _split_at_gaps(motion)
     summary = world.summary()
@@ -151,30 +153,48 @@ def place_people(motion: Motion, options=None, events=None) -> Motion:
     return _with_world(motion, world, summary)
 
 
-def _placed(motion: Motion, world: World) -> Motion:
-    """Rows rescaled to each person's body and moved along their pelvis ray onto the floor."""
+def _placed(motion: Motion, world: World) -> tuple[Motion, dict[int, float]]:
+    """Rows rescaled to each person's body and moved along their pelvis ray onto the floor.
+
+    A person's scale is the one at which the depth their skeleton's size gives (the root
+    fit's, which matches their landmarks) puts their feet on the floor, as a median over
+    their rows: scaling body and depth together keeps the picture, so the skeleton still
+    lands on its landmarks. Then each row's depth blends that size depth with the depth
+    at which its lower foot stands on the floor, by how well each is known.
+    """
     f_old, f_new = float(motion.focal_length), float(world.focal)
-    width, height = motion.image_size
-    principal = np.array([width / 2.0, height / 2.0])
     up, cam_height = world.up, world.height
-    rest = motion.rest_joints.astype(np.float64).copy()
-    scale = np.array([world.scales.get(int(t), 1.0) for t in motion.track_ids])
-    rest *= scale[:, None, None]
     old_pelvis = motion.trans.astype(np.float64) + motion.rest_joints[:, 0].astype(np.float64)
     pixel = f_old * old_pelvis[:, :2] / np.maximum(old_pelvis[:, 2:], 1e-6)       # relative to the principal point
     ray = np.concatenate([pixel / f_new, np.ones((len(pixel), 1))], axis=1)   # depth 1 along the pelvis ray
-    z_size = old_pelvis[:, 2] * (f_new / f_old) * scale
-    posed = posed_joints(motion, rest, np.zeros((motion.num_rows, 3)))
-    # Pelvis height above the floor when the lowest foot joint rests on its sole.
-    heights = posed[:, list(FEET)] @ up - SOLE_HEIGHTS[None] * scale[:, None]
-    pelvis_height = posed[:, 0] @ up - heights.min(axis=1)
     down = ray @ up
+    z_unit = old_pelvis[:, 2] * (f_new / f_old)         # the size depth of a default-size body
+    # Pelvis height above the floor, for the rows' own skeleton, when the lowest foot
+    # joint rests on its sole.
+    posed = posed_joints(motion, None, np.zeros((motion.num_rows, 3)))
+    heights = posed[:, list(FEET)] @ up - SOLE_HEIGHTS[None]
+    pelvis_unit = posed[:, 0] @ up - heights.min(axis=1)
+    # Scale s with s * pelvis_unit - h = s * z_unit * down (feet on the floor at the size depth).
     with np.errstate(divide="ignore", invalid="ignore"):
-        z_floor = (pelvis_height - cam_height) / down
-    ok = np.isfinite(z_floor) & (z_floor > 0.3)
+        fit = cam_height / (pelvis_unit - z_unit * down)
+    scales: dict[int, float] = {}
+    on_floor = np.ones(motion.num_rows, bool)
+    for t in motion.track_list():
+        rows = motion.rows_of_track(t)
+        good = fit[rows][np.isfinite(fit[rows]) & (fit[rows] > 0)]
+        wanted = float(np.median(good)) if good.size else world.scales.get(int(t), 1.0)
+        scales[int(t)] = float(np.clip(wanted, *SCALE_RANGE))
+        # No human body puts this track's feet on the floor where its picture says it is
+        # (a thing lying on the ground, a person on a wall): it keeps its picture.
+        on_floor[rows] = SCALE_RANGE[0] <= wanted <= SCALE_RANGE[1]
+    scale = np.array([scales[int(t)] for t in motion.track_ids])
+    rest = motion.rest_joints.astype(np.float64) * scale[:, None, None]
+    z_size = z_unit * scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z_floor = (pelvis_unit * scale - cam_height) / down
+    ok = np.isfinite(z_floor) & (z_floor > 0.3) & on_floor
     var_size = (SIZE_DEPTH_NOISE * z_size) ** 2
-    var_floor = np.where(ok, (FLOOR_HEIGHT_NOISE / np.maximum(np.abs(down), 1e-9)) ** 2, np.inf)
-    w_floor = np.where(ok, 1.0 / var_floor, 0.0)
+    w_floor = np.where(ok, (np.abs(down) / FLOOR_HEIGHT_NOISE) ** 2, 0.0)
     z = (z_size / var_size + np.where(ok, z_floor, 0.0) * w_floor) / (1.0 / var_size + w_floor)
     z = np.maximum(z, 0.3)
     frames = motion.frame_ids.astype(np.float64)
@@ -185,10 +205,10 @@ def _placed(motion: Motion, world: World) -> Motion:
             log_z = temporal.robust_smooth(np.log(z[rows])[:, None], frames[rows], sigma, np.ones(len(rows)),
                                            0.05)[:, 0]
             z[rows] = np.exp(log_z)
-    pelvis = ray * z[:, None]
-    trans = pelvis - rest[:, 0]
-    return dataclasses.replace(motion, focal_length=f_new, trans=trans.astype(np.float32),
-                               rest_joints=rest.astype(np.float32))
+    trans = ray * z[:, None] - rest[:, 0]
+    placed = dataclasses.replace(motion, focal_length=f_new, trans=trans.astype(np.float32),
+                                 rest_joints=rest.astype(np.float32))
+    return placed, scales
 
 
 def world_joints(motion: Motion, world: World) -> np.ndarray:
@@ -262,6 +282,9 @@ def _planted_roots(motion: Motion, world: World, found: np.ndarray) -> Motion:
         frames = motion.frame_ids[rows].astype(np.float64)
         shift = np.stack([np.interp(frames, frames[have], total[have, k] / count[have]) for k in range(2)], axis=1)
         shift = temporal.local_linear(shift, frames, PLANT_SMOOTH_SECONDS * motion.fps, np.ones(len(rows)))
+        # A planted foot jitters by centimetres; more is a wrong contact, not jitter.
+        size = np.linalg.norm(shift, axis=1, keepdims=True)
+        shift *= np.minimum(1.0, MAX_PLANT_SHIFT / np.maximum(size, 1e-9))
         world_shift = np.concatenate([shift, np.zeros((len(rows), 1))], axis=1)
         trans[rows] += world_shift @ rot                      # world -> camera frame (a rotation)
     return dataclasses.replace(motion, trans=trans.astype(np.float32))
