@@ -42,7 +42,8 @@ FLOOR_HEIGHT_NOISE = 0.04      # m: how far a planted sole may sit off the floor
 DEPTH_SMOOTH_SECONDS = 0.2
 OUTLIER_WINDOW_SECONDS = 1.0   # a root is compared with its track's median path over this window
 OUTLIER_DISTANCE = 1.0         # m off that path (plus what walking fast covers in the window)
-SCALE_RANGE = (0.8, 1.25)      # body scales (x 1.68 m) a person may get: 1.34-2.1 m
+SCALE_RANGE = (0.7, 1.4)       # body scales (x 1.68 m) a person may get: 1.18-2.35 m (a child to a
+                               # tall adult; a calibration error also shows here)
 MAX_SPEED = 8.0                # m/s: faster than any walker or runner
 MAX_PLANT_SHIFT = 0.1          # m: the most the root is moved to keep a planted foot still
 PLANT_SMOOTH_SECONDS = 0.07   # the planted-feet correction of the root is smoothed this much
@@ -178,21 +179,18 @@ def _placed(motion: Motion, world: World) -> tuple[Motion, dict[int, float]]:
     with np.errstate(divide="ignore", invalid="ignore"):
         fit = cam_height / (pelvis_unit - z_unit * down)
     scales: dict[int, float] = {}
-    on_floor = np.ones(motion.num_rows, bool)
     for t in motion.track_list():
         rows = motion.rows_of_track(t)
         good = fit[rows][np.isfinite(fit[rows]) & (fit[rows] > 0)]
         wanted = float(np.median(good)) if good.size else world.scales.get(int(t), 1.0)
+        # Beyond a human range the feet still go on the floor, the picture matches less.
         scales[int(t)] = float(np.clip(wanted, *SCALE_RANGE))
-        # No human body puts this track's feet on the floor where its picture says it is
-        # (a thing lying on the ground, a person on a wall): it keeps its picture.
-        on_floor[rows] = SCALE_RANGE[0] <= wanted <= SCALE_RANGE[1]
     scale = np.array([scales[int(t)] for t in motion.track_ids])
     rest = motion.rest_joints.astype(np.float64) * scale[:, None, None]
     z_size = z_unit * scale
     with np.errstate(divide="ignore", invalid="ignore"):
         z_floor = (pelvis_unit * scale - cam_height) / down
-    ok = np.isfinite(z_floor) & (z_floor > 0.3) & on_floor
+    ok = np.isfinite(z_floor) & (z_floor > 0.3)
     var_size = (SIZE_DEPTH_NOISE * z_size) ** 2
     w_floor = np.where(ok, (np.abs(down) / FLOOR_HEIGHT_NOISE) ** 2, 0.0)
     z = (z_size / var_size + np.where(ok, z_floor, 0.0) * w_floor) / (1.0 / var_size + w_floor)
