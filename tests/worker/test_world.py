@@ -117,3 +117,17 @@ def test_a_person_lying_down_the_whole_clip_gives_a_warning_and_no_upside_down_s
     assert m[2, 3] > 0                                       # the camera above the floor
     down = m[:3, :3] @ np.array([0.0, 1.0, 0.0])             # the image's down direction in the world
     assert down[2] < 0.5
+
+
+@pytest.mark.parametrize("pitch, height, depths", [(80.0, 10.0, (0.5, 4.0)), (-20.0, 1.0, (4.0, 12.0))])
+def test_a_camera_looking_nearly_straight_down_or_up_is_found(pitch, height, depths):
+    rng = np.random.default_rng(3)
+    people = [dict(start_xy=(rng.uniform(-2, 2), rng.uniform(*depths)), velocity_xy=(0.5, 0.3),
+                   yaw=float(rng.uniform(0, 6)), scale=1.0) for _ in range(4)]
+    motion = scene_motion(people, 1000.0, height, pitch, 0.0, noise_px=1.0)
+    events = Events()
+    placed = place_people(motion, None, events)
+    camera = [i["camera"] for i in events.infos if "camera" in i][0]
+    assert camera["source"] == "people"
+    assert abs(camera["pitch_deg"] - pitch) < 3.0 and abs(camera["camera_height_m"] / height - 1) < 0.1
+    assert placed.camera_to_world[0, 2, 3] > 0
