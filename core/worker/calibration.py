@@ -43,6 +43,7 @@ MIN_VISIBILITY = 0.5
 # Height above the sole of the ankle and toe-ball joints of a flat foot (default skeleton, m).
 SOLE_HEIGHTS = np.array([0.10, 0.10, 0.045, 0.045])
 HEIGHT_SPREAD = 0.06        # log-normal spread of adult body heights
+UNEVEN_SPREAD = 2 * HEIGHT_SPREAD  # fitted heights spread beyond this: the people are not on one plane
 FOCAL_SPREAD = 0.7          # log spread of the focal prior (weak: the evidence should decide)
 ROLL_SPREAD = math.radians(10.0)
 LEAN_SPREAD = math.radians(10.0)  # how far people stand from the vertical (walking, posture)
@@ -302,6 +303,11 @@ def estimate_camera(motion, focal: float | None = None, default_focal: float | N
     if upright_share < 0.5:
         warnings.append(f"most people do not stand upright ({100 * upright_share:.0f} % of the rows): lying or "
                         "sitting people say little about the floor")
+    logs = np.asarray(log_s, np.float64)
+    if len(logs) >= 3 and np.std(logs) > UNEVEN_SPREAD:
+        warnings.append(f"the people's sizes fit one flat floor only if their heights differ by "
+                        f"{100 * np.std(logs):.0f} % (people differ by about {100 * HEIGHT_SPREAD:.0f} %): a slope, "
+                        "stairs, or children among adults? the floor is a compromise")
     if inliers < 0.6 * len(obs.rows):
         warnings.append(f"only {100 * inliers / len(obs.rows):.0f} % of the rows fit one floor: a slope, stairs or "
                         "people off the ground? the floor is a compromise")

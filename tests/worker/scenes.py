@@ -32,8 +32,9 @@ def standing_pose(frames: int, phase: float = 0.0, walk: bool = True) -> np.ndar
 
 
 def person_joints(poses: np.ndarray, start_xy, velocity_xy, yaw: float, scale: float,
-                  lying: bool = False, fps: float = 30.0):
-    """World joints [F, 24, 3] (feet on Z = 0), world root rotations [F, 3, 3] and rest [24, 3]."""
+                  lying: bool = False, fps: float = 30.0, lift: float = 0.0):
+    """World joints [F, 24, 3] (feet on Z = `lift`: 0 is the floor), world root rotations
+    [F, 3, 3] and rest [24, 3]."""
     n = len(poses)
     rest = DEFAULT_REST_JOINTS * scale
     local = rotations.axis_angle_to_matrix(poses)
@@ -42,7 +43,7 @@ def person_joints(poses: np.ndarray, start_xy, velocity_xy, yaw: float, scale: f
         turn = turn @ rotations.axis_angle_to_matrix(np.array([-math.pi / 2, 0.0, 0.0]))
     local[:, 0] = turn @ local[:, 0]
     joints = forward_kinematics(local, rest)
-    joints[..., 2] -= joints[:, (7, 8, 10, 11), 2].min() - 0.045 * scale
+    joints[..., 2] -= joints[:, (7, 8, 10, 11), 2].min() - 0.045 * scale - lift
     path = np.asarray(start_xy, float) + np.arange(n)[:, None] / fps * np.asarray(velocity_xy, float)
     joints[..., :2] += path[:, None]
     return joints, local, rest

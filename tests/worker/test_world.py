@@ -131,3 +131,17 @@ def test_a_camera_looking_nearly_straight_down_or_up_is_found(pitch, height, dep
     assert camera["source"] == "people"
     assert abs(camera["pitch_deg"] - pitch) < 3.0 and abs(camera["camera_height_m"] / height - 1) < 0.1
     assert placed.camera_to_world[0, 2, 3] > 0
+
+
+def test_people_on_two_levels_give_a_warning_and_a_camera_above_the_floor():
+    people = crowd(6)
+    for k, person in enumerate(people):
+        person["lift"] = 1.5 * (k % 2)          # every other person on a platform 1.5 m high
+    motion = scene_motion(people, 1000.0, 5.0, 30.0, 0.0, noise_px=1.0)
+    events = Events()
+    placed = place_people(motion, None, events)
+    assert any("not" in w and "floor" in w or "slope" in w for w in events.warnings), events.warnings
+    assert placed.camera_to_world[0, 2, 3] > 1.0
+    flat = Events()
+    place_people(scene_motion(crowd(6), 1000.0, 5.0, 30.0, 0.0, noise_px=1.0), None, flat)
+    assert not any("slope" in w for w in flat.warnings)
