@@ -1,6 +1,6 @@
 """Motion file -> armatures with keys, a matching camera, and an optional skinned mesh.
 
-All the maths (keys, smoothing, floor) is numpy in core.retarget/core.ground and runs
+All the maths (keys, smoothing, the world and foot locking) is numpy in core.common and runs
 before the scene is touched; this module only creates datablocks. Everything it creates
 is recorded, so a failure part-way removes it all and restores the scene settings: the
 scene is left as it was. Existing objects, actions and names are never changed (new
@@ -15,13 +15,11 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..core.common import ground as ground_fit
-from ..core.common import keyframes
+from ..core.common import keyframes, world
 from ..core.common.mesh_file import read_mesh_file
 from ..core.common.motion import Motion, read_motion
 from ..core.common.options import ImportSettings
 from ..core.common.skeleton import JOINT_NAMES, PARENTS
-from ..core.common.smoothing import OneEuro
 from . import common
 from .animation import CONSTANT, LINEAR, ActionWriter
 from .mesh import build_body_mesh
@@ -196,7 +194,7 @@ def build_camera(collection, name: str, motion: Motion, matrix: np.ndarray, vide
     cam = created.add(bpy.data.cameras.new(name))
     cam.sensor_fit = "AUTO"
     cam.sensor_width = 36.0
-    cam.lens = keyframes.camera_lens_mm(motion.focal_length, width, height, 36.0)
+    cam.lens = keyframes.camera_lens_mm(motion.focal_length, width, height, 36.0)  # /2: the calibrated focal
     cam.clip_start, cam.clip_end = 0.05, 1000.0
     obj = created.add(bpy.data.objects.new(name, cam))
     collection.objects.link(obj)
@@ -238,19 +236,10 @@ def import_motion(context, motion: Motion | str | os.PathLike, options: ImportOp
 
     # Numpy first: a failure here has not touched the scene.
     tracks = keyframes.select_tracks(motion, options.people)
-    root = OneEuro.from_strength(options.root_smoothing)
-    rot = OneEuro.from_strength(options.rotation_smoothing)
     gap = keyframes.max_gap_frames(motion.fps, options.max_gap_seconds)
-    all_keys = [keyframes.track_keys(motion, t, root, rot, gap) for t in tracks]
-    warnings: list[str] = []
-    ground = None
-    if options.ground:
-        points = [ground_fit.contact_points(keyframes.world_joints(k, ground_fit.FEET), motion.fps) for k in all_keys]
-        try:
-            ground = ground_fit.floor_transform(ground_fit.fit_floor(np.concatenate(points)))
-        except ground_fit.GroundError as exc:
-            warnings.append(f"ground alignment skipped: {exc}")
-    arm_matrix, cam_matrix = keyframes.object_matrices(ground)
+    placed = world.import_world(motion, tracks, options, gap)
+    all_keys, ground, warnings = placed.keys, placed.ground, list(placed.warnings)
+    arm_matrix, cam_matrix = placed.armature_matrices[0], placed.camera_matrix
     mesh_data = None
     if options.mesh_file:
         mesh_data = read_mesh_file(options.mesh_file)

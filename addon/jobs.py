@@ -69,7 +69,8 @@ def request_from_context(context) -> RunRequest:
     output = str(common.user_folder("motions") / f"{stem}_{unique}.npz")
     people = {"LARGEST": "largest", "ALL": "all"}.get(settings.people, str(settings.track_id))
     options = ImportOptions(people=people, root_smoothing=settings.root_smoothing,
-                            rotation_smoothing=settings.rotation_smoothing, ground=settings.ground,
+                            rotation_smoothing=settings.rotation_smoothing, foot_lock=settings.foot_lock,
+                            ground=settings.ground,
                             camera=settings.camera, video=video, name=stem)
     mesh_source = None
     if settings.mesh and smpl_model:

@@ -21,6 +21,14 @@ def build_body_mesh(collection, name: str, mesh: dict, keys, armature_obj, creat
     """A mesh object parented to `armature_obj`, deformed by it. Returns the object."""
     verts = shaped_vertices(mesh, keys.betas)                               # [V, 3] armature space
     joints = mesh["j_regressor"].astype(np.float64) @ verts
+    # The worker scales each person's skeleton to their body height (vtm.motion/2): the
+    # mesh follows, scaled about the pelvis (the regressor's rows sum to one, so its joints
+    # scale with it).
+    rest = np.asarray(keys.rest_joints, np.float64)
+    a, b = joints - joints[0], rest - rest[0]
+    scale = float((a * b).sum() / max((a * a).sum(), 1e-12))
+    verts = (verts - joints[0]) * scale + rest[0]
+    joints = (joints - joints[0]) * scale + rest[0]
     mismatch = float(np.abs(joints - keys.rest_joints).max())
     if mismatch > JOINT_MISMATCH_M:
         warnings.append(f"the SMPL model in the preferences puts joints up to {mismatch * 100:.0f} cm from the "

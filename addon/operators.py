@@ -131,7 +131,8 @@ def options_from_scene(context, video: str | None = None, name: str | None = Non
     people = {"LARGEST": "largest", "ALL": "all"}.get(settings.people, str(settings.track_id))
     prefs = common.preferences()
     options = ImportOptions(people=people, root_smoothing=settings.root_smoothing,
-                            rotation_smoothing=settings.rotation_smoothing, ground=settings.ground,
+                            rotation_smoothing=settings.rotation_smoothing, foot_lock=settings.foot_lock,
+                            ground=settings.ground,
                             camera=settings.camera, video=video, name=name)
     smpl = common.abspath(prefs.smpl_model) if prefs else ""
     if settings.mesh and smpl and os.path.isfile(smpl):

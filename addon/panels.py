@@ -47,6 +47,7 @@ class VTM_PT_main(_VTMPanel, Panel):
         col.enabled = not state.running
         col.prop(settings, "root_smoothing")
         col.prop(settings, "rotation_smoothing")
+        col.prop(settings, "foot_lock")
         col.prop(settings, "ground")
         col.prop(settings, "camera")
         prefs = common.preferences()

@@ -47,6 +47,9 @@ class VTM_SceneSettings(PropertyGroup):
                                   description="Jitter filter on the root translation (0: off)")
     rotation_smoothing: FloatProperty(name="Rotation Smoothing", default=IMPORT_DEFAULT["rotation_smoothing"], min=0.0, max=1.0,
                                       subtype="FACTOR", description="Jitter filter on joint rotations (0: off)")
+    foot_lock: FloatProperty(name="Foot Lock", default=IMPORT_DEFAULT["foot_lock"], min=0.0, max=1.0,
+                             subtype="FACTOR",
+                             description="Keep planted feet in place with leg IK (0: off)")
     ground: BoolProperty(name="Align Ground", default=IMPORT_DEFAULT["ground"],
                          description="Put the floor under the feet at Z = 0 (moves armatures and camera together)")
     mesh: BoolProperty(name="Body Mesh", default=True,

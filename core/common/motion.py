@@ -1,4 +1,4 @@
-"""The motion file contract `vtm.motion/1`: reader, writer, validator, AMASS export.
+"""The motion file contract `vtm.motion/2` (and `/1`): reader, writer, validator, AMASS export.
 
 A motion file is an `.npz` with one row per (track, video frame). numpy only, so the
 Blender add-on imports it directly.
@@ -18,6 +18,17 @@ Keys (extra keys are allowed and ignored):
     rest_joints   float32[N,24,3] SMPL joints of the row's betas at zero pose, zero transl
     bboxes        float32[N,4]  x1, y1, x2, y2 in pixels
     scores        float32[N]
+
+`vtm.motion/2` adds the world the people stand in (required in /2, absent in /1):
+    camera_frame_ids   int32[T]        video frames the camera rows below describe (sorted)
+    camera_intrinsics  float32[T,4]    fx, fy, cx, cy in pixels
+    camera_to_world    float32[T,4,4]  OpenCV camera frame -> world: metres, Z up, the floor at
+                                       Z = 0 (constant for a static camera; a row per frame
+                                       lets a moving camera in without another schema)
+    ground_plane       float32[4]      the floor in the world, (a, b, c, d) with a x + b y + c z = d
+    contacts           bool[N,2]       per row: left and right foot planted on the floor
+    calibration        str             JSON: how the camera was found (source, confidence, ...)
+A /1 file reads as before (the world fields are None); the add-on then fits the floor itself.
 """
 from __future__ import annotations
 
@@ -31,7 +42,9 @@ import numpy as np
 from .atomic import atomic_path
 from .npz import NpzError, read_npz
 
-SCHEMA = "vtm.motion/1"
+SCHEMA_V1 = "vtm.motion/1"
+SCHEMA = "vtm.motion/2"
+SCHEMAS = (SCHEMA_V1, SCHEMA)
 
 # Limits checked before anything is allocated for a motion. Blender's timeline ends at frame
 # 1,048,574 and video frame i is Blender frame i + 1; gaps are filled frame by frame, so the
@@ -42,7 +55,7 @@ MAX_MOTION_BYTES = 2 * 2 ** 30  # all arrays of one file, decompressed (~3 M row
 
 
 class MotionFormatError(ValueError):
-    """A motion file or array set that breaks the `vtm.motion/1` contract."""
+    """A motion file or array set that breaks the `vtm.motion` contract."""
 
 
 # name -> (dtype, shape with "N" for the row count); scalars have shape ().
@@ -58,6 +71,15 @@ ARRAY_FIELDS: dict[str, tuple[np.dtype, tuple]] = {
 }
 SCALAR_FIELDS = ("schema", "estimator", "fps", "focal_length")
 REQUIRED_KEYS = SCALAR_FIELDS + ("image_size",) + tuple(ARRAY_FIELDS)
+# The world of /2: name -> (dtype, shape with "T" for camera rows, "N" for motion rows).
+WORLD_FIELDS: dict[str, tuple[np.dtype, tuple]] = {
+    "camera_frame_ids": (np.dtype(np.int32), ("T",)),
+    "camera_intrinsics": (np.dtype(np.float32), ("T", 4)),
+    "camera_to_world": (np.dtype(np.float32), ("T", 4, 4)),
+    "ground_plane": (np.dtype(np.float32), (4,)),
+    "contacts": (np.dtype(bool), ("N", 2)),
+}
+WORLD_KEYS = tuple(WORLD_FIELDS) + ("calibration",)
 
 
 @dataclasses.dataclass
@@ -77,6 +99,17 @@ class Motion:
     bboxes: np.ndarray
     scores: np.ndarray
     extras: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    # The world (vtm.motion/2); None in a /1 file. Arrays follow WORLD_FIELDS.
+    camera_frame_ids: np.ndarray | None = None
+    camera_intrinsics: np.ndarray | None = None
+    camera_to_world: np.ndarray | None = None
+    ground_plane: np.ndarray | None = None
+    contacts: np.ndarray | None = None
+    calibration: str = ""
+
+    @property
+    def has_world(self) -> bool:
+        return self.camera_to_world is not None
 
     @property
     def num_rows(self) -> int:
@@ -96,6 +129,8 @@ class Motion:
         and are selected with the rows; other extras are kept whole.
         """
         arrays = {k: getattr(self, k)[rows] for k in ARRAY_FIELDS}
+        if self.contacts is not None:
+            arrays["contacts"] = self.contacts[rows]
         n = self.num_rows
         extras = {k: (v[rows] if np.ndim(v) >= 1 and np.shape(v)[0] == n else v) for k, v in self.extras.items()}
         return dataclasses.replace(self, **arrays, extras=extras)
@@ -103,8 +138,12 @@ class Motion:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The exact arrays written to disk (dtypes of the contract)."""
         out: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in self.extras.items()}
+        if self.has_world:
+            for name, (dtype, _) in WORLD_FIELDS.items():
+                out[name] = np.ascontiguousarray(getattr(self, name), dtype=dtype)
+            out["calibration"] = np.array(str(self.calibration))
         out.update(
-            schema=np.array(SCHEMA),
+            schema=np.array(SCHEMA if self.has_world else SCHEMA_V1),
             estimator=np.array(str(self.estimator)),
             fps=np.array(float(self.fps), dtype=np.float64),
             image_size=np.asarray(self.image_size, dtype=np.int32),
@@ -118,7 +157,12 @@ class Motion:
     def from_arrays(cls, arrays: Mapping[str, Any]) -> "Motion":
         """Validate `arrays` against the contract and wrap them."""
         validate_arrays(arrays)
-        extras = {k: np.asarray(v) for k, v in arrays.items() if k not in REQUIRED_KEYS}
+        world = str(arrays["schema"]) == SCHEMA
+        skip = REQUIRED_KEYS + (WORLD_KEYS if world else ())
+        extras = {k: np.asarray(v) for k, v in arrays.items() if k not in skip}
+        fields = {k: np.asarray(arrays[k]) for k in WORLD_FIELDS} if world else {}
+        if world:
+            fields["calibration"] = str(arrays["calibration"])
         return cls(
             estimator=str(arrays["estimator"]),
             fps=float(arrays["fps"]),
@@ -126,6 +170,7 @@ class Motion:
             focal_length=float(arrays["focal_length"]),
             **{k: np.asarray(arrays[k]) for k in ARRAY_FIELDS},
             extras=extras,
+            **fields,
         )
 
 
@@ -137,13 +182,17 @@ def sort_rows(motion: Motion) -> Motion:
 
 def validate_arrays(arrays: Mapping[str, Any]) -> None:
     """Raise MotionFormatError naming the first field that breaks the contract."""
-    missing = [k for k in REQUIRED_KEYS if k not in arrays]
+    schema = np.asarray(arrays["schema"]) if "schema" in arrays else None
+    world = schema is not None and schema.shape == () and schema.dtype.kind in "US" and str(schema) == SCHEMA
+    required = REQUIRED_KEYS + (WORLD_KEYS if world else ())
+    missing = [k for k in required if k not in arrays]
     if missing:
-        raise MotionFormatError(f"missing key(s) {', '.join(missing)}; a {SCHEMA} file needs {', '.join(REQUIRED_KEYS)}")
+        name = SCHEMA if world else "vtm.motion"
+        raise MotionFormatError(f"missing key(s) {', '.join(missing)}; a {name} file needs {', '.join(required)}")
 
-    schema = np.asarray(arrays["schema"])
-    if schema.shape != () or schema.dtype.kind not in "US" or str(schema) != SCHEMA:
-        raise MotionFormatError(f"schema is {_describe(schema)}, expected the string '{SCHEMA}'")
+    if schema.shape != () or schema.dtype.kind not in "US" or str(schema) not in SCHEMAS:
+        raise MotionFormatError(f"schema is {_describe(schema)}, expected one of the strings "
+                                f"{', '.join(repr(s) for s in SCHEMAS)}")
     estimator = np.asarray(arrays["estimator"])
     if estimator.shape != () or estimator.dtype.kind not in "US":
         raise MotionFormatError(f"estimator must be a string, got {_describe(estimator)}")
@@ -194,6 +243,43 @@ def validate_arrays(arrays: Mapping[str, Any]) -> None:
             raise MotionFormatError(
                 f"rows must be sorted by (track, frame) without repeats: rows {i} and {i + 1} "
                 f"(track {tracks[i]} frame {frames[i]}, track {tracks[i + 1]} frame {frames[i + 1]}) are {what}")
+    if world:
+        _validate_world(arrays, n if n is not None else 0)
+
+
+def _validate_world(arrays: Mapping[str, Any], n: int) -> None:
+    """The world fields of a /2 file: shapes, dtypes, finite values, one camera row per frame."""
+    t = np.asarray(arrays["camera_frame_ids"]).shape[0] if np.ndim(arrays["camera_frame_ids"]) == 1 else -1
+    for name, (dtype, shape) in WORLD_FIELDS.items():
+        value = np.asarray(arrays[name])
+        expected = tuple(t if s == "T" else n if s == "N" else s for s in shape)
+        if value.shape != expected:
+            pretty = "[" + ",".join(str(s) for s in shape) + "]"
+            raise MotionFormatError(f"{name} has shape {list(value.shape)}, expected {pretty} with T={t} camera "
+                                    f"rows (from camera_frame_ids) and N={n} rows")
+        if value.dtype != dtype:
+            raise MotionFormatError(f"{name} has dtype {value.dtype}, expected {dtype}")
+        if dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise MotionFormatError(f"{name} holds a non-finite value (NaN or inf)")
+    if t < 1:
+        raise MotionFormatError("camera_frame_ids must name at least one frame")
+    frames = np.asarray(arrays["camera_frame_ids"])
+    if np.any(np.diff(frames) <= 0):
+        raise MotionFormatError("camera_frame_ids must be sorted without repeats")
+    k = np.asarray(arrays["camera_intrinsics"])
+    if np.any(k[:, :2] <= 0):
+        raise MotionFormatError("camera_intrinsics must have positive focal lengths")
+    m = np.asarray(arrays["camera_to_world"], np.float64)
+    r = m[:, :3, :3]
+    if np.abs(r @ np.swapaxes(r, 1, 2) - np.eye(3)).max() > 1e-3 or np.any(np.linalg.det(r) < 0) or \
+            np.abs(m[:, 3] - [0, 0, 0, 1]).max() > 1e-6:
+        raise MotionFormatError("camera_to_world must hold rigid transforms (a rotation and a translation)")
+    plane = np.asarray(arrays["ground_plane"], np.float64)
+    if abs(np.linalg.norm(plane[:3]) - 1.0) > 1e-3:
+        raise MotionFormatError(f"ground_plane's normal must be a unit vector, got {plane[:3].tolist()}")
+    calibration = np.asarray(arrays["calibration"])
+    if calibration.shape != () or calibration.dtype.kind not in "US":
+        raise MotionFormatError(f"calibration must be a string, got {_describe(calibration)}")
 
 
 def _describe(value: np.ndarray) -> str:
@@ -223,7 +309,7 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def read_motion(path: str | os.PathLike) -> Motion:
-    """Load and validate a `vtm.motion/1` file."""
+    """Load and validate a `vtm.motion/1` or `/2` file."""
     arrays = load_arrays(path)
     try:
         return Motion.from_arrays(arrays)

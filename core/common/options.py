@@ -76,6 +76,8 @@ IMPORT = (
     Option("people", people, "all", "all, largest or a track id (default: all)", aliases=("--track",)),
     Option("root_smoothing", strength, 0.5, "jitter filter on the root translation: none or a strength in 0..1"),
     Option("rotation_smoothing", strength, 0.0, "jitter filter on joint rotations: none or a strength in 0..1"),
+    Option("foot_lock", strength, 1.0,
+           "keep planted feet in place (leg IK on the frames a foot is on the floor): none or a strength in 0..1"),
     Option("ground", bool, True, "put the floor under the feet at Z = 0 (--no-ground keeps the camera frame)"),
     Option("camera", bool, True, "add a camera that matches the video (--no-camera: none)"),
     Option("mesh_file", str, None,

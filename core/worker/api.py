@@ -1,8 +1,9 @@
 """The worker's front door: `estimate_video(video, options, events) -> Motion`.
 
 The command line (cli.py), the benchmarks and the tests call it. It opens the video,
-checks the options, runs the chosen estimator and drops tracks posed on a person another
-track holds; writing the motion file is the caller's.
+checks the options, runs the chosen estimator, drops tracks posed on a person another
+track holds and places everyone in one world (world.place_people: the camera from the
+people, the floor, contacts); writing the motion file is the caller's.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..common.motion import Motion
 from ..common.options import WorkerOptions
 from ..estimators import EstimatorError, RunContext, load_estimator_class, resolve_name
 from .same_person import without_repeats
+from .world import place_people
 from .video import probe, resolve_range
 
 log = logging.getLogger("vtm.worker")
@@ -99,4 +101,7 @@ def estimate_video(video: str | os.PathLike, options: WorkerOptions | None = Non
         log.info("dropped track(s) posed on a person another track holds: %s",
                  ", ".join(f"{t} (same as {k})" for t, k in sorted(repeats.items())))
         events.info(same_person={str(t): k for t, k in sorted(repeats.items())})
+    progress("world", 0, 1)
+    motion = place_people(motion, options, events)
+    progress("world", 1, 1)
     return motion

@@ -223,7 +223,9 @@ def case_ground_moves_armatures_and_camera_together(ctx):
     heads_off = world_heads(off.armatures[0], 5)
     view_off = _view(bpy.context.scene, off.camera, heads_off)
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
-    on = importer.import_motion(bpy.context, path, importer.ImportOptions(root_smoothing=0.0, ground=True))
+    # Foot locking off: this case is about the one rigid transform of the floor.
+    on = importer.import_motion(bpy.context, path, importer.ImportOptions(root_smoothing=0.0, ground=True,
+                                                                          foot_lock=0.0))
     g = on.ground
     assert g is not None and not np.allclose(g, np.eye(4))
     np.testing.assert_allclose(g[:3, :3] @ g[:3, :3].T, np.eye(3), atol=1e-9)
@@ -328,3 +330,36 @@ def case_actions_use_the_api_this_blender_has(ctx):
     else:
         assert len(action.fcurves) == len(animation.action_fcurves(action, obj)) > 0
     check_exact(motion, reference, result)
+
+
+def case_world_of_a_v2_file_places_camera_footage_and_people(ctx):
+    """A /2 file's camera goes where the file says (height, pitch), with the file's focal
+    length; the people stand on Z = 0; feet locked by default, and nothing else moves."""
+    import dataclasses
+    import math
+
+    from video_to_motion.core.common import camera as cam
+    from video_to_motion.core.worker.world import place_people
+
+    from worker.scenes import crowd, scene_motion
+
+    motion = scene_motion(crowd(4), 1100.0, 5.0, 30.0, 0.0, frames=30)
+    placed = place_people(motion)
+    assert placed.has_world
+    path = motion_file(ctx, placed)
+    importer = ctx.module("addon.importer")
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    result = importer.import_motion(bpy.context, path, importer.ImportOptions(root_smoothing=0.0))
+    m = np.array(result.camera.matrix_world)
+    file_m = placed.camera_to_world[0].astype(np.float64)
+    assert abs(m[2, 3] - file_m[2, 3]) < 1e-4 and 3.5 < m[2, 3] < 6.5
+    pitch = math.degrees(math.asin(-(-m[2, 2])))              # the camera looks along its -Z
+    assert 26.0 < pitch < 34.0
+    width = placed.image_size[0]
+    assert abs(result.camera.data.lens - placed.focal_length * 36.0 / width) < 1e-3
+    lows = []
+    for obj in result.armatures:
+        for frame in (1, 15, 30):
+            heads = world_heads(obj, frame)
+            lows.append(heads[[10, 11], 2].min())
+    assert np.median(np.abs(np.array(lows) - 0.045)) < 0.03, lows  # toe balls on the floor

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from video_to_motion.core.common import rotations
-from video_to_motion.core.common.motion import (SCHEMA, Motion, MotionFormatError, 
+from video_to_motion.core.common.motion import (SCHEMA, SCHEMA_V1, Motion, MotionFormatError,
                          read_motion, sort_rows, validate_arrays, write_motion)
 from video_to_motion.core.common.keyframes import interpolated_track
 from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS
@@ -42,7 +42,7 @@ def test_round_trip_keeps_every_field(tmp_path):
     assert (back.estimator, back.fps, back.image_size, back.focal_length) == ("test", 29.97, (640, 480), 800.0)
     assert str(back.extras["note"]) == "extra keys survive"
     with np.load(path) as raw:
-        assert str(raw["schema"]) == SCHEMA
+        assert str(raw["schema"]) == SCHEMA_V1  # no world: still a /1 file
         assert raw["image_size"].dtype == np.int32
 
 

@@ -26,19 +26,29 @@ def test_worker_default_estimator_on_real_footage(vtest, offline, tmp_path):
     assert {"detect", "estimate", "write"} <= {e["stage"] for e in events if e["event"] == "progress"}
 
     motion = read_motion(out)
-    assert motion.estimator == "blazepose"
-    assert motion.image_size == (768, 576) and motion.focal_length == pytest.approx(960.0)
+    assert motion.estimator == "blazepose" and motion.has_world
+    # The camera comes from the people (or, with too little evidence, the default guess).
+    camera = info["camera"]
+    assert camera["focal_px"] == pytest.approx(motion.focal_length, rel=1e-3)
+    assert motion.image_size == (768, 576) and 0.5 * 960 < motion.focal_length < 2 * 960
+    assert camera["camera_height_m"] > 1.0 and -10 < camera["pitch_deg"] < 80
     assert len(motion.track_list()) >= 1 and motion.num_rows >= 20
     assert motion.frame_ids.min() >= 0 and motion.frame_ids.max() <= 24
     np.testing.assert_array_equal(motion.betas, 0.0)
-    np.testing.assert_allclose(motion.rest_joints, np.broadcast_to(DEFAULT_REST_JOINTS, motion.rest_joints.shape),
-                               atol=1e-6)
+    # Each person's skeleton: the default one at their own body scale, the same on every row.
+    for t in motion.track_list():
+        rest = motion.rest_joints[motion.rows_of_track(t)]
+        scale = rest[0, 15, 1] / DEFAULT_REST_JOINTS[15, 1]
+        assert 0.6 < scale < 1.6
+        np.testing.assert_allclose(rest, np.broadcast_to(DEFAULT_REST_JOINTS * scale, rest.shape), atol=1e-5)
 
     rot = rotations.axis_angle_to_matrix(motion.poses.reshape(-1, 24, 3).astype(np.float64))
-    joints = forward_kinematics(rot, DEFAULT_REST_JOINTS, motion.trans.astype(np.float64))
-    # Rigid bones, people 5-60 m in front of the camera.
+    joints = forward_kinematics(rot, motion.rest_joints.astype(np.float64), motion.trans.astype(np.float64))
+    # Rigid bones within each track, people 5-60 m in front of the camera.
     bones = np.linalg.norm(joints[:, 1:] - joints[:, PARENTS[1:]], axis=-1)
-    np.testing.assert_allclose(bones, np.broadcast_to(bones[0], bones.shape), atol=1e-5)
+    for t in motion.track_list():
+        b = bones[motion.rows_of_track(t)]
+        np.testing.assert_allclose(b, np.broadcast_to(b[0], b.shape), atol=1e-5)
     assert np.all((joints[:, 0, 2] > 5) & (joints[:, 0, 2] < 60))
     # Walkers stand upright: SMPL's up axis points up the image (-y in the camera frame).
     # (The offline detector also boxes a jacket lying on the lawn, which BlazePose reads

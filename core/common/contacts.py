@@ -1,0 +1,81 @@
+"""Foot contacts: which foot is planted on the floor, frame by frame. numpy only.
+
+A foot is planted when its sole is near the floor and it barely moves over the floor
+(Z up, floor at Z = 0). The worker stores the result in the motion file (`contacts`);
+the import locks planted feet in place (core.common.foot_lock).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# Per foot: the ankle and the toe-ball joint (SMPL), and their height above the sole of
+# a flat foot on the default skeleton (metres; scaled with the body).
+LEFT, RIGHT = (7, 10), (8, 11)
+FOOT_JOINTS = (LEFT, RIGHT)
+SOLE_OFFSETS = np.array([0.10, 0.045])
+CONTACT_HEIGHT = 0.08   # m: the sole's height above the floor below which a foot may be planted
+CONTACT_SPEED = 0.5     # m/s: smoothed horizontal speed below which it is (a stance foot ~0, a swing foot 2-4)
+LOWER_MARGIN = 0.03     # m: a foot this much lower than the other one is the supporting foot
+LOWER_FOOT_SPEED = 1.0  # m/s: the supporting foot's speed may read up to this (estimate noise)
+SPEED_SMOOTH_SECONDS = 0.1  # estimated feet jitter: their speed is read from positions smoothed this much
+MIN_RUN_SECONDS = 0.1   # shorter contacts are noise; shorter breaks in a contact are closed
+
+
+def sole_heights(joints: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """[F, 2] height of each foot's sole above Z = 0: the lower of its ankle and toe ball,
+    less their height above the sole. joints [F, 24, 3] (world), scale [F] or a number."""
+    scale = np.asarray(scale, np.float64).reshape(-1, 1) if np.ndim(scale) else float(scale)
+    out = []
+    for foot in FOOT_JOINTS:
+        z = joints[:, list(foot), 2] - SOLE_OFFSETS[None] * (scale if np.ndim(scale) else scale)
+        out.append(z.min(axis=1))
+    return np.stack(out, axis=1)
+
+
+def foot_speeds(joints: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
+    """[F, 2] horizontal speed (m/s) of each foot's toe ball; frames [F] may have gaps
+    (a difference spans them and is divided by their length)."""
+    frames = np.asarray(frames, np.float64)
+    if len(frames) < 2:
+        return np.zeros((len(frames), 2))
+    balls = _smoothed(joints[:, [LEFT[1], RIGHT[1]], :2], SPEED_SMOOTH_SECONDS * float(fps))
+    t = frames / float(fps)
+    return np.linalg.norm(np.gradient(balls, t, axis=0), axis=-1)
+
+
+def _smoothed(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing along axis 0 (sigma in samples), edges by reflection."""
+    if sigma <= 0.5 or len(x) < 3:
+        return x
+    half = min(int(3 * sigma), len(x) - 1)
+    k = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+    k /= k.sum()
+    pad = np.pad(x, [(half, half)] + [(0, 0)] * (x.ndim - 1), mode="reflect")
+    return sum(w * pad[i:i + len(x)] for i, w in enumerate(k))
+
+
+def _cleaned(mask: np.ndarray, n: int) -> np.ndarray:
+    """Breaks of fewer than n frames closed, then runs of fewer than n frames removed."""
+    out = mask.copy()
+    for value, fill in ((False, True), (True, False)):
+        edges = np.diff(np.concatenate([[0], (out == value).astype(np.int8), [0]]))
+        for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            inner = start > 0 and stop < len(out) if value is False else True
+            if stop - start < n and inner:
+                out[start:stop] = fill
+    return out
+
+
+def detect(joints: np.ndarray, frames: np.ndarray, fps: float, scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """[F, 2] bool: left and right foot planted, from world joints [F, 24, 3] of one track."""
+    if len(joints) == 0:
+        return np.zeros((0, 2), bool)
+    heights = sole_heights(joints, scale)
+    speeds = foot_speeds(joints, frames, fps)
+    low = heights < CONTACT_HEIGHT
+    # The clearly lower foot bears the weight; its speed may read higher than a planted
+    # foot's should, from the estimate's noise, but not as fast as a swinging foot.
+    lower = heights <= heights[:, ::-1] - LOWER_MARGIN
+    found = low & ((speeds < CONTACT_SPEED) | (lower & (speeds < LOWER_FOOT_SPEED)))
+    n = max(2, int(round(MIN_RUN_SECONDS * float(fps))))
+    return np.stack([_cleaned(found[:, k], n) for k in range(2)], axis=1)

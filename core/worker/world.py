@@ -1,0 +1,308 @@
+"""The worker's world stage: one static camera, one floor, every person placed on it.
+
+Runs after estimation (api.estimate_video). In order:
+1. the camera from the people (core.worker.calibration): focal length (unless given),
+   height, pitch and roll; with too little evidence the floor is fitted to the estimated
+   feet as the import did before, and a warning says so;
+2. each person scaled (their fitted body height) and placed at the depth where their
+   lower foot stands on the floor, blended with the depth the skeleton's size gives (the
+   floor says little about people seen near the horizon);
+3. rows that cannot be (a root far off its track's path, a body upside down) are dropped;
+   a track is split where a gap is longer than the import bridges, so no pose is ever
+   held across a gap;
+4. foot contacts (core.common.contacts); while a foot is planted the root moves with the
+   legs, not with the root fit's noise (the planted foot stays put), and the world fields
+   of `vtm.motion/2`.
+Rows stay in the camera frame (poses and trans as in /1); `camera_to_world` places them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+
+import numpy as np
+
+from ..common import camera as cam
+from ..common import contacts as contact_rules
+from ..common import ground, rotations
+from ..common.keyframes import max_gap_frames
+from ..common.motion import Motion
+from ..common.skeleton import forward_kinematics
+from ..estimators.blazepose import temporal
+from .calibration import SOLE_HEIGHTS, CameraEstimate, estimate_camera
+
+log = logging.getLogger("vtm.world")
+
+FEET = (7, 8, 10, 11)          # ankles and toe balls (SOLE_HEIGHTS above a flat sole)
+MIN_CONFIDENCE = 0.15          # below: the people's camera is not trusted, the feet's floor is used
+SIZE_DEPTH_NOISE = 0.05        # relative error of a depth read from the skeleton's size
+FLOOR_HEIGHT_NOISE = 0.04      # m: how far a planted sole may sit off the floor (pose and landmark error)
+DEPTH_SMOOTH_SECONDS = 0.2
+OUTLIER_WINDOW_SECONDS = 1.0   # a root is compared with its track's median path over this window
+OUTLIER_DISTANCE = 1.0         # m off that path (plus what walking fast covers in the window)
+SCALE_RANGE = (0.7, 1.4)       # body scales (x 1.68 m) a person may get: 1.18-2.35 m (a child to a
+                               # tall adult; a calibration error also shows here)
+MAX_SPEED = 8.0                # m/s: faster than any walker or runner
+MAX_PLANT_SHIFT = 0.1          # m: the most the root is moved to keep a planted foot still
+PLANT_SMOOTH_SECONDS = 0.07   # the planted-feet correction of the root is smoothed this much
+UPSIDE_DOWN = -0.3             # body axis (pelvis to neck) . up below this: the pose is flipped
+
+
+@dataclasses.dataclass
+class World:
+    """Where the camera is (`camera_to_world`, [4,4]) and how it was found."""
+
+    focal: float
+    camera_to_world: np.ndarray
+    source: str                  # "people" or "feet" (fallback) or "none"
+    estimate: CameraEstimate | None
+    scales: dict[int, float]
+
+    @property
+    def up(self) -> np.ndarray:
+        return self.camera_to_world[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+
+    @property
+    def height(self) -> float:
+        return float(self.camera_to_world[2, 3])
+
+    def summary(self) -> dict:
+        pitch, roll = cam.angles_from_up(self.up)
+        out = {"source": self.source, "focal_px": round(self.focal, 1), "camera_height_m": round(self.height, 3),
+               "pitch_deg": round(math.degrees(pitch), 2), "roll_deg": round(math.degrees(roll), 2)}
+        if self.estimate is not None:
+            out.update(confidence=round(self.estimate.confidence, 3),
+                       focal_from_people=self.estimate.focal_measured,
+                       std={k: round(v, 4) for k, v in self.estimate.std.items()},
+                       observations=self.estimate.observations, inliers=self.estimate.inliers)
+        return out
+
+
+def posed_joints(motion: Motion, rest: np.ndarray | None = None, trans: np.ndarray | None = None) -> np.ndarray:
+    """[N, 24, 3] every row's joints in the camera frame."""
+    rot = rotations.axis_angle_to_matrix(motion.poses.reshape(-1, 24, 3).astype(np.float64))
+    rest = motion.rest_joints.astype(np.float64) if rest is None else rest
+    return forward_kinematics(rot, rest, motion.trans.astype(np.float64) if trans is None else trans)
+
+
+def find_world(motion: Motion, focal: float | None, events) -> World:
+    """The camera: from the people when they tell it, else from the feet's floor."""
+    estimate = None
+    try:
+        estimate = estimate_camera(motion, focal=focal, default_focal=motion.focal_length)
+    except Exception as exc:  # a numerical failure must not lose the motion: fall back
+        log.warning("camera estimate failed: %s", exc)
+    if estimate is not None:
+        for text in estimate.warnings:
+            events.warning(text)
+    if estimate is not None and estimate.confidence >= MIN_CONFIDENCE and _sane(estimate):
+        return World(estimate.focal, estimate.camera_to_world(), "people", estimate, estimate.scales)
+    why = ("too little evidence: the people must stand upright on several spots of the floor, "
+           "e.g. several people or one walking over some frames" if estimate is None else
+           f"the estimate is unsure (confidence {estimate.confidence:.2f})")
+    events.warning(f"the camera could not be found from the people ({why}); the floor is fitted to the estimated "
+                   "feet and the focal length is " + ("the one given" if focal else "a guess"))
+    return World(float(motion.focal_length), _floor_from_feet(motion), "feet" if motion.num_rows else "none",
+                 estimate, {})
+
+
+def _sane(estimate: CameraEstimate) -> bool:
+    """A camera the scene can be built on: above the floor, not upside down."""
+    return 0.2 < estimate.height < 200 and abs(estimate.roll) < math.radians(30)
+
+
+def _floor_from_feet(motion: Motion) -> np.ndarray:
+    """camera_to_world from a floor fitted to the estimated feet (the /1 import's fit)."""
+    from ..common.keyframes import CAMERA_TO_BLENDER
+
+    joints = posed_joints(motion) @ CAMERA_TO_BLENDER.T
+    points = []
+    for t in motion.track_list():
+        rows = motion.rows_of_track(t)
+        points.append(ground.contact_points(joints[rows], motion.fps) if len(rows) else [])
+    to_blender = np.eye(4)
+    to_blender[:3, :3] = CAMERA_TO_BLENDER
+    try:
+        floor = ground.fit_floor(np.concatenate([p for p in points if len(p)]))
+        return ground.floor_transform(floor) @ to_blender
+    except (ground.GroundError, ValueError):
+        out = to_blender.copy()
+        out[2, 3] = 1.6  # eye height: nothing better is known
+        return out
+
+
+def place_people(motion: Motion, options=None, events=None) -> Motion:
+    """The motion in one world: camera, floor, people scaled and placed, bad rows out,
+    tracks split at long gaps, contacts found. Returns a `vtm.motion/2` Motion."""
+    from .api import SilentEvents
+
+    events = events or SilentEvents()
+    if motion.num_rows == 0:
+        return motion
+    focal = getattr(options, "focal_length", None) if options is not None else None
+    world = find_world(motion, focal, events)
+    motion, world.scales = _placed(motion, world)
+    motion, dropped = _without_outliers(motion, world)
+    motion, split = _split_at_gaps(motion)
+    summary = world.summary()
+    summary.update(dropped_rows=int(dropped), split_tracks={str(k): v for k, v in split.items()})
+    events.info(camera=summary)
+    if split:
+        log.info("tracks split at long gaps: %s", split)
+    return _with_world(motion, world, summary)
+
+
+def _placed(motion: Motion, world: World) -> tuple[Motion, dict[int, float]]:
+    """Rows rescaled to each person's body and moved along their pelvis ray onto the floor.
+
+    A person's scale is the one at which the depth their skeleton's size gives (the root
+    fit's, which matches their landmarks) puts their feet on the floor, as a median over
+    their rows: scaling body and depth together keeps the picture, so the skeleton still
+    lands on its landmarks. Then each row's depth blends that size depth with the depth
+    at which its lower foot stands on the floor, by how well each is known.
+    """
+    f_old, f_new = float(motion.focal_length), float(world.focal)
+    up, cam_height = world.up, world.height
+    old_pelvis = motion.trans.astype(np.float64) + motion.rest_joints[:, 0].astype(np.float64)
+    pixel = f_old * old_pelvis[:, :2] / np.maximum(old_pelvis[:, 2:], 1e-6)       # relative to the principal point
+    ray = np.concatenate([pixel / f_new, np.ones((len(pixel), 1))], axis=1)   # depth 1 along the pelvis ray
+    down = ray @ up
+    z_unit = old_pelvis[:, 2] * (f_new / f_old)         # the size depth of a default-size body
+    # Pelvis height above the floor, for the rows' own skeleton, when the lowest foot
+    # joint rests on its sole.
+    posed = posed_joints(motion, None, np.zeros((motion.num_rows, 3)))
+    heights = posed[:, list(FEET)] @ up - SOLE_HEIGHTS[None]
+    pelvis_unit = posed[:, 0] @ up - heights.min(axis=1)
+    # Scale s with s * pelvis_unit - h = s * z_unit * down (feet on the floor at the size depth).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = cam_height / (pelvis_unit - z_unit * down)
+    scales: dict[int, float] = {}
+    for t in motion.track_list():
+        rows = motion.rows_of_track(t)
+        good = fit[rows][np.isfinite(fit[rows]) & (fit[rows] > 0)]
+        wanted = float(np.median(good)) if good.size else world.scales.get(int(t), 1.0)
+        # Beyond a human range the feet still go on the floor, the picture matches less.
+        scales[int(t)] = float(np.clip(wanted, *SCALE_RANGE))
+    scale = np.array([scales[int(t)] for t in motion.track_ids])
+    rest = motion.rest_joints.astype(np.float64) * scale[:, None, None]
+    z_size = z_unit * scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z_floor = (pelvis_unit * scale - cam_height) / down
+    ok = np.isfinite(z_floor) & (z_floor > 0.3)
+    var_size = (SIZE_DEPTH_NOISE * z_size) ** 2
+    w_floor = np.where(ok, (np.abs(down) / FLOOR_HEIGHT_NOISE) ** 2, 0.0)
+    z = (z_size / var_size + np.where(ok, z_floor, 0.0) * w_floor) / (1.0 / var_size + w_floor)
+    z = np.maximum(z, 0.3)
+    frames = motion.frame_ids.astype(np.float64)
+    sigma = DEPTH_SMOOTH_SECONDS * motion.fps
+    for t in motion.track_list():
+        rows = motion.rows_of_track(t)
+        if len(rows) > 2:
+            log_z = temporal.robust_smooth(np.log(z[rows])[:, None], frames[rows], sigma, np.ones(len(rows)),
+                                           0.05)[:, 0]
+            z[rows] = np.exp(log_z)
+    trans = ray * z[:, None] - rest[:, 0]
+    placed = dataclasses.replace(motion, focal_length=f_new, trans=trans.astype(np.float32),
+                                 rest_joints=rest.astype(np.float32))
+    return placed, scales
+
+
+def world_joints(motion: Motion, world: World) -> np.ndarray:
+    m = world.camera_to_world
+    return posed_joints(motion) @ m[:3, :3].T + m[:3, 3]
+
+
+def _without_outliers(motion: Motion, world: World) -> tuple[Motion, int]:
+    """Drop rows whose root leaves its track's median path, or whose body is upside down."""
+    joints = world_joints(motion, world)
+    bad = np.zeros(motion.num_rows, bool)
+    axis = joints[:, 12] - joints[:, 0]
+    bad |= axis[:, 2] / np.maximum(np.linalg.norm(axis, axis=1), 1e-9) < UPSIDE_DOWN
+    radius = 0.5 * OUTLIER_WINDOW_SECONDS * motion.fps
+    for t in motion.track_list():
+        rows = motion.rows_of_track(t)
+        if len(rows) < 3:
+            continue
+        frames = motion.frame_ids[rows].astype(np.float64)
+        root = joints[rows, 0]
+        median = np.stack([temporal.running_median(root[:, k], frames, radius) for k in range(3)], axis=1)
+        off = np.linalg.norm(root - median, axis=1)
+        bad[rows] |= off > OUTLIER_DISTANCE + 0.5 * OUTLIER_WINDOW_SECONDS * 2.0
+        # A step faster than anyone moves: the row that leaves the median path more is wrong.
+        step = np.linalg.norm(np.diff(root, axis=0), axis=1) / (np.diff(frames) / motion.fps)
+        for i in np.flatnonzero(step > MAX_SPEED):
+            bad[rows[i if off[i] > off[i + 1] else i + 1]] = True
+    return (motion.select(~bad) if bad.any() else motion), int(bad.sum())
+
+
+def _split_at_gaps(motion: Motion) -> tuple[Motion, dict[int, int]]:
+    """New track ids for the pieces of a track after a gap longer than the import bridges."""
+    gap = max_gap_frames(motion.fps)
+    ids = motion.track_ids.copy()
+    next_id = int(ids.max()) + 1 if len(ids) else 0
+    split: dict[int, int] = {}
+    for t in motion.track_list():
+        rows = motion.rows_of_track(t)
+        cuts = np.flatnonzero(np.diff(motion.frame_ids[rows]) > gap + 1) + 1
+        for piece in np.split(rows, cuts)[1:]:
+            ids[piece] = next_id
+            split[next_id] = t
+            next_id += 1
+    if not split:
+        return motion, split
+    order = np.lexsort((motion.frame_ids, ids))
+    moved = dataclasses.replace(motion, track_ids=ids)
+    return moved.select(order), split
+
+
+def _planted_roots(motion: Motion, world: World, found: np.ndarray) -> Motion:
+    """Roots moved over the floor so that planted feet stay put: while a foot is planted the
+    root follows the pose's own leg motion instead of the (noisier) root fit; between
+    contacts the correction is interpolated, so the path stays continuous."""
+    joints = world_joints(motion, world)
+    rot = world.camera_to_world[:3, :3]
+    trans = motion.trans.astype(np.float64).copy()
+    for t in motion.track_list():
+        rows = motion.rows_of_track(t)
+        planted = found[rows]
+        if len(rows) < 3 or not planted.any():
+            continue
+        total, count = np.zeros((len(rows), 2)), np.zeros(len(rows))
+        for side, ball in enumerate((contact_rules.LEFT[1], contact_rules.RIGHT[1])):
+            edges = np.diff(np.concatenate([[0], planted[:, side].astype(np.int8), [0]]))
+            for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+                feet = joints[rows[start:stop], ball, :2]
+                total[start:stop] += np.median(feet, axis=0) - feet
+                count[start:stop] += 1
+        have = count > 0
+        frames = motion.frame_ids[rows].astype(np.float64)
+        shift = np.stack([np.interp(frames, frames[have], total[have, k] / count[have]) for k in range(2)], axis=1)
+        shift = temporal.local_linear(shift, frames, PLANT_SMOOTH_SECONDS * motion.fps, np.ones(len(rows)))
+        # A planted foot jitters by centimetres; more is a wrong contact, not jitter.
+        size = np.linalg.norm(shift, axis=1, keepdims=True)
+        shift *= np.minimum(1.0, MAX_PLANT_SHIFT / np.maximum(size, 1e-9))
+        world_shift = np.concatenate([shift, np.zeros((len(rows), 1))], axis=1)
+        trans[rows] += world_shift @ rot                      # world -> camera frame (a rotation)
+    return dataclasses.replace(motion, trans=trans.astype(np.float32))
+
+
+def _with_world(motion: Motion, world: World, summary: dict) -> Motion:
+    """The `vtm.motion/2` fields: one camera row per frame with rows, the floor, contacts;
+    the roots moved so planted feet stay put."""
+    joints = world_joints(motion, world)
+    found = np.zeros((motion.num_rows, 2), bool)
+    scale = np.array([world.scales.get(int(t), 1.0) for t in motion.track_ids])
+    for t in motion.track_list():
+        rows = motion.rows_of_track(t)
+        found[rows] = contact_rules.detect(joints[rows], motion.frame_ids[rows], motion.fps, scale[rows])
+    motion = _planted_roots(motion, world, found)
+    frames = np.unique(motion.frame_ids).astype(np.int32)
+    width, height = motion.image_size
+    k = np.tile(cam.intrinsics(world.focal, width, height), (len(frames), 1))
+    m = np.tile(world.camera_to_world, (len(frames), 1, 1))
+    return dataclasses.replace(motion, camera_frame_ids=frames, camera_intrinsics=k.astype(np.float32),
+                               camera_to_world=m.astype(np.float32),
+                               ground_plane=np.array([0.0, 0.0, 1.0, 0.0], np.float32), contacts=found,
+                               calibration=json.dumps(summary))

@@ -1,0 +1,147 @@
+"""The world stage: the camera from the people on generated scenes with known cameras,
+people placed on the floor, outlier rows, gaps, contacts, and input that says little."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+
+from video_to_motion.core.common import rotations
+from video_to_motion.core.common.motion import SCHEMA, read_motion, write_motion
+from video_to_motion.core.worker.calibration import estimate_camera
+from video_to_motion.core.worker.world import place_people, posed_joints
+
+from scenes import crowd, scene_motion
+
+
+class Events:
+    def __init__(self):
+        self.warnings, self.infos = [], []
+
+    def warning(self, message):
+        self.warnings.append(message)
+
+    def info(self, **fields):
+        self.infos.append(fields)
+
+    def progress(self, *args, **kwargs):
+        pass
+
+
+@pytest.mark.parametrize("focal, height, pitch, roll", [(1000.0, 4.0, 25.0, 2.0), (2200.0, 8.0, 35.0, -3.0),
+                                                         (700.0, 2.5, 15.0, 0.0)])
+def test_camera_from_people_matches_the_true_camera(focal, height, pitch, roll):
+    motion = scene_motion(crowd(5), focal, height, pitch, roll, noise_px=1.0)
+    est = estimate_camera(motion)
+    assert est is not None
+    assert abs(est.focal / focal - 1) < 0.10
+    assert abs(est.height / height - 1) < 0.10
+    assert abs(math.degrees(est.pitch) - pitch) < 3.0
+    assert abs(math.degrees(est.roll) - roll) < 3.0
+    assert est.focal_measured and est.confidence > 0.3
+
+
+def test_a_given_focal_length_is_kept():
+    motion = scene_motion(crowd(4), 1500.0, 5.0, 30.0, 0.0)
+    est = estimate_camera(motion, focal=1500.0)
+    assert est.focal == 1500.0 and not est.focal_measured
+    assert abs(est.height / 5.0 - 1) < 0.10
+
+
+def test_placed_people_stand_on_the_floor_and_the_file_carries_the_world(tmp_path):
+    motion = scene_motion(crowd(5), 1200.0, 6.0, 30.0, 1.0, noise_px=0.5)
+    events = Events()
+    placed = place_people(motion, None, events)
+    info = [i["camera"] for i in events.infos if "camera" in i]
+    assert info and info[0]["source"] == "people" and 0 < info[0]["confidence"] <= 1
+    m = placed.camera_to_world[0].astype(np.float64)
+    joints = posed_joints(placed) @ m[:3, :3].T + m[:3, 3]
+    soles = joints[:, (10, 11), 2].min(axis=1)
+    assert np.median(np.abs(soles - 0.045)) < 0.02          # the lower toe ball on the floor
+    assert joints[:, 15, 2].min() > 1.2                     # heads up, nobody under the floor
+    assert placed.contacts.shape == (placed.num_rows, 2) and placed.contacts.any()
+    path = write_motion(tmp_path / "w.npz", placed)
+    back = read_motion(path)
+    assert back.has_world and str(np.load(path)["schema"]) == SCHEMA
+    np.testing.assert_allclose(back.camera_to_world, placed.camera_to_world)
+    assert back.camera_intrinsics[0, 0] == pytest.approx(placed.focal_length, rel=1e-6)
+
+
+def test_outlier_row_is_dropped_and_long_gap_splits_the_track():
+    motion = scene_motion(crowd(3), 1200.0, 6.0, 30.0, 0.0, frames=60)
+    rows = motion.rows_of_track(1)
+    poses, trans = motion.poses.copy(), motion.trans.copy()
+    # One row 12 m off and upside down, as a wrong detection gives.
+    bad = rows[20]
+    trans[bad] += [0.0, -12.0, 0.0]
+    flip = rotations.axis_angle_to_matrix(np.array([math.pi, 0.0, 0.0]))
+    poses[bad, :3] = rotations.matrix_to_axis_angle(flip @ rotations.axis_angle_to_matrix(poses[bad, :3]))
+    keep = np.ones(motion.num_rows, bool)
+    keep[rows[30:45]] = False                                # a gap of 15 frames (half a second)
+    motion = dataclasses.replace(motion, poses=poses, trans=trans).select(keep)
+    events = Events()
+    placed = place_people(motion, None, events)
+    info = [i["camera"] for i in events.infos if "camera" in i][0]
+    assert info["dropped_rows"] >= 1
+    assert 20 not in placed.frame_ids[placed.track_ids == 1]
+    # Frames 45.. of track 1 now form a track of their own.
+    assert {int(k): v for k, v in info["split_tracks"].items()} and 1 in info["split_tracks"].values()
+    new = [int(k) for k, v in info["split_tracks"].items() if v == 1][0]
+    assert placed.frame_ids[placed.track_ids == new].min() == 45
+    assert placed.frame_ids[placed.track_ids == 1].max() == 29
+
+
+def test_one_person_standing_still_falls_back_with_a_warning():
+    people = [dict(start_xy=(0.0, 8.0), velocity_xy=(0.0, 0.0), yaw=0.3, scale=1.0, walk=False)]
+    motion = scene_motion(people, 1200.0, 5.0, 25.0, 0.0, frames=10)
+    events = Events()
+    placed = place_people(motion, None, events)
+    assert any("could not be found from the people" in w for w in events.warnings)
+    assert placed.has_world
+    r = placed.camera_to_world[0, :3, :3]
+    assert r[2, 1] < 0.1                                     # the camera's y (down) does not point up
+
+
+def test_a_person_lying_down_the_whole_clip_gives_a_warning_and_no_upside_down_scene():
+    people = [dict(start_xy=(0.0, 8.0), velocity_xy=(0.0, 0.0), yaw=0.3, scale=1.0, lying=True, walk=False),
+              dict(start_xy=(2.0, 12.0), velocity_xy=(0.0, 0.0), yaw=1.3, scale=1.0, lying=True, walk=False)]
+    motion = scene_motion(people, 1200.0, 5.0, 25.0, 0.0, frames=40)
+    events = Events()
+    placed = place_people(motion, None, events)
+    assert events.warnings
+    m = placed.camera_to_world[0].astype(np.float64)
+    assert m[2, 3] > 0                                       # the camera above the floor
+    down = m[:3, :3] @ np.array([0.0, 1.0, 0.0])             # the image's down direction in the world
+    assert down[2] < 0.5
+
+
+@pytest.mark.parametrize("pitch, height, depths", [(80.0, 10.0, (0.5, 4.0)), (-20.0, 1.0, (4.0, 12.0))])
+def test_a_camera_looking_nearly_straight_down_or_up_is_found(pitch, height, depths):
+    rng = np.random.default_rng(3)
+    people = [dict(start_xy=(rng.uniform(-2, 2), rng.uniform(*depths)), velocity_xy=(0.5, 0.3),
+                   yaw=float(rng.uniform(0, 6)), scale=1.0) for _ in range(4)]
+    motion = scene_motion(people, 1000.0, height, pitch, 0.0, noise_px=1.0)
+    events = Events()
+    placed = place_people(motion, None, events)
+    camera = [i["camera"] for i in events.infos if "camera" in i][0]
+    assert camera["source"] == "people"
+    assert abs(camera["pitch_deg"] - pitch) < 3.0 and abs(camera["camera_height_m"] / height - 1) < 0.1
+    assert placed.camera_to_world[0, 2, 3] > 0
+
+
+def test_people_on_two_levels_give_a_warning_and_a_camera_above_the_floor():
+    people = crowd(6)
+    for k, person in enumerate(people):
+        person["lift"] = 1.5 * (k % 2)          # every other person on a platform 1.5 m high
+    motion = scene_motion(people, 1000.0, 5.0, 30.0, 0.0, noise_px=1.0)
+    events = Events()
+    placed = place_people(motion, None, events)
+    assert any("not" in w and "floor" in w or "slope" in w for w in events.warnings), events.warnings
+    assert placed.camera_to_world[0, 2, 3] > 1.0
+    flat = Events()
+    place_people(scene_motion(crowd(6), 1000.0, 5.0, 30.0, 0.0, noise_px=1.0), None, flat)
+    assert not any("slope" in w for w in flat.warnings)
