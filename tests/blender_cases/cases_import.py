@@ -335,10 +335,8 @@ def case_actions_use_the_api_this_blender_has(ctx):
 def case_world_of_a_v2_file_places_camera_footage_and_people(ctx):
     """A /2 file's camera goes where the file says (height, pitch), with the file's focal
     length; the people stand on Z = 0; feet locked by default, and nothing else moves."""
-    import dataclasses
     import math
 
-    from video_to_motion.core.common import camera as cam
     from video_to_motion.core.worker.world import place_people
 
     from worker.scenes import crowd, scene_motion

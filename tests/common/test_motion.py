@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from video_to_motion.core.common import rotations
-from video_to_motion.core.common.motion import (SCHEMA, SCHEMA_V1, Motion, MotionFormatError,
+from video_to_motion.core.common.motion import (SCHEMA_V1, Motion, MotionFormatError,
                          read_motion, sort_rows, validate_arrays, write_motion)
 from video_to_motion.core.common.keyframes import interpolated_track
 from video_to_motion.core.common.skeleton import DEFAULT_REST_JOINTS

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from video_to_motion.core.common import camera as cam
-from video_to_motion.core.common import contacts, foot_lock, keyframes, world
+from video_to_motion.core.common import contacts, foot_lock, world
 from video_to_motion.core.common.motion import (SCHEMA, SCHEMA_V1, Motion, MotionFormatError, read_motion,
                                                 validate_arrays, write_motion)
 from video_to_motion.core.common.options import ImportSettings

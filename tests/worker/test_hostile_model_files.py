@@ -5,7 +5,6 @@ load is refused with its code and that the marker never appears.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
@@ -13,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from video_to_motion.core.estimators import EstimatorError
