@@ -66,6 +66,19 @@ class ProtocolError(ValueError):
     """A stdout line that is not a protocol event."""
 
 
+class SilentEvents:
+    """Events nobody listens to (EventWriter below is the usual listener)."""
+
+    def progress(self, stage: str, done: int, total: int | None, fps: float | None = None) -> None:
+        pass
+
+    def warning(self, message: str) -> None:
+        pass
+
+    def info(self, **fields) -> None:
+        pass
+
+
 class EventWriter:
     """Writes events as single flushed lines; safe to call from several threads."""
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from ..common.motion import Motion
 from ..common.options import WorkerOptions
-from ..worker.video import VideoInfo
+
+if TYPE_CHECKING:  # only a type here: the registry itself needs no OpenCV
+    from ..worker.video import VideoInfo
 
 
 class EstimatorError(RuntimeError):

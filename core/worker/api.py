@@ -15,25 +15,13 @@ from pathlib import Path
 
 from ..common.motion import Motion
 from ..common.options import WorkerOptions
+from ..common.protocol import SilentEvents
 from ..estimators import EstimatorError, RunContext, load_estimator_class, resolve_name
 from .same_person import without_repeats
 from .world import place_people
 from .video import probe, resolve_range
 
 log = logging.getLogger("vtm.worker")
-
-
-class SilentEvents:
-    """Events nobody listens to (the protocol's EventWriter is the usual listener)."""
-
-    def progress(self, stage: str, done: int, total: int | None, fps: float | None = None) -> None:
-        pass
-
-    def warning(self, message: str) -> None:
-        pass
-
-    def info(self, **fields) -> None:
-        pass
 
 
 class Progress:

@@ -29,6 +29,7 @@ from ..common import contacts as contact_rules
 from ..common import ground, rotations
 from ..common.keyframes import max_gap_frames
 from ..common.motion import Motion
+from ..common.protocol import SilentEvents
 from ..common.skeleton import forward_kinematics
 from ..estimators.blazepose import temporal
 from .calibration import SOLE_HEIGHTS, CameraEstimate, estimate_camera
@@ -136,8 +137,6 @@ def _floor_from_feet(motion: Motion) -> np.ndarray:
 def place_people(motion: Motion, options=None, events=None) -> Motion:
     """The motion in one world: camera, floor, people scaled and placed, bad rows out,
     tracks split at long gaps, contacts found. Returns a `vtm.motion/2` Motion."""
-    from .api import SilentEvents
-
     events = events or SilentEvents()
     if motion.num_rows == 0:
         return motion

@@ -329,7 +329,7 @@ def case_figures(scene: Scene, placed: dict) -> dict:
 
 
 def run_generated(args) -> int:
-    from video_to_motion.core.worker.api import SilentEvents
+    from video_to_motion.core.common.protocol import SilentEvents
 
     bvh_dir = Path(os.environ.get("VTM_SAMPLE_DATA") or REPO / "sample_data") / "bvh"
     if not bvh_dir.is_dir():
@@ -407,7 +407,7 @@ def main() -> int:
             if stage is None:
                 print("this code has no world stage", file=sys.stderr)
                 return 2
-            from video_to_motion.core.worker.api import SilentEvents
+            from video_to_motion.core.common.protocol import SilentEvents
 
             motion, label = stage(motion, None, SilentEvents()), label + " + world stage"
         real_figures(motion, label)

@@ -67,7 +67,11 @@ def test_worker_runs_tar_end_to_end(tmp_path, people_clip, checkpoint, body_mode
     assert np.all(np.isfinite(motion.poses)) and np.all(motion.trans[:, 2] > 0)
 
     smpl = create_smpl(body_model_path)
-    np.testing.assert_allclose(motion.rest_joints, smpl_rest_joints(smpl, motion.betas), atol=1e-5)
+    # SMPL's rest joints at the estimated betas, each person scaled by the world stage.
+    shaped = smpl_rest_joints(smpl, motion.betas)
+    scale = (motion.rest_joints * shaped).sum(axis=(1, 2)) / (shaped * shaped).sum(axis=(1, 2))
+    assert np.all((0.69 < scale) & (scale < 1.41)), scale
+    np.testing.assert_allclose(motion.rest_joints, scale[:, None, None] * shaped, atol=1e-5)
     # trans is smplx's transl in the camera frame: the posed body projects into the person's crop box.
     t = lambda a: torch.as_tensor(a, dtype=torch.float32)
     with torch.no_grad():
