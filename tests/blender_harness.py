@@ -89,3 +89,19 @@ def check(results: dict, name: str) -> None:
         raise AssertionError(f"case {name} did not run; log:\n{results.get('__log__', '')}")
     if not results[name]["ok"]:
         raise AssertionError(results[name]["error"])
+
+
+def cases_on_every_blender(module: str):
+    """The fixture and the test of a cases module run on each Blender of the matrix; a test
+    file binds them: `results, test_case = cases_on_every_blender("cases_import")`."""
+    import pytest
+
+    @pytest.fixture(scope="module", params=BLENDER_PYTHONS, ids=repr)
+    def results(request):
+        return run_cases(module, python=request.param)
+
+    @pytest.mark.parametrize("name", case_names(module))
+    def test_case(results, name):
+        check(results, name)
+
+    return results, test_case
