@@ -110,6 +110,21 @@ def make_readers(tables: dict, model, seq_len: int, augment: bool, cache_feature
     return readers
 
 
+def training_joints(tables: dict, regressor_path: str | None):
+    """The module that maps the mesh to SPIN's 24 joints when a table labels them, else None
+    (raises RegressorError naming the file when it is needed and not given)."""
+    from .joint_sets import LAYOUT_SPIN24, WHERE_TO_GET, DatasetJoints, RegressorError, load_regressor
+
+    spin = [name for name, t in tables.items() if t.layout == LAYOUT_SPIN24]
+    if regressor_path is None:
+        if spin:
+            raise RegressorError(f"training set(s) {', '.join(spin)} label SPIN's 24 joints, which the losses take "
+                                 "from the mesh: give --joint-regressor J_regressor_extra.npy; "
+                                 + WHERE_TO_GET.format(name="J_regressor_extra.npy"))
+        return None
+    return DatasetJoints(load_regressor(regressor_path, "extra"))
+
+
 def eval_rows(table, max_frames: int | None, seed: int = 0) -> np.ndarray:
     """All rows, or whole sequences drawn at random until max_frames (ACCEL needs sequences)."""
     if not max_frames or len(table) <= max_frames:
@@ -148,6 +163,8 @@ def train_main(argv: list[str] | None = None) -> int:
                                                "the cores)")
     p.add_argument("--cache-dir", help="where cached backbone features go (default: OUT/../feature_cache)")
     p.add_argument("--max-eval-frames", type=int, default=2000, help="frames used by the periodic evaluation")
+    p.add_argument("--joint-regressor", help="SPIN's J_regressor_extra.npy: the joints of SPIN-format labels "
+                                             "(needed when a training set is not in SMPL's own joint layout)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -166,6 +183,7 @@ def _train(args) -> int:
     from . import ddp
     from .datasets import DatasetError, Mixture, StepBatches
     from .evaluation import evaluate_model
+    from .joint_sets import RegressorError
     from .presets import ABLATIONS, get_preset
     from .trainer import CHECKPOINT_NAME, TrainConfig, Trainer, TrainingError, init_from_mean_pose
 
@@ -202,6 +220,7 @@ def _train(args) -> int:
         explicit_eval = parse_data_args(args.eval_data)
         eval_tables = load_tables([n for n in eval_names if n in explicit_eval or args.data_root], "test",
                                   args.data_root, explicit_eval)
+        dataset_joints = training_joints(train_tables, args.joint_regressor)
         model = build_model(model_settings, args.smpl_model).to(device)
         torch.manual_seed(cfg.seed + dist.rank)
         cache_dir = Path(args.cache_dir) if args.cache_dir else out.parent / "feature_cache"
@@ -228,7 +247,8 @@ def _train(args) -> int:
                              "augment": preset["augment"], "cache_features": preset["cache_features"],
                              "global_dropout": preset.get("global_dropout", 0.0)},
                     "preset": args.preset, "ablation": args.ablation}
-        trainer = Trainer(model, batches, cfg, out, device, dist, evaluator if eval_readers else None, run_meta)
+        trainer = Trainer(model, batches, cfg, out, device, dist, evaluator if eval_readers else None, run_meta,
+                          dataset_joints=dataset_joints)
         if args.resume not in ("auto", "none"):
             trainer.resume(args.resume)
         elif args.resume == "auto" and last.exists():
@@ -246,7 +266,7 @@ def _train(args) -> int:
             _say(f"done: step {summary['steps']}, {summary['wall_s']:.0f} s; checkpoint {last}")
         ddp.cleanup(dist)
         return 0
-    except (DatasetError, CheckpointError, ConfigError, KeyError, FileNotFoundError) as exc:
+    except (DatasetError, CheckpointError, ConfigError, RegressorError, KeyError, FileNotFoundError) as exc:
         _say(f"error: {exc}")
         return EXIT_BAD_INPUT
     except TrainingError as exc:

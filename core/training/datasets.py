@@ -8,8 +8,8 @@ A dataset file has one row per person-frame. Keys (SPIN/ReFit names):
 Optional: has_smpl [N], img_focal [N] (else CLIFF's √(W² + H²)), img_size [N, 2],
 vid_name [N] and frame_id [N] (else the sequence is the image's folder and file name
 without its trailing frame number), person_id [N], keypoint_format (scalar: 'smpl24' for
-SMPL's own 24 joints; otherwise SPIN's 24-keypoint order, of which the 12 limb joints are
-used as the matching SMPL joints).
+SMPL's own 24 joints; otherwise SPIN's 24-joint order, whose joints the losses regress
+from the mesh with J_regressor_extra: joint_sets.py).
 
 Video datasets give each frame a window of T frames of its sequence centred on it (the
 ends repeat the first or last frame); image datasets (COCO, MPII) repeat the image T
@@ -24,16 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .joint_sets import LAYOUT_HIPS, LAYOUT_SMPL24, LAYOUT_SPIN24, SPIN24_FLIP
 from .augment import (NO_AUGMENT, AugmentConfig, AugmentParams, apply_pixels, make_view, sample_params,
                       to_tensor_layout, transform_joints2d, transform_joints3d, transform_pose, warp_crop)
 
 
 class DatasetError(ValueError):
     """A dataset that is missing or malformed; the message says what to fix."""
-
-
-# SPIN's 24-keypoint order -> SMPL joint, for the 12 limb joints they share.
-SPIN24_TO_SMPL = {0: 8, 1: 5, 2: 2, 3: 1, 4: 4, 5: 7, 6: 21, 7: 19, 8: 17, 9: 16, 10: 18, 11: 20}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,9 +109,9 @@ class FrameTable:
         self.imgname = data["imgname"].astype(str)
         self.center = data["center"].astype(np.float64)
         self.box_size = data["scale"].astype(np.float64).reshape(n) * 200.0
-        smpl24 = str(data.get("keypoint_format", "")) == "smpl24"
-        self.joints2d = self._to_smpl24(data.get("part"), n, 3, smpl24)
-        self.joints3d = self._to_smpl24(data.get("S"), n, 4, smpl24)
+        self.layout = LAYOUT_SMPL24 if str(data.get("keypoint_format", "")) == "smpl24" else LAYOUT_SPIN24
+        self.joints2d = self._joints(data.get("part"), n, 3)
+        self.joints3d = self._joints(data.get("S"), n, 4)
         self.has_3d = (self.joints3d[..., 3].sum(1) > 0).astype(np.float32)
         has_pose = "pose" in data and "shape" in data
         self.pose = data["pose"].astype(np.float32) if has_pose else np.zeros((n, 72), np.float32)
@@ -146,8 +143,9 @@ class FrameTable:
                 if not (key == "scale" and data[key].size == n):
                     raise DatasetError(f"{where}: '{key}' has shape {list(data[key].shape)}, expected {list(shape)}")
         for key, width in (("part", 3), ("S", 4)):
-            if key in data and (data[key].ndim != 3 or data[key].shape[0] != n or data[key].shape[2] != width):
-                raise DatasetError(f"{where}: '{key}' has shape {list(data[key].shape)}, expected [{n}, K, {width}]")
+            if key in data and data[key].shape != (n, 24, width):
+                raise DatasetError(f"{where}: '{key}' has shape {list(data[key].shape)}, expected [{n}, 24, {width}] "
+                                   "(SPIN's 24 joints, or SMPL's with keypoint_format 'smpl24')")
         if n == 0:
             raise DatasetError(f"{where} holds no rows")
         first = self.image_dir / str(data["imgname"][0])
@@ -156,16 +154,15 @@ class FrameTable:
                                "folder that the imgname paths are relative to?")
 
     @staticmethod
-    def _to_smpl24(arr: np.ndarray | None, n: int, width: int, smpl24: bool) -> np.ndarray:
-        out = np.zeros((n, 24, width), np.float32)
-        if arr is None:
-            return out
-        if smpl24 and arr.shape[1] == 24:
-            return arr.astype(np.float32)
-        for src, dst in SPIN24_TO_SMPL.items():
-            if src < arr.shape[1]:
-                out[:, dst] = arr[:, src]
-        return out
+    def _joints(arr: np.ndarray | None, n: int, width: int) -> np.ndarray:
+        """Labels [n, 24, width] in the file's own layout; none -> zero confidence."""
+        return np.zeros((n, 24, width), np.float32) if arr is None else arr.astype(np.float32)
+
+    @property
+    def flip_permutation(self) -> np.ndarray:
+        from ..common.skeleton import FLIP_PERMUTATION
+
+        return SPIN24_FLIP if self.layout == LAYOUT_SPIN24 else FLIP_PERMUTATION
 
     def _group(self, data: dict, n: int) -> None:
         """Sequences: lists of row indices in frame order."""
@@ -243,8 +240,10 @@ class ClipReader:
 
     def targets(self, row: int, params: AugmentParams, img_size: np.ndarray) -> dict:
         t = self.table
-        return {"joints2d": transform_joints2d(t.joints2d[row], img_size, params).astype(np.float32),
-                "joints3d": transform_joints3d(t.joints3d[row], params).astype(np.float32),
+        perm = t.flip_permutation
+        return {"joints2d": transform_joints2d(t.joints2d[row], img_size, params, perm).astype(np.float32),
+                "joints3d": transform_joints3d(t.joints3d[row], params, perm).astype(np.float32),
+                "layout": np.int64(t.layout), "hips": np.array(LAYOUT_HIPS[t.layout], np.int64),
                 "pose": transform_pose(t.pose[row], params).astype(np.float32) if t.has_smpl[row] else t.pose[row],
                 "betas": t.betas[row], "has_smpl": t.has_smpl[row], "has_3d": t.has_3d[row]}
 

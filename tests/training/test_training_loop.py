@@ -312,3 +312,33 @@ def test_feature_store_gives_the_backbone_features_and_rebuilds_for_another_back
         finer = _model(body_model_path, **changes, global_grid=4)
         regrid = FeatureStore.open_or_build(tmp_path / "store", table, finer)
         assert regrid.meta["global_dim"] == 16 * 496 and regrid.global_feats.shape == (len(table), 16 * 496)
+
+
+def test_spin_format_labels_train_through_the_joint_regressor(gen_data, body_model_path, tmp_path):
+    """A dataset in SPIN's joint layout trains with J_regressor_extra and refuses to without it."""
+    from training_helpers import generated_regressor
+    from video_to_motion.core.training.cli import training_joints
+    from video_to_motion.core.training.joint_sets import LAYOUT_SPIN24, RegressorError
+
+    with np.load(gen_data / "generated_train.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "keypoint_format"}
+    spin_npz = tmp_path / "spin_train.npz"
+    np.savez(spin_npz, **arrays)
+    table = FrameTable("h36m", spin_npz, gen_data / "generated_train")
+    assert table.layout == LAYOUT_SPIN24
+    with pytest.raises(RegressorError, match="--joint-regressor J_regressor_extra.npy"):
+        training_joints({"h36m": table}, None)
+    reg = tmp_path / "J_regressor_extra.npy"
+    np.save(reg, generated_regressor(9))
+    model = _model(body_model_path)
+    reader = ClipReader(table, ClipConfig(model.cfg.seq_len, model.cfg.crop_size, None))
+    batches = StepBatches(Mixture({"h36m": reader}, {"h36m": 1.0}), 4, seed=0)
+    cfg = TrainConfig.from_dict(dict(steps=1, batch_size=4, log_every=1, eval_every=0, workers=0, progress=False))
+    batch = batches[0]
+    without = Trainer(model, batches, cfg, tmp_path / "a", "cpu", log=lambda m: None)
+    with pytest.raises(RegressorError, match="J_regressor_extra.npy"):
+        without.train_step(batch)
+    trainer = Trainer(model, batches, cfg, tmp_path / "b", "cpu", log=lambda m: None,
+                      dataset_joints=training_joints({"h36m": table}, str(reg)))
+    log = trainer.train_step(batch)
+    assert log is not None and np.isfinite(log["loss"]) and log["kp3d"] > 0
