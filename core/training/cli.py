@@ -36,23 +36,31 @@ def parse_data_args(items: list[str]) -> dict[str, tuple[Path, Path | None]]:
     return out
 
 
-def load_tables(names, split: str, data_root: str | None, explicit: dict) -> dict:
+def load_tables(names, split: str, data_root: str | None, explicit: dict, full_rate=()) -> dict:
     """FrameTables for dataset names: explicit NAME=FILE:IMAGES paths first, else the
-    standard layout under data_root."""
+    standard layout under data_root. A folder instead of a .npz is read as 3DPW's
+    sequenceFiles/<split> (one person per window); the standard 3DPW uses
+    3DPW/sequenceFiles/<split> when present. `full_rate`: names whose image folders hold
+    every video frame (windows at the videos' own frame rate)."""
     from .datasets import STANDARD, DatasetError, FrameTable, standard_paths
+    from .pw3d import read_3dpw_sequences
 
     tables = {}
     for name in names:
         if name in explicit:
             npz, images = explicit[name]
             video = STANDARD[name].video if name in STANDARD else True
-            images = images or npz.with_suffix("")
+            images = images or (npz.parents[1] if npz.is_dir() else npz.with_suffix(""))
         elif data_root is None:
             raise DatasetError(f"dataset '{name}': give --data-root (the folder holding the standard files) "
                                f"or --data {name}=FILE.npz:IMAGE_FOLDER")
         else:
             npz, images, video = standard_paths(name, split, data_root)
-        tables[name] = FrameTable(name, npz, images, video=video)
+            sequences = images / "sequenceFiles" / split
+            if name == "3dpw" and sequences.is_dir():
+                npz = sequences
+        arrays = read_3dpw_sequences(npz) if npz.is_dir() else None
+        tables[name] = FrameTable(name, npz, images, video=video, full_rate=name in full_rate, arrays=arrays)
     return tables
 
 
@@ -163,6 +171,9 @@ def train_main(argv: list[str] | None = None) -> int:
                                                "the cores)")
     p.add_argument("--cache-dir", help="where cached backbone features go (default: OUT/../feature_cache)")
     p.add_argument("--max-eval-frames", type=int, default=2000, help="frames used by the periodic evaluation")
+    p.add_argument("--full-rate", action="append", default=[], metavar="NAME",
+                   help="dataset NAME's image folder holds every frame of its videos: windows of T consecutive "
+                        "video frames between SPIN's subsampled labels (Human3.6M, MPI-INF-3DHP)")
     p.add_argument("--joint-regressor", help="SPIN's J_regressor_extra.npy: the joints of SPIN-format labels "
                                              "(needed when a training set is not in SMPL's own joint layout)")
     p.add_argument("--no-progress", action="store_true")
@@ -215,11 +226,11 @@ def _train(args) -> int:
         if args.resume == "none" and last.exists():
             raise CheckpointError(f"'{out}' already holds a run ({last}); resume it with --resume auto, "
                                   "or choose another --out")
-        train_tables = load_tables(mix, "train", args.data_root, parse_data_args(args.data))
+        train_tables = load_tables(mix, "train", args.data_root, parse_data_args(args.data), args.full_rate)
         eval_names = [n.split("=")[0] for n in args.eval_data] or preset["eval"]
         explicit_eval = parse_data_args(args.eval_data)
         eval_tables = load_tables([n for n in eval_names if n in explicit_eval or args.data_root], "test",
-                                  args.data_root, explicit_eval)
+                                  args.data_root, explicit_eval, args.full_rate)
         dataset_joints = training_joints(train_tables, args.joint_regressor)
         model = build_model(model_settings, args.smpl_model).to(device)
         torch.manual_seed(cfg.seed + dist.rank)
