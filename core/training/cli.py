@@ -42,7 +42,7 @@ def load_tables(names, split: str, data_root: str | None, explicit: dict, full_r
     sequenceFiles/<split> (one person per window); the standard 3DPW uses
     3DPW/sequenceFiles/<split> when present. `full_rate`: names whose image folders hold
     every video frame (windows at the videos' own frame rate)."""
-    from .datasets import STANDARD, DatasetError, FrameTable, standard_paths
+    from .datasets import SEQUENCE_SPLITS, STANDARD, DatasetError, FrameTable, standard_paths
     from .pw3d import read_3dpw_sequences
 
     tables = {}
@@ -56,7 +56,7 @@ def load_tables(names, split: str, data_root: str | None, explicit: dict, full_r
                                f"or --data {name}=FILE.npz:IMAGE_FOLDER")
         else:
             npz, images, video = standard_paths(name, split, data_root)
-            sequences = images / "sequenceFiles" / split
+            sequences = images / "sequenceFiles" / SEQUENCE_SPLITS[split]
             if name == "3dpw" and sequences.is_dir():
                 npz = sequences
         arrays = read_3dpw_sequences(npz) if npz.is_dir() else None
@@ -155,7 +155,11 @@ def train_main(argv: list[str] | None = None) -> int:
     p.add_argument("--ablation", default="full", help="full | no_rrm | only_gte | only_lte (paper Tables 3-4)")
     p.add_argument("--data-root", help="folder with the standard dataset files (SPIN/ReFit names)")
     p.add_argument("--data", action="append", default=[], help="NAME=FILE.npz:IMAGE_FOLDER for a training set")
-    p.add_argument("--eval-data", action="append", default=[], help="NAME=FILE.npz:IMAGE_FOLDER for evaluation")
+    p.add_argument("--val-data", "--eval-data", dest="val_data", action="append", default=[],
+                   help="NAME (its standard val split under --data-root) or NAME=FILE.npz:IMAGE_FOLDER: a "
+                        "validation set for the periodic evaluation and best.pt's choice (default: the preset's); "
+                        "never a test split")
+    p.add_argument("--h36m-regressor", help="SPIN's J_regressor_h36m.npy: the validation protocols' joints")
     p.add_argument("--mix", help="sampling ratios, e.g. 'h36m=0.4,3dpw=0.2,coco=0.4' (default: the preset's)")
     p.add_argument("--steps", type=int)
     p.add_argument("--batch-size", type=int)
@@ -194,7 +198,7 @@ def _train(args) -> int:
     from . import ddp
     from .datasets import DatasetError, Mixture, StepBatches
     from .evaluation import evaluate_model
-    from .joint_sets import RegressorError
+    from .joint_sets import RegressorError, load_regressor
     from .presets import ABLATIONS, get_preset
     from .trainer import CHECKPOINT_NAME, TrainConfig, Trainer, TrainingError, init_from_mean_pose
 
@@ -227,10 +231,17 @@ def _train(args) -> int:
             raise CheckpointError(f"'{out}' already holds a run ({last}); resume it with --resume auto, "
                                   "or choose another --out")
         train_tables = load_tables(mix, "train", args.data_root, parse_data_args(args.data), args.full_rate)
-        eval_names = [n.split("=")[0] for n in args.eval_data] or preset["eval"]
-        explicit_eval = parse_data_args(args.eval_data)
-        eval_tables = load_tables([n for n in eval_names if n in explicit_eval or args.data_root], "test",
-                                  args.data_root, explicit_eval, args.full_rate)
+        val_names = [n.split("=")[0] for n in args.val_data] or preset["val"]
+        explicit_val = parse_data_args([v for v in args.val_data if "=" in v])
+        eval_tables = {}
+        if cfg.eval_every:
+            eval_tables = load_tables([n for n in val_names if n in explicit_val or args.data_root], "val",
+                                      args.data_root, explicit_val, args.full_rate)
+        regressor = load_regressor(args.h36m_regressor, "h36m") if args.h36m_regressor else None
+        for name, table in eval_tables.items():
+            if regressor is None and not table.has_smpl.all():
+                raise RegressorError(f"validation set '{name}' is scored on its 3D labels, through the H36M joint "
+                                     "regressor: give --h36m-regressor J_regressor_h36m.npy")
         dataset_joints = training_joints(train_tables, args.joint_regressor)
         model = build_model(model_settings, args.smpl_model).to(device)
         torch.manual_seed(cfg.seed + dist.rank)
@@ -250,7 +261,7 @@ def _train(args) -> int:
             results = {}
             for name, reader in eval_readers.items():
                 rows = eval_rows(reader.table, args.max_eval_frames)
-                scores = evaluate_model(m, reader, m.smpl, cfg.batch_size, device, rows)
+                scores = evaluate_model(m, reader, m.smpl, cfg.batch_size, device, rows, regressor)
                 results.update({(k if len(eval_readers) == 1 else f"{name}/{k}"): v for k, v in scores.items()})
             return results
 
@@ -291,7 +302,9 @@ def make_data_main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="scripts/make_training_data.py",
                                 description="Render generated training clips with exact SMPL ground truth.")
     p.add_argument("--out", required=True, help="data root: writes generated_<split>.npz and generated_<split>/")
-    p.add_argument("--split", default="train", help="train | test (test uses the last 20%% of each BVH file)")
+    p.add_argument("--split", default="train",
+                   help="train | val | test (test uses the last 20%% of each BVH file, train the rest; val draws "
+                        "from the pose prior only, with its own seed, so it shares no clip with either)")
     p.add_argument("--body-model", help="SMPL-layout body .pkl (default: generate one into OUT/body_generated.pkl)")
     p.add_argument("--bvh", nargs="*", default=None, help="BVH files (default: sample_data/bvh/*.bvh)")
     p.add_argument("--clips", type=int, default=64)
@@ -319,13 +332,14 @@ def make_data_main(argv: list[str] | None = None) -> int:
             _say(f"note: no BVH files in {root / 'bvh'} (scripts/get_sample_data.sh fetches them); "
                  "using the pose prior only")
     w, _, h = args.size.partition("x")
-    split_range = {"train": (0.0, 0.8), "test": (0.8, 1.0)}
+    split_range = {"train": (0.0, 0.8), "val": (0.0, 0.8), "test": (0.8, 1.0)}
     if args.split not in split_range:
-        _say(f"error: --split must be train or test, got '{args.split}'")
+        _say(f"error: --split must be train, val or test, got '{args.split}'")
         return EXIT_BAD_INPUT
-    seed = args.seed if args.seed is not None else {"train": 0, "test": 1}[args.split]
+    seed = args.seed if args.seed is not None else {"train": 0, "test": 1, "val": 2}[args.split]
+    bvh_fraction = args.bvh_fraction if bvh and args.split != "val" else 0.0
     cfg = SyntheticConfig(clips=args.clips, frames_per_clip=args.frames, width=int(w), height=int(h or w),
-                          bvh_fraction=args.bvh_fraction if bvh else 0.0, bvh_range=split_range[args.split],
+                          bvh_fraction=bvh_fraction, bvh_range=split_range[args.split],
                           seed=seed, fps=args.fps, pose_spread=args.pose_spread)
     t0 = time.time()
     try:
@@ -347,7 +361,10 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", help="folder with the standard test files")
     p.add_argument("--datasets", nargs="*", default=None, help="3dpw mpi_inf_3dhp h36m generated (default: those found)")
     p.add_argument("--data", action="append", default=[], help="NAME=FILE.npz:IMAGE_FOLDER")
-    p.add_argument("--h36m-regressor", help="J_regressor_h36m.npy for the 3DPW 14-joint protocol on the mesh")
+    p.add_argument("--h36m-regressor", help="SPIN's J_regressor_h36m.npy: the protocols' joints on the mesh (needed "
+                                            "for Human3.6M and MPI-INF-3DHP, and for 3DPW's own protocol)")
+    p.add_argument("--full-rate", action="append", default=[], metavar="NAME",
+                   help="dataset NAME's image folder holds every frame of its videos")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-frames", type=int, default=None, help="evaluate whole sequences up to this many frames")
@@ -391,44 +408,60 @@ def format_table1(rows: dict[str, dict[str, dict]], frames: dict[str, int | str]
 def _evaluate(args) -> int:
     from ..worker.devices import resolve_device
     from ..tar.checkpoint import CheckpointError, load_model
-    from .datasets import DatasetError
+    from .datasets import DatasetError, standard_paths
     from .evaluation import PAPER_TABLE1, evaluate_model, evaluate_with_runner
+    from .joint_sets import RegressorError, load_regressor
+    from .metrics import MetricUnavailable
 
     try:
         device = resolve_device(args.device, _say)
         model, payload = load_model(args.checkpoint, args.smpl_model, device, warn=_say)
-        explicit = parse_data_args(args.data)
-        names = args.datasets
-        if names is None:
-            from .datasets import standard_paths
-
-            names = list(explicit) + [n for n in ("3dpw", "mpi_inf_3dhp", "h36m", "generated")
-                                      if n not in explicit and args.data_root
-                                      and standard_paths(n, "test", args.data_root)[0].exists()]
-        if not names:
-            raise DatasetError("no evaluation data: give --data-root with standard test files or --data NAME=FILE:IMAGES")
-        tables = load_tables(names, "test", args.data_root, explicit)
-        regressor = np.load(args.h36m_regressor) if args.h36m_regressor else None
-        results = {}
-        for name, table in tables.items():
+        regressor = load_regressor(args.h36m_regressor, "h36m") if args.h36m_regressor else None
+    except (CheckpointError, RegressorError, FileNotFoundError, ValueError) as exc:
+        _say(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    explicit = parse_data_args(args.data)
+    names = args.datasets
+    if names is None:
+        names = list(explicit) + [n for n, _, _ in TABLE1 if n not in explicit]
+    results, missing = {}, {}
+    for name in names:
+        if name not in explicit and args.data_root is None:
+            missing[name] = "no --data-root or --data given for it"
+            continue
+        if name not in explicit and args.datasets is None and name == "generated" \
+                and not standard_paths(name, "test", args.data_root)[0].exists():
+            continue  # not a benchmark: only reported when present or asked for
+        t0 = time.time()
+        try:
+            table = load_tables([name], "test", args.data_root, explicit, args.full_rate)[name]
             rows = eval_rows(table, args.max_frames)
-            t0 = time.time()
             if args.cache_dir:
                 readers = make_readers({name: table}, model, model.cfg.seq_len, False, True, Path(args.cache_dir),
                                        device)
                 scores = evaluate_model(model, readers[name], model.smpl, args.batch_size, device, rows, regressor)
             else:
                 scores = evaluate_with_runner(model, table, rows, device, args.batch_size, regressor)
-            results[name] = scores
-            _say(f"{name}: {len(rows)} frames in {time.time() - t0:.0f} s")
-        label = f"{Path(args.checkpoint).name} ({model.cfg.backbone})"
-        rows = {**{f"paper: {k}": {d: dict(zip(c, PAPER_TABLE1[k].get(d, ()))) for d, _, c in TABLE1}
-                   for k in PAPER_TABLE1}, label: results}
-        print(format_table1(rows, {**{f"paper: {k}": 9 for k in PAPER_TABLE1}, label: model.cfg.seq_len}))
-        if regressor is None:
-            print("14 joints from SMPL's own skeleton (give --h36m-regressor for the mesh-regressed protocol); "
-                  "pelvis = mean of the hips; mm")
-        return 0
-    except (DatasetError, CheckpointError, FileNotFoundError, ValueError) as exc:
-        _say(f"error: {exc}")
+        except (DatasetError, MetricUnavailable, FileNotFoundError) as exc:
+            missing[name] = str(exc)
+            continue
+        results[name] = scores
+        if not np.isfinite(scores.get("pve", np.nan)):
+            missing[f"{name} PVE"] = "its rows have no SMPL ground truth (PVE compares meshes)"
+        _say(f"{name}: {len(rows)} frames in {time.time() - t0:.0f} s")
+    label = f"{Path(args.checkpoint).name} ({model.cfg.backbone})"
+    rows = {**{f"paper: {k}": {d: dict(zip(c, PAPER_TABLE1[k].get(d, ()))) for d, _, c in TABLE1}
+               for k in PAPER_TABLE1}, label: results}
+    print(format_table1(rows, {**{f"paper: {k}": 9 for k in PAPER_TABLE1}, label: model.cfg.seq_len}))
+    if regressor is None:
+        print("3DPW/generated: 14 joints from SMPL's own skeleton (give --h36m-regressor for the protocol's "
+              "mesh-regressed joints)")
+    print("protocols: 3DPW and Human3.6M 14 joints (mean of the hips at the origin), MPI-INF-3DHP 17 joints "
+          "(pelvis at the origin), PVE on uncentred SMPL meshes (TCMR); mm")
+    missing["emdb"] = "EMDB-1 is not read by this version (no reader for its release format yet)"
+    for name, why in missing.items():
+        print(f"not computed: {name}: {why}")
+    if not results:
+        _say("error: no dataset could be evaluated (see 'not computed' above)")
         return EXIT_BAD_INPUT
+    return 0

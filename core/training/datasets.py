@@ -55,16 +55,19 @@ class DatasetSpec:
 
 # File names as SPIN/ReFit preprocessing writes them (their dataset_extras/ folder, here
 # directly under the data root), image folders as their download scripts unpack them.
+# 3DPW's own sequence files (3DPW/sequenceFiles/<train|validation|test>) are used when present.
+SEQUENCE_SPLITS = {"train": "train", "val": "validation", "test": "test"}
 STANDARD = {
-    "3dpw": DatasetSpec({"train": "3dpw_train.npz", "test": "3dpw_test.npz"}, {"train": "3DPW", "test": "3DPW"}, True),
+    "3dpw": DatasetSpec({"train": "3dpw_train.npz", "val": "3dpw_validation.npz", "test": "3dpw_test.npz"},
+                        {"train": "3DPW", "val": "3DPW", "test": "3DPW"}, True),
     "h36m": DatasetSpec({"train": "h36m_train.npz", "test": "h36m_valid_protocol2.npz"},
                         {"train": "h36m", "test": "h36m"}, True),
     "mpi_inf_3dhp": DatasetSpec({"train": "mpi_inf_3dhp_train.npz", "test": "mpi_inf_3dhp_test.npz"},
                                 {"train": "mpi_inf_3dhp", "test": "mpi_inf_3dhp"}, True),
     "coco": DatasetSpec({"train": "coco_2014_train_eft.npz"}, {"train": "coco"}, False),
     "mpii": DatasetSpec({"train": "mpii_train_eft.npz"}, {"train": "mpii"}, False),
-    "generated": DatasetSpec({"train": "generated_train.npz", "test": "generated_test.npz"},
-                             {"train": "generated_train", "test": "generated_test"}, True),
+    "generated": DatasetSpec({"train": "generated_train.npz", "val": "generated_val.npz", "test": "generated_test.npz"},
+                             {"train": "generated_train", "val": "generated_val", "test": "generated_test"}, True),
 }
 
 

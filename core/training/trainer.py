@@ -118,6 +118,13 @@ def init_from_mean_pose(model: nn.Module, poses: "np.ndarray") -> None:
         bias[1:] = (mean6d[1:] - model.init_pose6d[1:].float().cpu()).to(bias)
 
 
+def selection_score(metrics: dict) -> float | None:
+    """What best.pt is chosen on: the mean MPJPE over the validation sets (keys 'mpjpe' or
+    'NAME/mpjpe'); None when there is none."""
+    values = [v for k, v in metrics.items() if k == "mpjpe" or k.endswith("/mpjpe")]
+    return float(np.mean(values)) if values else None
+
+
 class StepModule(nn.Module):
     """What DDP wraps: one call from a batch to the stage dicts, from crops or cached features."""
 
@@ -326,7 +333,7 @@ class Trainer:
         self._log({"step": self.step, "eval": metrics})
         self.say(f"step {self.step}: " + ", ".join(f"{k} {v:.1f}" for k, v in metrics.items()
                                                    if isinstance(v, (int, float))))
-        key = metrics.get("mpjpe")
+        key = selection_score(metrics)
         if key is not None and math.isfinite(key) and (self.best is None or key < self.best):
             self.best = key
             self.save(self.out_dir / BEST_NAME, resumable=False)

@@ -243,6 +243,41 @@ def test_evaluate_command_prints_the_table_1_layout(gen_data, body_model_path, t
     printed = [float(x) for x in cells[4]]
     np.testing.assert_allclose(printed, [direct[k] for k in ("mpjpe", "pa_mpjpe", "pve", "accel")], atol=0.06)
     assert "paper: TAR (HRNet-W48)" in out and "62.7" in out
+    assert "not computed: 3dpw: " in out and "3dpw_test.npz' does not exist" in out  # named, not an exit
+    assert "not computed: emdb: " in out
+
+
+def test_evaluate_scores_spin_labels_through_the_h36m_regressor_and_names_what_it_cannot(
+        gen_data, body_model_path, tmp_path, capsys):
+    """A Human3.6M-style test file with S labels only: without the regressor its columns are
+    named as not computed; with it they are printed, and its PVE is named as not computable."""
+    from training_helpers import generated_regressor
+
+    from video_to_motion.core.training.cli import EXIT_BAD_INPUT, evaluate_main
+
+    trainer = _trainer(gen_data, body_model_path, tmp_path / "run", steps=1)
+    trainer.fit()
+    root = tmp_path / "root"
+    root.mkdir()
+    with np.load(gen_data / "generated_test.npz") as z:
+        arrays = {k: z[k] for k in z.files if k not in ("keypoint_format", "pose", "shape", "has_smpl")}
+    np.savez(root / "h36m_valid_protocol2.npz", **arrays)
+    (root / "h36m").symlink_to(gen_data / "generated_test")
+    reg = tmp_path / "J_regressor_h36m.npy"
+    np.save(reg, generated_regressor(17))
+    base = ["--checkpoint", str(tmp_path / "run" / CHECKPOINT_NAME), "--smpl-model", str(body_model_path),
+            "--data-root", str(root), "--device", "cpu"]
+    code = evaluate_main(base)
+    out = capsys.readouterr().out
+    assert code == EXIT_BAD_INPUT and "not computed: h36m: this protocol needs the H36M joint regressor" in out
+    code = evaluate_main(base + ["--h36m-regressor", str(reg)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    ours = [line for line in out.splitlines() if line.startswith("last.pt")][0]
+    h36m_cells = ours.split("|")[3].split()
+    assert len(h36m_cells) == 3 and all(np.isfinite(float(c)) for c in h36m_cells)
+    assert "not computed: h36m PVE: its rows have no SMPL ground truth" in out
+    assert "not computed: mpi_inf_3dhp: " in out
 
 
 def test_mean_pose_initialisation_starts_from_the_data_mean(body_model_path):
@@ -342,3 +377,30 @@ def test_spin_format_labels_train_through_the_joint_regressor(gen_data, body_mod
                       dataset_joints=training_joints({"h36m": table}, str(reg)))
     log = trainer.train_step(batch)
     assert log is not None and np.isfinite(log["loss"]) and log["kp3d"] > 0
+
+
+def test_best_checkpoint_is_chosen_on_the_validation_split_never_the_test_split(gen_data, body_model_path, tmp_path,
+                                                                                 capsys):
+    from video_to_motion.core.training.cli import EXIT_BAD_INPUT, train_main
+    from video_to_motion.core.training.trainer import BEST_NAME, selection_score
+
+    assert selection_score({"3dpw/mpjpe": 80.0, "3dpw/pa_mpjpe": 50.0, "generated/mpjpe": 60.0}) == 70.0
+    assert selection_score({"pa_mpjpe": 50.0}) is None
+    root = tmp_path / "root"  # train and val only: no test split to fall back on
+    root.mkdir()
+    for name in ("generated_train.npz", "generated_train"):
+        (root / name).symlink_to(gen_data / name)
+    base = ["--smpl-model", str(body_model_path), "--preset", "cpu-proof", "--data-root", str(root), "--no-progress",
+            "--steps", "2", "--set", "train.eval_every=1", "--max-eval-frames", "8"] + \
+        sum((["--set", f"model.{k}={json.dumps(v)}"] for k, v in {**TINY, "backbone_weights": None}.items()), [])
+    code = train_main(base + ["--out", str(tmp_path / "a")])
+    assert code == EXIT_BAD_INPUT and "generated_val.npz' does not exist" in capsys.readouterr().err
+    code = train_main(base + ["--out", str(tmp_path / "b"), "--val-data", "h36m"])
+    assert code == EXIT_BAD_INPUT and "'h36m' has no val split" in capsys.readouterr().err
+    (root / "generated_val.npz").symlink_to(gen_data / "generated_test.npz")  # stands in for a validation split
+    (root / "generated_val").symlink_to(gen_data / "generated_test")
+    code = train_main(base + ["--out", str(tmp_path / "c")])
+    assert code == 0, capsys.readouterr().err
+    evals = [json.loads(line) for line in (tmp_path / "c" / "log.jsonl").read_text().splitlines() if "eval" in line]
+    assert evals and all(np.isfinite(e["eval"]["mpjpe"]) for e in evals)
+    assert (tmp_path / "c" / BEST_NAME).exists()
