@@ -197,6 +197,7 @@ def _train(args) -> int:
     from ..tar.config import ConfigError
     from . import ddp
     from .datasets import DatasetError, Mixture, StepBatches
+    from ..tar.backbone import BackboneWeightsError
     from .evaluation import evaluate_model
     from .joint_sets import RegressorError, load_regressor
     from .presets import ABLATIONS, get_preset
@@ -288,7 +289,8 @@ def _train(args) -> int:
             _say(f"done: step {summary['steps']}, {summary['wall_s']:.0f} s; checkpoint {last}")
         ddp.cleanup(dist)
         return 0
-    except (DatasetError, CheckpointError, ConfigError, RegressorError, KeyError, FileNotFoundError) as exc:
+    except (DatasetError, CheckpointError, ConfigError, RegressorError, BackboneWeightsError, KeyError,
+            FileNotFoundError) as exc:
         _say(f"error: {exc}")
         return EXIT_BAD_INPUT
     except TrainingError as exc:

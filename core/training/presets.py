@@ -14,7 +14,8 @@ from ..tar.config import REFIT_MARKER_IDS
 PRESETS = {
     # The paper's set-up (Table 1, HRNet-W48) with ReFit's recipe for what the paper leaves out.
     "paper": {
-        "model": {"backbone": "hrnet_w48", "backbone_weights": "pretrained", "crop_size": 256},
+        # ReFit's backbone: COCO-pose HRNet-W48 with conv upsampling and its global vector.
+        "model": {"backbone": "hrnet_w48_refit", "backbone_weights": "pretrained", "crop_size": 256},
         "train": {"steps": 80_000, "batch_size": 64, "lr": 1e-4, "grad_clip": 4.0, "eval_every": 2_000,
                   "ckpt_every": 1_000, "workers": 8},
         "mix": {"h36m": 0.4, "3dpw": 0.2, "mpi_inf_3dhp": 0.1, "coco": 0.25, "mpii": 0.05},
