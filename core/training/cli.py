@@ -102,8 +102,13 @@ def make_readers(tables: dict, model, seq_len: int, augment: bool, cache_feature
     from .datasets import ClipConfig, ClipReader
     from .features import CachedClipReader, FeatureStore
 
+    from .datasets import DatasetError
+
     readers = {}
     for name, table in tables.items():
+        if cache_features and table.full_rate:
+            raise DatasetError(f"dataset '{name}': cached features hold the labelled frames only, full-rate windows "
+                               "read the frames between them: train it from crops (--set data.cache_features=false)")
         if cache_features:
             folder = cache_dir / (f"{name}-{table.npz_path.stem}-{model.cfg.backbone}-{model.cfg.crop_size}"
                                   f"-g{model.global_dim}")
@@ -367,6 +372,9 @@ def evaluate_main(argv: list[str] | None = None) -> int:
                                             "for Human3.6M and MPI-INF-3DHP, and for 3DPW's own protocol)")
     p.add_argument("--full-rate", action="append", default=[], metavar="NAME",
                    help="dataset NAME's image folder holds every frame of its videos")
+    p.add_argument("--h36m-joints", type=int, choices=(14, 17), default=14,
+                   help="Human3.6M joints: 14 (mid-hips centred, as TCMR and GLoT whose numbers Table 1 lists) or "
+                        "17 (pelvis centred)")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-frames", type=int, default=None, help="evaluate whole sequences up to this many frames")
@@ -438,12 +446,14 @@ def _evaluate(args) -> int:
         try:
             table = load_tables([name], "test", args.data_root, explicit, args.full_rate)[name]
             rows = eval_rows(table, args.max_frames)
-            if args.cache_dir:
-                readers = make_readers({name: table}, model, model.cfg.seq_len, False, True, Path(args.cache_dir),
-                                       device)
-                scores = evaluate_model(model, readers[name], model.smpl, args.batch_size, device, rows, regressor)
+            n_joints = args.h36m_joints if name == "h36m" else None
+            if args.cache_dir or table.full_rate:  # full-rate windows hold frames between the labelled rows
+                readers = make_readers({name: table}, model, model.cfg.seq_len, False, not table.full_rate,
+                                       Path(args.cache_dir or "."), device)
+                scores = evaluate_model(model, readers[name], model.smpl, args.batch_size, device, rows, regressor,
+                                        n_joints)
             else:
-                scores = evaluate_with_runner(model, table, rows, device, args.batch_size, regressor)
+                scores = evaluate_with_runner(model, table, rows, device, args.batch_size, regressor, n_joints)
         except (DatasetError, MetricUnavailable, FileNotFoundError) as exc:
             missing[name] = str(exc)
             continue
@@ -458,8 +468,8 @@ def _evaluate(args) -> int:
     if regressor is None:
         print("3DPW/generated: 14 joints from SMPL's own skeleton (give --h36m-regressor for the protocol's "
               "mesh-regressed joints)")
-    print("protocols: 3DPW and Human3.6M 14 joints (mean of the hips at the origin), MPI-INF-3DHP 17 joints "
-          "(pelvis at the origin), PVE on uncentred SMPL meshes (TCMR); mm")
+    print(f"protocols: 3DPW 14 joints, Human3.6M {args.h36m_joints} joints, MPI-INF-3DHP 17 joints (14: mean of the "
+          "hips at the origin; 17: pelvis at the origin); PVE on uncentred SMPL meshes (TCMR); mm")
     missing["emdb"] = "EMDB-1 is not read by this version (no reader for its release format yet)"
     for name, why in missing.items():
         print(f"not computed: {name}: {why}")

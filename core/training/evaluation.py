@@ -99,13 +99,15 @@ def score(table, pred: dict, gt: dict, rows: np.ndarray | None = None,
 
 
 def evaluate_model(model, reader: ClipReader, smpl_layer, batch_size: int = 32, device="cpu",
-                   rows: np.ndarray | None = None, h36m_regressor: np.ndarray | None = None) -> dict[str, float]:
-    """MPJPE, PA-MPJPE, PVE, ACCEL (mm) of the model on the rows of a dataset, by its protocol."""
+                   rows: np.ndarray | None = None, h36m_regressor: np.ndarray | None = None,
+                   n_joints: int | None = None) -> dict[str, float]:
+    """MPJPE, PA-MPJPE, PVE, ACCEL (mm) of the model on the rows of a dataset, by its protocol
+    (`n_joints` overrides the protocol's joint count)."""
     table = reader.table
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
     gt = table_ground_truth(table, rows, smpl_layer)
     pred = predict(model, reader, batch_size, device, rows)
-    return score(table, pred, gt, rows, h36m_regressor)
+    return score(table, pred, gt, rows, h36m_regressor, n_joints)
 
 
 def mean_pose_prediction(train_table, eval_table, smpl_layer, rows: np.ndarray | None = None,
@@ -142,7 +144,7 @@ def format_metrics_table(rows: dict[str, dict], columns=("mpjpe", "pa_mpjpe", "p
 
 
 def evaluate_with_runner(model, table, rows: np.ndarray | None = None, device="cpu", batch_size: int = 16,
-                         h36m_regressor: np.ndarray | None = None) -> dict[str, float]:
+                         h36m_regressor: np.ndarray | None = None, n_joints: int | None = None) -> dict[str, float]:
     """Evaluate through the worker's own inference path (core.tar.inference.TrackRunner): each
     sequence is one track, each frame's crop passes the backbone once, every frame is the
     mid-frame of its window. Memory stays bounded, so it suits the large real test sets."""
@@ -167,4 +169,4 @@ def evaluate_with_runner(model, table, rows: np.ndarray | None = None, device="c
         for r, res in runner.finish().items():
             pose[r], betas[r] = res["pose_aa"], res["betas"]
     pred = ground_truth(model.smpl, np.stack([pose[int(r)] for r in rows]), np.stack([betas[int(r)] for r in rows]))
-    return score(table, pred, gt, rows, h36m_regressor)
+    return score(table, pred, gt, rows, h36m_regressor, n_joints)

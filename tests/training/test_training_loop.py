@@ -277,7 +277,17 @@ def test_evaluate_scores_spin_labels_through_the_h36m_regressor_and_names_what_i
     h36m_cells = ours.split("|")[3].split()
     assert len(h36m_cells) == 3 and all(np.isfinite(float(c)) for c in h36m_cells)
     assert "not computed: h36m PVE: its rows have no SMPL ground truth" in out
-    assert "not computed: mpi_inf_3dhp: " in out
+    assert "not computed: mpi_inf_3dhp: " in out and "Human3.6M 14 joints" in out
+    code = evaluate_main(base + ["--h36m-regressor", str(reg), "--h36m-joints", "17"])
+    out17 = capsys.readouterr().out
+    assert code == 0 and "Human3.6M 17 joints" in out17
+    row17 = [line for line in out17.splitlines() if line.startswith("last.pt")][0]
+    assert row17.split("|")[3].split() != h36m_cells  # pelvis-centred 17 joints score differently
+    code = evaluate_main(base + ["--h36m-regressor", str(reg), "--full-rate", "h36m"])  # every frame is there
+    out_full = capsys.readouterr().out
+    assert code == 0, out_full
+    full = [line for line in out_full.splitlines() if line.startswith("last.pt")][0].split("|")[3].split()
+    np.testing.assert_allclose([float(c) for c in full], [float(c) for c in h36m_cells], atol=0.06)
 
 
 def test_mean_pose_initialisation_starts_from_the_data_mean(body_model_path):
