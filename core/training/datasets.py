@@ -66,6 +66,8 @@ STANDARD = {
                                 {"train": "mpi_inf_3dhp", "test": "mpi_inf_3dhp"}, True),
     "coco": DatasetSpec({"train": "coco_2014_train_eft.npz"}, {"train": "coco"}, False),
     "mpii": DatasetSpec({"train": "mpii_train_eft.npz"}, {"train": "mpii"}, False),
+    # EMDB is read from its release folder (emdb.py), EMDB-1 as the test split.
+    "emdb": DatasetSpec({"test": "EMDB"}, {"test": "EMDB"}, True),
     "generated": DatasetSpec({"train": "generated_train.npz", "val": "generated_val.npz", "test": "generated_test.npz"},
                              {"train": "generated_train", "val": "generated_val", "test": "generated_test"}, True),
 }

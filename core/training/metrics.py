@@ -13,7 +13,9 @@ The protocols of TAR's Table 1, as TCMR and GLoT (whose numbers it compares with
   `compute_error_verts`; only where the ground truth is an SMPL mesh;
 - PA-MPJPE: the prediction is aligned to the ground truth by the similarity transform
   (rotation, uniform scale, translation) that minimises the squared error;
-- ACCEL: second finite differences of the centred joints over time, compared.
+- ACCEL: second finite differences of the centred joints over time, compared;
+- EMDB scores as its own release does: SMPL's 24 joints and the mesh, both centred on the
+  mean of SMPL's hips.
 Without an H36M regressor the 14 joints come from SMPL's own skeleton (a stand-in; labels
 in another skeleton cannot be compared then).
 """
@@ -44,10 +46,12 @@ MM = 1000.0
 class Protocol:
     """How one benchmark is scored: how many joints, centred how."""
 
-    joints: int          # 14 (mean of the hips at the origin) or 17 (pelvis at the origin)
+    joints: int          # 14 (mean of the hips at the origin), 17 (pelvis at the origin), 24 (SMPL's own)
 
 
-PROTOCOLS = {"3dpw": Protocol(14), "h36m": Protocol(14), "mpi_inf_3dhp": Protocol(17), "generated": Protocol(14)}
+PROTOCOLS = {"3dpw": Protocol(14), "h36m": Protocol(14), "mpi_inf_3dhp": Protocol(17), "generated": Protocol(14),
+             "emdb": Protocol(24)}
+SMPL_HIPS = (1, 2)
 
 
 def joints_from_vertices(vertices: np.ndarray, h36m_regressor: np.ndarray, n_joints: int = 14) -> np.ndarray:
@@ -78,10 +82,17 @@ def center_on_hips(joints14: np.ndarray) -> np.ndarray:
 
 
 def center_joints(joints: np.ndarray) -> np.ndarray:
-    """[..., 14 or 17, 3] -> centred as their protocol does: mean of the hips (14), pelvis (17)."""
+    """[..., 14, 17 or 24, 3] -> centred as their protocol does: mean of the hips (14; SMPL's
+    for 24), pelvis (17)."""
+    return joints - protocol_pelvis(joints)
+
+
+def protocol_pelvis(joints: np.ndarray) -> np.ndarray:
+    """[..., J, 3] -> [..., 1, 3], the point a protocol puts at the origin."""
     if joints.shape[-2] == 17:
-        return joints - joints[..., J17_PELVIS:J17_PELVIS + 1, :]
-    return center_on_hips(joints)
+        return joints[..., J17_PELVIS:J17_PELVIS + 1, :]
+    hips = SMPL_HIPS if joints.shape[-2] == 24 else J14_HIPS
+    return 0.5 * (joints[..., hips[0]:hips[0] + 1, :] + joints[..., hips[1]:hips[1] + 1, :])
 
 
 def similarity_procrustes(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -147,6 +158,10 @@ def evaluation_joints(seq: dict, h36m_regressor: np.ndarray | None, n_joints: in
     seq: `pred_vertices` [N, 6890, 3] and/or `pred_joints24` [N, 24, 3]; ground truth as
     `gt_S` [N, 24, ≥3] (SPIN-format labels) or `gt_vertices` / `gt_joints24`.
     """
+    if n_joints == 24:
+        if seq.get("pred_joints24") is None or seq.get("gt_joints24") is None:
+            raise MetricUnavailable("the SMPL-joint protocol needs SMPL joints of prediction and ground truth")
+        return np.asarray(seq["pred_joints24"], np.float64), np.asarray(seq["gt_joints24"], np.float64)
     if h36m_regressor is None:
         if n_joints != 14 or seq.get("gt_S") is not None:
             raise MetricUnavailable("this protocol needs the H36M joint regressor on the predicted mesh "
@@ -178,7 +193,10 @@ def evaluate_sequences(sequences: list[dict], h36m_regressor: np.ndarray | None 
         errs["pa_mpjpe"].append(pa_mpjpe(pred_c, gt_c))
         errs["accel"].append(accel_error(pred_c, gt_c))
         if seq.get("pred_vertices") is not None and seq.get("gt_vertices") is not None:
-            errs["pve"].append(pve(seq["pred_vertices"], seq["gt_vertices"]))
+            pv, gv = seq["pred_vertices"], seq["gt_vertices"]
+            if n_joints == 24:  # EMDB centres the meshes on their skeletons' pelvis
+                pv, gv = pv - protocol_pelvis(pred), gv - protocol_pelvis(gt)
+            errs["pve"].append(pve(pv, gv))
     out = {}
     for k, v in errs.items():
         v = [a for a in v if a.size]

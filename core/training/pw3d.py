@@ -29,15 +29,20 @@ BOX_SCALE = 1.2           # SPIN's margin around the keypoints' box
 MIN_KEYPOINTS = 6         # 3DPW gives 2D detections only where at least 6 joints were found
 
 
-def read_sequence_file(path: str | os.PathLike) -> dict:
-    """One 3DPW .pkl -> its dict, through the allow-list unpickler."""
+def load_pickle(path: str | os.PathLike, what: str):
+    """A dataset's pickle, through the allow-list unpickler (numpy arrays and plain containers)."""
     from ..worker.body_model import NumpyUnpickler
 
     try:
         with open(path, "rb") as fh:
-            data = NumpyUnpickler(fh, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
-        raise DatasetError(f"3DPW sequence file '{path}' was not read: {exc}") from exc
+            return NumpyUnpickler(fh, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, OSError) as exc:
+        raise DatasetError(f"{what} file '{path}' was not read: {exc}") from exc
+
+
+def read_sequence_file(path: str | os.PathLike) -> dict:
+    """One 3DPW .pkl -> its dict."""
+    data = load_pickle(path, "3DPW sequence")
     if not isinstance(data, dict):
         raise DatasetError(f"3DPW sequence file '{path}' holds a {type(data).__name__}, not the release's dict")
     missing = [k for k in ("poses", "betas", "cam_poses", "jointPositions", "campose_valid", "cam_intrinsics")

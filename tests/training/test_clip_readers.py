@@ -46,9 +46,12 @@ def _write_3dpw(root, seq="courtyard_test_00", people=2):
 def test_3dpw_sequence_files_give_one_person_per_window(tmp_path):
     root = tmp_path / "3DPW"
     data = _write_3dpw(root)
-    with pytest.warns(DatasetWarning, match="1 of 2 sequences"):
-        table = load_tables(["3dpw"], "test", str(tmp_path), {})["3dpw"]
-    assert len(table) == 2 * N - 1 and len(table.sequences) == 3  # person 1 split at its invalid frame
+    table = load_tables(["3dpw"], "test", str(tmp_path), {})["3dpw"]
+    assert len(table) == 2 * N - 1 and len(table.sequences) == 2  # one per person
+    assert table.full_rate  # the release has every frame: a window reads the frame without a label too
+    gap = int(np.flatnonzero((table.frame_id == 4) & (np.arange(len(table)) >= N))[0])  # person 1, after frame 3
+    assert [p.name for p in table.window_frames(gap, 3)[0]] == ["image_00003.jpg", "image_00004.jpg",
+                                                                 "image_00005.jpg"]
     # Camera-frame labels: the world joints moved by the frame's extrinsics.
     r = data["cam_poses"][0, :3, :3]
     row0 = int(np.flatnonzero((table.frame_id == 0))[0])
@@ -57,11 +60,13 @@ def test_3dpw_sequence_files_give_one_person_per_window(tmp_path):
     root_cam = r @ rotations.axis_angle_to_matrix(data["poses"][0][0, :3])
     np.testing.assert_allclose(rotations.axis_angle_to_matrix(table.pose[row0, :3]), root_cam, atol=1e-5)
     for row in range(len(table)):
-        rows = table.window(row, 9)
+        paths, centers, _ = table.window_frames(row, 9)
+        frames = [int(p.stem.split("_")[1]) for p in paths]
+        assert set(np.diff(frames)) <= {0, 1}  # consecutive video frames (edges repeated)
         seq = table.sequences[table.seq_of[row]]
-        assert set(rows) <= set(seq)  # never another person
-        steps = np.diff(table.frame_id[rows])
-        assert set(steps) <= {0, 1}  # consecutive frames (edges repeated)
+        lo, hi = table.center[seq].min(0), table.center[seq].max(0)
+        assert ((centers >= lo - 1e-9) & (centers <= hi + 1e-9)).all()  # boxes of this person only
+        np.testing.assert_allclose(centers[frames.index(table.frame_id[row])], table.center[row])
     sample = ClipReader(table, ClipConfig(seq_len=9, crop=16)).sample(row0)
     assert sample["crops"].shape == (9, 3, 16, 16) and sample["has_smpl"] == 1
 
@@ -126,3 +131,59 @@ def test_several_people_in_one_frame_without_person_id_are_refused(tmp_path):
     npz, images, _ = _subsampled(tmp_path, range(1, 22, 5), step=5, people_rows=2)
     with pytest.raises(DatasetError, match="several rows for frame 1 .*person_id.*sequenceFiles"):
         FrameTable("3dpw", npz, images)
+
+
+def _write_emdb(root, name="P3_31_outdoor_workout", emdb1=True, n=8):
+    """A sequence in EMDB's release layout (dataset.md) and its images."""
+    rng = np.random.default_rng(3)
+    subject, _, seq = name.partition("_")
+    folder = root / subject / seq
+    (folder / "images").mkdir(parents=True)
+    for i in range(n):
+        cv2.imwrite(str(folder / "images" / f"{i:05d}.jpg"), np.full((48, 32, 3), 20 * i, np.uint8))
+    extr = np.tile(np.eye(4), (n, 1, 1))
+    extr[:, :3, :3] = rotations.axis_angle_to_matrix(np.array([0.0, 0.0, 0.5]))
+    good = np.ones(n, bool)
+    good[2] = False  # a frame the release marks bad
+    boxes = np.tile([4.0, 6.0, 24.0, 40.0], (n, 1))
+    boxes[5] = [10, 10, 10, 30]  # an empty box
+    data = {"gender": "male", "name": name, "emdb1": np.bool_(emdb1), "emdb2": False, "n_frames": n,
+            "good_frames_mask": good,
+            "camera": {"intrinsics": np.array([[600.0, 0, 16], [0, 600.0, 24], [0, 0, 1]]), "extrinsics": extr,
+                       "width": 32, "height": 48},
+            "smpl": {"poses_root": rng.normal(scale=0.3, size=(n, 3)), "poses_body": rng.normal(scale=0.2, size=(n, 69)),
+                     "trans": np.zeros((n, 3)), "betas": rng.normal(size=10)},
+            "kp2d": rng.uniform(0, 30, (n, 24, 2)), "bboxes": {"bboxes": boxes, "invalid_idxs": np.array([2, 5])}}
+    with open(folder / f"{name}_data.pkl", "wb") as fh:
+        pickle.dump(data, fh, protocol=4)
+    return data
+
+
+def test_emdb1_sequences_read_from_the_release_layout(tmp_path):
+    data = _write_emdb(tmp_path / "EMDB")
+    _write_emdb(tmp_path / "EMDB", name="P0_09_outdoor_walk", emdb1=False)  # EMDB-2 only: not in EMDB-1
+    table = load_tables(["emdb"], "test", str(tmp_path), {})["emdb"]
+    assert len(table) == 6 and len(table.sequences) == 1  # bad frame and empty box left out of the rows
+    assert set(table.frame_id) == {0, 1, 3, 4, 6, 7}
+    row1 = int(np.flatnonzero(table.frame_id == 1)[0])
+    assert [p.name for p in table.window_frames(row1, 5)[0]] == [f"{f:05d}.jpg" for f in (0, 0, 1, 2, 3)]
+    row = int(np.flatnonzero(table.frame_id == 3)[0])
+    cam_root = data["camera"]["extrinsics"][3, :3, :3] @ rotations.axis_angle_to_matrix(data["smpl"]["poses_root"][3])
+    np.testing.assert_allclose(rotations.axis_angle_to_matrix(table.pose[row, :3]), cam_root, atol=1e-6)
+    np.testing.assert_allclose(table.center[row], [14, 23]) and np.testing.assert_allclose(table.box_size[row], 1.2 * 34)
+    assert table.imgname[row] == "P3/31_outdoor_workout/images/00003.jpg" and table.has_smpl.all()
+    with pytest.raises(DatasetError, match="not EMDB's release folder"):
+        load_tables(["emdb"], "test", str(tmp_path / "nowhere"), {})
+
+
+def test_emdb_protocol_scores_smpl_joints_and_the_mesh_centred_on_the_hips():
+    from video_to_motion.core.training import metrics
+
+    rng = np.random.default_rng(4)
+    j, v = rng.normal(size=(3, 24, 3)), rng.normal(size=(3, 50, 3))
+    same = {"pred_joints24": j + 1.0, "gt_joints24": j, "pred_vertices": v + 1.0, "gt_vertices": v}
+    out = metrics.evaluate_sequences([same], None, metrics.PROTOCOLS["emdb"].joints)
+    assert out["mpjpe"] == pytest.approx(0, abs=1e-9) and out["pve"] == pytest.approx(0, abs=1e-9)
+    bent = dict(same, pred_joints24=same["pred_joints24"].copy())
+    bent["pred_joints24"][:, 10, 0] += 0.024  # one of 24 joints 24 mm off
+    assert metrics.evaluate_sequences([bent], None, 24)["mpjpe"] == pytest.approx(1.0)

@@ -231,16 +231,16 @@ def test_evaluate_command_prints_the_table_1_layout(gen_data, body_model_path, t
     assert code == 0, out
     lines = [line for line in out.splitlines() if not line.startswith("WARNING")]  # smplx's notice
     header, columns = lines[:2]
-    assert all(g in header for g in ("3DPW", "MPI-INF-3DHP", "Human3.6M", "Generated (held out)"))
-    assert columns.count(" MPJPE↓") == 4 and columns.count("PA-MPJPE↓") == 4 and columns.count("PVE↓") == 2
+    assert all(g in header for g in ("3DPW", "MPI-INF-3DHP", "Human3.6M", "EMDB-1", "Generated (held out)"))
+    assert columns.count(" MPJPE↓") == 5 and columns.count("PA-MPJPE↓") == 5 and columns.count("PVE↓") == 3
     ours = [line for line in lines if line.startswith("last.pt")][0]
     cells = [c.split() for c in ours.split("|")]
-    assert cells[1] == ["-"] * 4 and cells[4] != ["-"] * 4  # no 3DPW given; generated evaluated
+    assert cells[1] == ["-"] * 4 and cells[5] != ["-"] * 4  # no 3DPW given; generated evaluated
     table = FrameTable("generated", gen_data / "generated_test.npz", gen_data / "generated_test")
     model = trainer.model.eval()
     reader = ClipReader(table, ClipConfig(model.cfg.seq_len, model.cfg.crop_size, None))
     direct = evaluate_model(model, reader, model.smpl, 8, "cpu")
-    printed = [float(x) for x in cells[4]]
+    printed = [float(x) for x in cells[5]]
     np.testing.assert_allclose(printed, [direct[k] for k in ("mpjpe", "pa_mpjpe", "pve", "accel")], atol=0.06)
     assert "paper: TAR (HRNet-W48)" in out and "62.7" in out
     assert "not computed: 3dpw: " in out and "3dpw_test.npz' does not exist" in out  # named, not an exit
