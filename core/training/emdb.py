@@ -21,7 +21,7 @@ import numpy as np
 
 from ..common import rotations
 from .datasets import DatasetError
-from .pw3d import BOX_SCALE, load_pickle
+from .pw3d import BOX_SCALE, join_rows, load_pickle
 
 
 def sequence_rows(data: dict, where: str) -> dict[str, np.ndarray]:
@@ -71,10 +71,4 @@ def read_emdb(root: str | os.PathLike, subset: str = "emdb1") -> dict[str, np.nd
         data = load_pickle(path, "EMDB")
         if isinstance(data, dict) and bool(data.get(subset, False)):
             parts.append(sequence_rows(data, str(path)))
-    parts = [p for p in parts if len(p["imgname"])]
-    if not parts:
-        raise DatasetError(f"no {subset.upper()} sequence with good frames under '{root}'")
-    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    out["has_smpl"] = np.ones(len(out["imgname"]), np.float32)
-    out["keypoint_format"] = np.array("smpl24")
-    return out
+    return join_rows(parts, f"no {subset.upper()} sequence with good frames under '{root}'")

@@ -102,9 +102,15 @@ def read_3dpw_sequences(folder: str | os.PathLike) -> dict[str, np.ndarray]:
         data = read_sequence_file(path)
         seq = str(data.get("sequence", path.stem))
         parts += [person_rows(data, p, seq) for p in range(len(data["poses"]))]
+    return join_rows(parts, f"3DPW sequences in '{folder}' have no frame with an aligned camera and 2D keypoints")
+
+
+def join_rows(parts: list[dict], when_empty: str) -> dict[str, np.ndarray]:
+    """Per-sequence rows (SMPL ground truth in SMPL's joint layout) -> one FrameTable's arrays;
+    DatasetError(`when_empty`) when no sequence has a row."""
     parts = [p for p in parts if len(p["imgname"])]
     if not parts:
-        raise DatasetError(f"3DPW sequences in '{folder}' have no frame with an aligned camera and 2D keypoints")
+        raise DatasetError(when_empty)
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     out["has_smpl"] = np.ones(len(out["imgname"]), np.float32)
     out["keypoint_format"] = np.array("smpl24")
