@@ -250,8 +250,13 @@ def _train(args) -> int:
         explicit_val = parse_data_args([v for v in args.val_data if "=" in v])
         eval_tables = {}
         if cfg.eval_every:
-            eval_tables = load_tables([n for n in val_names if n in explicit_val or args.data_root], "val",
-                                      args.data_root, explicit_val, args.full_rate)
+            try:
+                eval_tables = load_tables([n for n in val_names if n in explicit_val or args.data_root], "val",
+                                          args.data_root, explicit_val, args.full_rate)
+            except DatasetError as exc:
+                raise DatasetError(f"{exc} (the periodic evaluation and best.pt's choice read validation splits "
+                                   "only: give one with --val-data, or turn it off with --set train.eval_every=0)") \
+                    from exc
         regressor = load_regressor(args.h36m_regressor, "h36m") if args.h36m_regressor else None
         for name, table in eval_tables.items():
             if regressor is None and not table.has_smpl.all():
