@@ -407,6 +407,12 @@ def test_best_checkpoint_is_chosen_on_the_validation_split_never_the_test_split(
     assert code == EXIT_BAD_INPUT and "generated_val.npz' does not exist" in capsys.readouterr().err
     code = train_main(base + ["--out", str(tmp_path / "b"), "--val-data", "h36m"])
     assert code == EXIT_BAD_INPUT and "'h36m' has no val split" in capsys.readouterr().err
+    with np.load(gen_data / "generated_test.npz") as z:  # a validation set with 3D labels only (SPIN layout)
+        np.savez(tmp_path / "labels_only.npz", **{k: z[k] for k in z.files
+                                                  if k not in ("keypoint_format", "pose", "shape", "has_smpl")})
+    code = train_main(base + ["--out", str(tmp_path / "b2"), "--val-data",
+                              f"h36m={tmp_path / 'labels_only.npz'}:{gen_data / 'generated_test'}"])
+    assert code == EXIT_BAD_INPUT and "give --h36m-regressor J_regressor_h36m.npy" in capsys.readouterr().err
     (root / "generated_val.npz").symlink_to(gen_data / "generated_test.npz")  # stands in for a validation split
     (root / "generated_val").symlink_to(gen_data / "generated_test")
     code = train_main(base + ["--out", str(tmp_path / "c")])
