@@ -4,7 +4,9 @@ Every backbone maps normalised crops x [N, 3, C, C] (RGB, ImageNet mean/std, see
 `normalize_crops`) to (global [N, Dg], local [N, Dl, C/4, C/4]); C = 256 gives the
 64×64 local maps of the paper.
 
-- hrnet_w48 (timm): the four branch outputs (48, 96, 192, 384 channels at strides 4-32)
+- hrnet_w48_refit: ReFit's HRNet-W48, COCO-pose weights, conv upsampling and global vector
+  (pose_hrnet.py): Dl = 720, Dg = 384. What the `paper` preset trains.
+- hrnet_w48 (timm, ImageNet): the four branch outputs (48, 96, 192, 384 channels at strides 4-32)
   upsampled to stride 4 and concatenated -> Dl = 720; global = their average-pooled
   concatenation, Dg = 720.
 - resnet50 (timm): layer4 (2048 channels, stride 32) -> three 2× deconvolutions -> Dl =
@@ -195,6 +197,10 @@ def build_backbone(cfg: TARConfig, load_weights: bool = True) -> nn.Module:
     weights = cfg.backbone_weights if load_weights else None
     if cfg.backbone == "hrnet_w48":
         return HRNetW48(weights)
+    if cfg.backbone == "hrnet_w48_refit":
+        from .pose_hrnet import PoseHRNet
+
+        return PoseHRNet(weights)
     if cfg.backbone == "resnet50":
         return ResNet50(weights)
     if cfg.backbone == "efficientnet_lite0":

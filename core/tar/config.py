@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 CONFIG_VERSION = 1
 
-BACKBONES = ("hrnet_w48", "resnet50", "efficientnet_lite0", "tiny")
+BACKBONES = ("hrnet_w48_refit", "hrnet_w48", "resnet50", "efficientnet_lite0", "tiny")
 
 # ReFit's 67 marker vertices on the SMPL mesh (its `smpl_ssm.npy`); a setting, since the
 # TAR text speaks of up to 26 markers without listing them.
@@ -39,7 +39,8 @@ class ConfigError(ValueError):
 class TARConfig:
     # Backbone: which network, and where its initial weights come from when a model is
     # built for training: None = random, "pretrained" = the library's own weights (timm
-    # downloads them; efficientnet_lite0's ship in a pip package), or a local file path.
+    # downloads them; efficientnet_lite0's ship in a pip package; hrnet_w48_refit's are the
+    # COCO-pose weights, checked against a pinned SHA-256), or a local file path.
     backbone: str = "hrnet_w48"
     backbone_weights: str | None = None
     tiny_width: int = 16  # channel width of the "tiny" test/CPU backbone

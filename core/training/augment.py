@@ -30,16 +30,17 @@ def flip_smpl_pose(pose: np.ndarray) -> np.ndarray:
     return p.reshape(pose.shape)
 
 
-def flip_joints3d(joints: np.ndarray) -> np.ndarray:
-    """Mirror 3D joints [..., 24, C≥3] (camera frame): x -> −x, left and right swapped."""
-    j = np.asarray(joints)[..., FLIP_PERMUTATION, :].copy()
+def flip_joints3d(joints: np.ndarray, perm: np.ndarray = FLIP_PERMUTATION) -> np.ndarray:
+    """Mirror 3D joints [..., 24, C≥3] (camera frame): x -> −x, left and right swapped
+    (`perm`: the layout's left/right permutation, SMPL's by default)."""
+    j = np.asarray(joints)[..., perm, :].copy()
     j[..., 0] *= -1
     return j
 
 
-def flip_joints2d(joints: np.ndarray, width: float) -> np.ndarray:
+def flip_joints2d(joints: np.ndarray, width: float, perm: np.ndarray = FLIP_PERMUTATION) -> np.ndarray:
     """Mirror 2D joints [..., 24, C≥2] in an image `width` wide: u -> W − u, sides swapped."""
-    j = np.asarray(joints)[..., FLIP_PERMUTATION, :].copy()
+    j = np.asarray(joints)[..., perm, :].copy()
     j[..., 0] = width - j[..., 0]
     return j
 
@@ -132,10 +133,11 @@ def warp_crop(image: np.ndarray, view: View, crop: int) -> np.ndarray:
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
 
 
-def transform_joints2d(joints: np.ndarray, img_size: tuple[float, float], params: AugmentParams) -> np.ndarray:
+def transform_joints2d(joints: np.ndarray, img_size: tuple[float, float], params: AugmentParams,
+                       perm: np.ndarray = FLIP_PERMUTATION) -> np.ndarray:
     """2D joints [..., 24, 3] (px, conf) in the source image -> the augmented image."""
     w, h = img_size
-    j = flip_joints2d(joints, w) if params.flip else np.asarray(joints).copy()
+    j = flip_joints2d(joints, w, perm) if params.flip else np.asarray(joints).copy()
     pp = np.array([w / 2, h / 2])
     j[..., :2] = (j[..., :2] - pp) @ _rot2(params.rotation).T + pp
     return j
@@ -148,9 +150,9 @@ def camera_rotation(params: AugmentParams) -> np.ndarray:
     return r
 
 
-def transform_joints3d(joints: np.ndarray, params: AugmentParams) -> np.ndarray:
+def transform_joints3d(joints: np.ndarray, params: AugmentParams, perm: np.ndarray = FLIP_PERMUTATION) -> np.ndarray:
     """Camera-frame 3D joints [..., 24, C≥3] -> the augmented camera's frame."""
-    j = flip_joints3d(joints) if params.flip else np.asarray(joints).copy()
+    j = flip_joints3d(joints, perm) if params.flip else np.asarray(joints).copy()
     j[..., :3] = j[..., :3] @ camera_rotation(params).T
     return j
 

@@ -36,23 +36,40 @@ def parse_data_args(items: list[str]) -> dict[str, tuple[Path, Path | None]]:
     return out
 
 
-def load_tables(names, split: str, data_root: str | None, explicit: dict) -> dict:
+def load_tables(names, split: str, data_root: str | None, explicit: dict, full_rate=()) -> dict:
     """FrameTables for dataset names: explicit NAME=FILE:IMAGES paths first, else the
-    standard layout under data_root."""
-    from .datasets import STANDARD, DatasetError, FrameTable, standard_paths
+    standard layout under data_root. A folder instead of a .npz is read as 3DPW's
+    sequenceFiles/<split> (one person per window); the standard 3DPW uses
+    3DPW/sequenceFiles/<split> when present. `full_rate`: names whose image folders hold
+    every video frame (windows at the videos' own frame rate)."""
+    from .datasets import SEQUENCE_SPLITS, STANDARD, DatasetError, FrameTable, standard_paths
+    from .emdb import read_emdb
+    from .pw3d import read_3dpw_sequences
 
     tables = {}
     for name in names:
         if name in explicit:
             npz, images = explicit[name]
             video = STANDARD[name].video if name in STANDARD else True
-            images = images or npz.with_suffix("")
+            images = images or (npz.parents[1] if npz.is_dir() else npz.with_suffix(""))
         elif data_root is None:
             raise DatasetError(f"dataset '{name}': give --data-root (the folder holding the standard files) "
                                f"or --data {name}=FILE.npz:IMAGE_FOLDER")
         else:
             npz, images, video = standard_paths(name, split, data_root)
-        tables[name] = FrameTable(name, npz, images, video=video)
+            sequences = images / "sequenceFiles" / SEQUENCE_SPLITS[split]
+            if name == "3dpw" and sequences.is_dir():
+                npz = sequences
+        if name == "emdb":
+            images = npz if npz.is_dir() else images
+            arrays = read_emdb(npz) if npz.is_dir() else None
+        else:
+            arrays = read_3dpw_sequences(npz) if npz.is_dir() else None
+        if arrays is None and not npz.is_file() and name == "emdb":
+            raise DatasetError(f"dataset 'emdb': '{npz}' is not EMDB's release folder (P0 … P9)")
+        # The releases read here (3DPW, EMDB) hold every frame of their videos.
+        tables[name] = FrameTable(name, npz, images, video=video, full_rate=name in full_rate or arrays is not None,
+                                  arrays=arrays)
     return tables
 
 
@@ -94,8 +111,13 @@ def make_readers(tables: dict, model, seq_len: int, augment: bool, cache_feature
     from .datasets import ClipConfig, ClipReader
     from .features import CachedClipReader, FeatureStore
 
+    from .datasets import DatasetError
+
     readers = {}
     for name, table in tables.items():
+        if cache_features and table.full_rate:
+            raise DatasetError(f"dataset '{name}': cached features hold the labelled frames only, full-rate windows "
+                               "read the frames between them: train it from crops (--set data.cache_features=false)")
         if cache_features:
             folder = cache_dir / (f"{name}-{table.npz_path.stem}-{model.cfg.backbone}-{model.cfg.crop_size}"
                                   f"-g{model.global_dim}")
@@ -108,6 +130,21 @@ def make_readers(tables: dict, model, seq_len: int, augment: bool, cache_feature
             readers[name] = ClipReader(table, ClipConfig(seq_len, model.cfg.crop_size,
                                                          AugmentConfig() if augment else None))
     return readers
+
+
+def training_joints(tables: dict, regressor_path: str | None):
+    """The module that maps the mesh to SPIN's 24 joints when a table labels them, else None
+    (raises RegressorError naming the file when it is needed and not given)."""
+    from .joint_sets import LAYOUT_SPIN24, WHERE_TO_GET, DatasetJoints, RegressorError, load_regressor
+
+    spin = [name for name, t in tables.items() if t.layout == LAYOUT_SPIN24]
+    if regressor_path is None:
+        if spin:
+            raise RegressorError(f"training set(s) {', '.join(spin)} label SPIN's 24 joints, which the losses take "
+                                 "from the mesh: give --joint-regressor J_regressor_extra.npy; "
+                                 + WHERE_TO_GET.format(name="J_regressor_extra.npy"))
+        return None
+    return DatasetJoints(load_regressor(regressor_path, "extra"))
 
 
 def eval_rows(table, max_frames: int | None, seed: int = 0) -> np.ndarray:
@@ -132,7 +169,11 @@ def train_main(argv: list[str] | None = None) -> int:
     p.add_argument("--ablation", default="full", help="full | no_rrm | only_gte | only_lte (paper Tables 3-4)")
     p.add_argument("--data-root", help="folder with the standard dataset files (SPIN/ReFit names)")
     p.add_argument("--data", action="append", default=[], help="NAME=FILE.npz:IMAGE_FOLDER for a training set")
-    p.add_argument("--eval-data", action="append", default=[], help="NAME=FILE.npz:IMAGE_FOLDER for evaluation")
+    p.add_argument("--val-data", "--eval-data", dest="val_data", action="append", default=[],
+                   help="NAME (its standard val split under --data-root) or NAME=FILE.npz:IMAGE_FOLDER: a "
+                        "validation set for the periodic evaluation and best.pt's choice (default: the preset's); "
+                        "never a test split")
+    p.add_argument("--h36m-regressor", help="SPIN's J_regressor_h36m.npy: the validation protocols' joints")
     p.add_argument("--mix", help="sampling ratios, e.g. 'h36m=0.4,3dpw=0.2,coco=0.4' (default: the preset's)")
     p.add_argument("--steps", type=int)
     p.add_argument("--batch-size", type=int)
@@ -148,6 +189,11 @@ def train_main(argv: list[str] | None = None) -> int:
                                                "the cores)")
     p.add_argument("--cache-dir", help="where cached backbone features go (default: OUT/../feature_cache)")
     p.add_argument("--max-eval-frames", type=int, default=2000, help="frames used by the periodic evaluation")
+    p.add_argument("--full-rate", action="append", default=[], metavar="NAME",
+                   help="dataset NAME's image folder holds every frame of its videos: windows of T consecutive "
+                        "video frames between SPIN's subsampled labels (Human3.6M, MPI-INF-3DHP)")
+    p.add_argument("--joint-regressor", help="SPIN's J_regressor_extra.npy: the joints of SPIN-format labels "
+                                             "(needed when a training set is not in SMPL's own joint layout)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -165,7 +211,9 @@ def _train(args) -> int:
     from ..tar.config import ConfigError
     from . import ddp
     from .datasets import DatasetError, Mixture, StepBatches
+    from ..tar.backbone import BackboneWeightsError
     from .evaluation import evaluate_model
+    from .joint_sets import RegressorError, load_regressor
     from .presets import ABLATIONS, get_preset
     from .trainer import CHECKPOINT_NAME, TrainConfig, Trainer, TrainingError, init_from_mean_pose
 
@@ -197,11 +245,24 @@ def _train(args) -> int:
         if args.resume == "none" and last.exists():
             raise CheckpointError(f"'{out}' already holds a run ({last}); resume it with --resume auto, "
                                   "or choose another --out")
-        train_tables = load_tables(mix, "train", args.data_root, parse_data_args(args.data))
-        eval_names = [n.split("=")[0] for n in args.eval_data] or preset["eval"]
-        explicit_eval = parse_data_args(args.eval_data)
-        eval_tables = load_tables([n for n in eval_names if n in explicit_eval or args.data_root], "test",
-                                  args.data_root, explicit_eval)
+        train_tables = load_tables(mix, "train", args.data_root, parse_data_args(args.data), args.full_rate)
+        val_names = [n.split("=")[0] for n in args.val_data] or preset["val"]
+        explicit_val = parse_data_args([v for v in args.val_data if "=" in v])
+        eval_tables = {}
+        if cfg.eval_every:
+            try:
+                eval_tables = load_tables([n for n in val_names if n in explicit_val or args.data_root], "val",
+                                          args.data_root, explicit_val, args.full_rate)
+            except DatasetError as exc:
+                raise DatasetError(f"{exc} (the periodic evaluation and best.pt's choice read validation splits "
+                                   "only: give one with --val-data, or turn it off with --set train.eval_every=0)") \
+                    from exc
+        regressor = load_regressor(args.h36m_regressor, "h36m") if args.h36m_regressor else None
+        for name, table in eval_tables.items():
+            if regressor is None and not table.has_smpl.all():
+                raise RegressorError(f"validation set '{name}' is scored on its 3D labels, through the H36M joint "
+                                     "regressor: give --h36m-regressor J_regressor_h36m.npy")
+        dataset_joints = training_joints(train_tables, args.joint_regressor)
         model = build_model(model_settings, args.smpl_model).to(device)
         torch.manual_seed(cfg.seed + dist.rank)
         cache_dir = Path(args.cache_dir) if args.cache_dir else out.parent / "feature_cache"
@@ -220,7 +281,7 @@ def _train(args) -> int:
             results = {}
             for name, reader in eval_readers.items():
                 rows = eval_rows(reader.table, args.max_eval_frames)
-                scores = evaluate_model(m, reader, m.smpl, cfg.batch_size, device, rows)
+                scores = evaluate_model(m, reader, m.smpl, cfg.batch_size, device, rows, regressor)
                 results.update({(k if len(eval_readers) == 1 else f"{name}/{k}"): v for k, v in scores.items()})
             return results
 
@@ -228,7 +289,8 @@ def _train(args) -> int:
                              "augment": preset["augment"], "cache_features": preset["cache_features"],
                              "global_dropout": preset.get("global_dropout", 0.0)},
                     "preset": args.preset, "ablation": args.ablation}
-        trainer = Trainer(model, batches, cfg, out, device, dist, evaluator if eval_readers else None, run_meta)
+        trainer = Trainer(model, batches, cfg, out, device, dist, evaluator if eval_readers else None, run_meta,
+                          dataset_joints=dataset_joints)
         if args.resume not in ("auto", "none"):
             trainer.resume(args.resume)
         elif args.resume == "auto" and last.exists():
@@ -246,7 +308,8 @@ def _train(args) -> int:
             _say(f"done: step {summary['steps']}, {summary['wall_s']:.0f} s; checkpoint {last}")
         ddp.cleanup(dist)
         return 0
-    except (DatasetError, CheckpointError, ConfigError, KeyError, FileNotFoundError) as exc:
+    except (DatasetError, CheckpointError, ConfigError, RegressorError, BackboneWeightsError, KeyError,
+            FileNotFoundError) as exc:
         _say(f"error: {exc}")
         return EXIT_BAD_INPUT
     except TrainingError as exc:
@@ -260,7 +323,9 @@ def make_data_main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="scripts/make_training_data.py",
                                 description="Render generated training clips with exact SMPL ground truth.")
     p.add_argument("--out", required=True, help="data root: writes generated_<split>.npz and generated_<split>/")
-    p.add_argument("--split", default="train", help="train | test (test uses the last 20%% of each BVH file)")
+    p.add_argument("--split", default="train",
+                   help="train | val | test (test uses the last 20%% of each BVH file, train the rest; val draws "
+                        "from the pose prior only, with its own seed, so it shares no clip with either)")
     p.add_argument("--body-model", help="SMPL-layout body .pkl (default: generate one into OUT/body_generated.pkl)")
     p.add_argument("--bvh", nargs="*", default=None, help="BVH files (default: sample_data/bvh/*.bvh)")
     p.add_argument("--clips", type=int, default=64)
@@ -288,13 +353,14 @@ def make_data_main(argv: list[str] | None = None) -> int:
             _say(f"note: no BVH files in {root / 'bvh'} (scripts/get_sample_data.sh fetches them); "
                  "using the pose prior only")
     w, _, h = args.size.partition("x")
-    split_range = {"train": (0.0, 0.8), "test": (0.8, 1.0)}
+    split_range = {"train": (0.0, 0.8), "val": (0.0, 0.8), "test": (0.8, 1.0)}
     if args.split not in split_range:
-        _say(f"error: --split must be train or test, got '{args.split}'")
+        _say(f"error: --split must be train, val or test, got '{args.split}'")
         return EXIT_BAD_INPUT
-    seed = args.seed if args.seed is not None else {"train": 0, "test": 1}[args.split]
+    seed = args.seed if args.seed is not None else {"train": 0, "test": 1, "val": 2}[args.split]
+    bvh_fraction = args.bvh_fraction if bvh and args.split != "val" else 0.0
     cfg = SyntheticConfig(clips=args.clips, frames_per_clip=args.frames, width=int(w), height=int(h or w),
-                          bvh_fraction=args.bvh_fraction if bvh else 0.0, bvh_range=split_range[args.split],
+                          bvh_fraction=bvh_fraction, bvh_range=split_range[args.split],
                           seed=seed, fps=args.fps, pose_spread=args.pose_spread)
     t0 = time.time()
     try:
@@ -314,9 +380,16 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--smpl-model", required=True)
     p.add_argument("--data-root", help="folder with the standard test files")
-    p.add_argument("--datasets", nargs="*", default=None, help="3dpw mpi_inf_3dhp h36m generated (default: those found)")
+    p.add_argument("--datasets", nargs="*", default=None, help="3dpw mpi_inf_3dhp h36m emdb generated (default: Table 1's and EMDB-1, "
+                        "each named when it cannot be evaluated; generated when present)")
     p.add_argument("--data", action="append", default=[], help="NAME=FILE.npz:IMAGE_FOLDER")
-    p.add_argument("--h36m-regressor", help="J_regressor_h36m.npy for the 3DPW 14-joint protocol on the mesh")
+    p.add_argument("--h36m-regressor", help="SPIN's J_regressor_h36m.npy: the protocols' joints on the mesh (needed "
+                                            "for Human3.6M and MPI-INF-3DHP, and for 3DPW's own protocol)")
+    p.add_argument("--full-rate", action="append", default=[], metavar="NAME",
+                   help="dataset NAME's image folder holds every frame of its videos")
+    p.add_argument("--h36m-joints", type=int, choices=(14, 17), default=14,
+                   help="Human3.6M joints: 14 (mid-hips centred, as TCMR and GLoT whose numbers Table 1 lists) or "
+                        "17 (pelvis centred)")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-frames", type=int, default=None, help="evaluate whole sequences up to this many frames")
@@ -331,6 +404,7 @@ def evaluate_main(argv: list[str] | None = None) -> int:
 TABLE1 = (("3dpw", "3DPW", ("mpjpe", "pa_mpjpe", "pve", "accel")),
           ("mpi_inf_3dhp", "MPI-INF-3DHP", ("mpjpe", "pa_mpjpe", "accel")),
           ("h36m", "Human3.6M", ("mpjpe", "pa_mpjpe", "accel")),
+          ("emdb", "EMDB-1", ("mpjpe", "pa_mpjpe", "pve", "accel")),
           ("generated", "Generated (held out)", ("mpjpe", "pa_mpjpe", "pve", "accel")))
 
 
@@ -360,44 +434,62 @@ def format_table1(rows: dict[str, dict[str, dict]], frames: dict[str, int | str]
 def _evaluate(args) -> int:
     from ..worker.devices import resolve_device
     from ..tar.checkpoint import CheckpointError, load_model
-    from .datasets import DatasetError
+    from .datasets import DatasetError, standard_paths
     from .evaluation import PAPER_TABLE1, evaluate_model, evaluate_with_runner
+    from .joint_sets import RegressorError, load_regressor
+    from .metrics import MetricUnavailable
 
     try:
         device = resolve_device(args.device, _say)
         model, payload = load_model(args.checkpoint, args.smpl_model, device, warn=_say)
-        explicit = parse_data_args(args.data)
-        names = args.datasets
-        if names is None:
-            from .datasets import standard_paths
-
-            names = list(explicit) + [n for n in ("3dpw", "mpi_inf_3dhp", "h36m", "generated")
-                                      if n not in explicit and args.data_root
-                                      and standard_paths(n, "test", args.data_root)[0].exists()]
-        if not names:
-            raise DatasetError("no evaluation data: give --data-root with standard test files or --data NAME=FILE:IMAGES")
-        tables = load_tables(names, "test", args.data_root, explicit)
-        regressor = np.load(args.h36m_regressor) if args.h36m_regressor else None
-        results = {}
-        for name, table in tables.items():
-            rows = eval_rows(table, args.max_frames)
-            t0 = time.time()
-            if args.cache_dir:
-                readers = make_readers({name: table}, model, model.cfg.seq_len, False, True, Path(args.cache_dir),
-                                       device)
-                scores = evaluate_model(model, readers[name], model.smpl, args.batch_size, device, rows, regressor)
-            else:
-                scores = evaluate_with_runner(model, table, rows, device, args.batch_size, regressor)
-            results[name] = scores
-            _say(f"{name}: {len(rows)} frames in {time.time() - t0:.0f} s")
-        label = f"{Path(args.checkpoint).name} ({model.cfg.backbone})"
-        rows = {**{f"paper: {k}": {d: dict(zip(c, PAPER_TABLE1[k].get(d, ()))) for d, _, c in TABLE1}
-                   for k in PAPER_TABLE1}, label: results}
-        print(format_table1(rows, {**{f"paper: {k}": 9 for k in PAPER_TABLE1}, label: model.cfg.seq_len}))
-        if regressor is None:
-            print("14 joints from SMPL's own skeleton (give --h36m-regressor for the mesh-regressed protocol); "
-                  "pelvis = mean of the hips; mm")
-        return 0
-    except (DatasetError, CheckpointError, FileNotFoundError, ValueError) as exc:
+        regressor = load_regressor(args.h36m_regressor, "h36m") if args.h36m_regressor else None
+    except (CheckpointError, RegressorError, FileNotFoundError, ValueError) as exc:
         _say(f"error: {exc}")
         return EXIT_BAD_INPUT
+    explicit = parse_data_args(args.data)
+    names = args.datasets
+    if names is None:
+        names = list(explicit) + [n for n, _, _ in TABLE1 if n not in explicit]
+    results, missing = {}, {}
+    for name in names:
+        if name not in explicit and args.data_root is None:
+            missing[name] = "no --data-root or --data given for it"
+            continue
+        if name not in explicit and args.datasets is None and name == "generated" \
+                and not standard_paths(name, "test", args.data_root)[0].exists():
+            continue  # not a benchmark: only reported when present or asked for
+        t0 = time.time()
+        try:
+            table = load_tables([name], "test", args.data_root, explicit, args.full_rate)[name]
+            rows = eval_rows(table, args.max_frames)
+            n_joints = args.h36m_joints if name == "h36m" else None
+            if args.cache_dir or table.full_rate:  # full-rate windows hold frames between the labelled rows
+                readers = make_readers({name: table}, model, model.cfg.seq_len, False, not table.full_rate,
+                                       Path(args.cache_dir or "."), device)
+                scores = evaluate_model(model, readers[name], model.smpl, args.batch_size, device, rows, regressor,
+                                        n_joints)
+            else:
+                scores = evaluate_with_runner(model, table, rows, device, args.batch_size, regressor, n_joints)
+        except (DatasetError, MetricUnavailable, FileNotFoundError) as exc:
+            missing[name] = str(exc)
+            continue
+        results[name] = scores
+        if not np.isfinite(scores.get("pve", np.nan)):
+            missing[f"{name} PVE"] = "its rows have no SMPL ground truth (PVE compares meshes)"
+        _say(f"{name}: {len(rows)} frames in {time.time() - t0:.0f} s")
+    label = f"{Path(args.checkpoint).name} ({model.cfg.backbone})"
+    rows = {**{f"paper: {k}": {d: dict(zip(c, PAPER_TABLE1[k].get(d, ()))) for d, _, c in TABLE1}
+               for k in PAPER_TABLE1}, label: results}
+    print(format_table1(rows, {**{f"paper: {k}": 9 for k in PAPER_TABLE1}, label: model.cfg.seq_len}))
+    if regressor is None:
+        print("3DPW/generated: 14 joints from SMPL's own skeleton (give --h36m-regressor for the protocol's "
+              "mesh-regressed joints)")
+    print(f"protocols: 3DPW 14 joints, Human3.6M {args.h36m_joints} joints, MPI-INF-3DHP 17 joints (14: mean of the "
+          "hips at the origin; 17: pelvis at the origin); PVE on uncentred SMPL meshes (TCMR); EMDB-1 as its release "
+          "scores it (SMPL's 24 joints and the mesh, centred on the mean of the hips); mm")
+    for name, why in missing.items():
+        print(f"not computed: {name}: {why}")
+    if not results:
+        _say("error: no dataset could be evaluated (see 'not computed' above)")
+        return EXIT_BAD_INPUT
+    return 0

@@ -1,6 +1,7 @@
 """Evaluating a TAR model (or a baseline) on a dataset: predictions for every frame (each
 frame is the mid-frame of its own window, edges repeated, stride 1), ground truth from the
-SMPL parameters, and the field's metrics per sequence (see metrics.py).
+SMPL parameters and/or SPIN-format `S` labels, and the field's metrics per sequence with
+each benchmark's protocol (see metrics.py).
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 
 from . import metrics
 from .datasets import ClipReader, collate
+from .joint_sets import LAYOUT_SPIN24
 from .trainer import StepModule, batch_rotmat, mean_body_pose, to_device
 
 # Paper numbers for reference (TAR, Chen et al.): Table 1 (3DPW, MPI-INF-3DHP, Human3.6M)
@@ -57,9 +59,32 @@ def ground_truth(smpl_layer, pose: np.ndarray, betas: np.ndarray, batch_size: in
     return {"joints3d": np.concatenate(joints), "vertices": np.concatenate(verts)}
 
 
+def table_ground_truth(table, rows: np.ndarray, smpl_layer) -> dict[str, np.ndarray]:
+    """What the rows can be scored against: SPIN-format labels `S` [N, 24, 4] (all rows with
+    3D labels in SPIN's layout) and/or the SMPL mesh `joints3d`, `vertices` (all rows with
+    SMPL parameters). Raises MetricUnavailable when neither covers every row."""
+    gt: dict[str, np.ndarray] = {}
+    if table.layout == LAYOUT_SPIN24 and table.has_3d[rows].all():
+        gt["S"] = table.joints3d[rows]
+    if table.has_smpl[rows].all():
+        gt.update(ground_truth(smpl_layer, table.pose[rows], table.betas[rows]))
+    if not gt:
+        missing = int((table.has_smpl[rows] == 0).sum())
+        raise metrics.MetricUnavailable(
+            f"dataset '{table.name}': {missing} of the {len(rows)} evaluated rows have no SMPL ground truth, and "
+            "not every row has 3D joint labels (S) in SPIN's layout; nothing to score against")
+    return gt
+
+
+def protocol_joints(table) -> int:
+    """14 or 17: the benchmark's joint count (metrics.PROTOCOLS; 14 for other datasets)."""
+    return metrics.PROTOCOLS.get(table.name, metrics.Protocol(14)).joints
+
+
 def score(table, pred: dict, gt: dict, rows: np.ndarray | None = None,
-          h36m_regressor: np.ndarray | None = None) -> dict[str, float]:
-    """Metrics over the table's sequences (restricted to `rows` when given; pred/gt aligned with rows)."""
+          h36m_regressor: np.ndarray | None = None, n_joints: int | None = None) -> dict[str, float]:
+    """Metrics over the table's sequences (restricted to `rows` when given; pred/gt aligned
+    with rows). gt: `joints3d` + `vertices` (SMPL) and/or `S` (SPIN-format labels)."""
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
     where = {int(r): i for i, r in enumerate(rows)}
     seqs = []
@@ -67,22 +92,22 @@ def score(table, pred: dict, gt: dict, rows: np.ndarray | None = None,
         idx = [where[int(r)] for r in seq if int(r) in where]
         if not idx:
             continue
-        seqs.append({"pred_joints24": pred["joints3d"][idx], "gt_joints24": gt["joints3d"][idx],
-                     "pred_vertices": pred["vertices"][idx], "gt_vertices": gt["vertices"][idx]})
-    return metrics.evaluate_sequences(seqs, h36m_regressor)
+        pick = lambda d, k: d[k][idx] if k in d else None
+        seqs.append({"pred_joints24": pick(pred, "joints3d"), "pred_vertices": pick(pred, "vertices"),
+                     "gt_joints24": pick(gt, "joints3d"), "gt_vertices": pick(gt, "vertices"), "gt_S": pick(gt, "S")})
+    return metrics.evaluate_sequences(seqs, h36m_regressor, n_joints or protocol_joints(table))
 
 
 def evaluate_model(model, reader: ClipReader, smpl_layer, batch_size: int = 32, device="cpu",
-                   rows: np.ndarray | None = None, h36m_regressor: np.ndarray | None = None) -> dict[str, float]:
-    """MPJPE, PA-MPJPE, PVE, ACCEL (mm) of the model on the rows of a dataset with SMPL ground truth."""
+                   rows: np.ndarray | None = None, h36m_regressor: np.ndarray | None = None,
+                   n_joints: int | None = None) -> dict[str, float]:
+    """MPJPE, PA-MPJPE, PVE, ACCEL (mm) of the model on the rows of a dataset, by its protocol
+    (`n_joints` overrides the protocol's joint count)."""
     table = reader.table
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
-    if not table.has_smpl[rows].all():
-        raise ValueError(f"dataset '{table.name}': {int((table.has_smpl[rows] == 0).sum())} of the evaluated rows "
-                         "have no SMPL ground truth; evaluation needs pose and shape for every row")
+    gt = table_ground_truth(table, rows, smpl_layer)
     pred = predict(model, reader, batch_size, device, rows)
-    gt = ground_truth(smpl_layer, table.pose[rows], table.betas[rows])
-    return score(table, pred, gt, rows, h36m_regressor)
+    return score(table, pred, gt, rows, h36m_regressor, n_joints)
 
 
 def mean_pose_prediction(train_table, eval_table, smpl_layer, rows: np.ndarray | None = None,
@@ -119,7 +144,7 @@ def format_metrics_table(rows: dict[str, dict], columns=("mpjpe", "pa_mpjpe", "p
 
 
 def evaluate_with_runner(model, table, rows: np.ndarray | None = None, device="cpu", batch_size: int = 16,
-                         h36m_regressor: np.ndarray | None = None) -> dict[str, float]:
+                         h36m_regressor: np.ndarray | None = None, n_joints: int | None = None) -> dict[str, float]:
     """Evaluate through the worker's own inference path (core.tar.inference.TrackRunner): each
     sequence is one track, each frame's crop passes the backbone once, every frame is the
     mid-frame of its window. Memory stays bounded, so it suits the large real test sets."""
@@ -127,8 +152,7 @@ def evaluate_with_runner(model, table, rows: np.ndarray | None = None, device="c
     from ..tar.inference import TrackRunner
 
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
-    if not table.has_smpl[rows].all():
-        raise ValueError(f"dataset '{table.name}': evaluation needs SMPL ground truth for every row")
+    gt = table_ground_truth(table, rows, model.smpl)
     wanted = set(int(r) for r in rows)
     pose, betas = {}, {}
     crop = model.cfg.crop_size
@@ -145,5 +169,4 @@ def evaluate_with_runner(model, table, rows: np.ndarray | None = None, device="c
         for r, res in runner.finish().items():
             pose[r], betas[r] = res["pose_aa"], res["betas"]
     pred = ground_truth(model.smpl, np.stack([pose[int(r)] for r in rows]), np.stack([betas[int(r)] for r in rows]))
-    gt = ground_truth(model.smpl, table.pose[rows], table.betas[rows])
-    return score(table, pred, gt, rows, h36m_regressor)
+    return score(table, pred, gt, rows, h36m_regressor, n_joints)

@@ -104,7 +104,7 @@ class FeatureStore:
             with torch.no_grad():
                 for start in range(0, n, batch_size):
                     rows = np.arange(start, min(n, start + batch_size))
-                    crops = torch.as_tensor(reader.crops(rows, NO_AUGMENT)).to(device)
+                    crops = torch.as_tensor(np.concatenate([reader.crops(int(r), NO_AUGMENT) for r in rows])).to(device)
                     g, parts = backbone.forward_parts(crops)
                     if outs is None:
                         names = ["global.npy"] + [f"local_{i}.npy" for i in range(len(parts))]
@@ -138,6 +138,9 @@ class CachedClipReader(ClipReader):
                  global_dropout: float = 0.0):
         if cfg.augment is not None:
             raise ValueError("cached backbone features cannot be augmented; set augment=None")
+        if table.full_rate:
+            raise ValueError(f"dataset '{table.name}': cached features hold the labelled frames only, full-rate "
+                             "windows read the frames between them: train it from crops (data.cache_features=false)")
         if store.meta["rows"] != len(table):
             raise ValueError(f"feature store '{store.folder}' has {store.meta['rows']} rows, the dataset {len(table)}")
         super().__init__(table, cfg)

@@ -8,9 +8,12 @@ and the total is Σ_l γ^(L−l)·L_l with γ = 0.85, so the last refinement wei
 initial estimate γ^L. As in ReFit (whose recipe TAR follows):
 - L2D compares 2D joints in normalised crop coordinates ((p − box centre)/(box size/2),
   about [−1, 1]), weighted by each joint's confidence;
+- L2D and L3D compare the labels' own joints: the prediction is mapped to each sample's
+  label layout first (SPIN's 24 joints through J_regressor_extra, or SMPL's own 24;
+  joint_sets.py);
 - L3D compares 3D joints after moving the mid-hips of each set to the origin (the same two
-  joints in prediction and label: SPIN-format labels have no pelvis joint), on the samples
-  that have 3D ground truth and both hips;
+  joints of the same layout in prediction and label), on the samples that have 3D ground
+  truth and both hips;
 - LSMPL compares rotation matrices and betas, on samples that have SMPL ground truth.
 Squared errors are averaged (mean squared error), as ReFit and TCMR do; the 3D and SMPL
 terms over the samples that carry their ground truth, not the whole batch.
@@ -21,7 +24,7 @@ import dataclasses
 
 import torch
 
-HIPS = (1, 2)  # SMPL's left and right hip; their midpoint is the pelvis of both joint sets
+HIPS = (1, 2)  # SMPL's left and right hip, for labels in SMPL's own layout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,9 +53,12 @@ def keypoint_2d_loss(pred: torch.Tensor, gt: torch.Tensor, conf: torch.Tensor) -
     return (conf[..., None] * (pred - gt) ** 2).mean()
 
 
-def mid_hips(joints: torch.Tensor) -> torch.Tensor:
-    """[B, J, 3] -> [B, 1, 3], the midpoint of the two hips."""
-    return joints[:, list(HIPS)].mean(dim=1, keepdim=True)
+def mid_hips(joints: torch.Tensor, hips: torch.Tensor | None = None) -> torch.Tensor:
+    """[B, J, 3], hip joints [B, 2] (default SMPL's) -> [B, 1, 3], the midpoint of the two hips."""
+    if hips is None:
+        return joints[:, list(HIPS)].mean(dim=1, keepdim=True)
+    idx = hips.long()[..., None].expand(-1, -1, joints.shape[-1])
+    return joints.gather(1, idx).mean(dim=1, keepdim=True)
 
 
 def supervised_count(mask: torch.Tensor) -> torch.Tensor:
@@ -60,13 +66,16 @@ def supervised_count(mask: torch.Tensor) -> torch.Tensor:
     return mask.sum().clamp(min=1.0)
 
 
-def keypoint_3d_loss(pred: torch.Tensor, gt: torch.Tensor, conf: torch.Tensor, has_3d: torch.Tensor) -> torch.Tensor:
-    """pred, gt [B, J, 3] (any translation), conf [B, J], has_3d [B] -> mid-hip-centred MSE
-    over the samples with 3D labels and both hips."""
-    both_hips = (conf[:, list(HIPS)] > 0).all(dim=1)
+def keypoint_3d_loss(pred: torch.Tensor, gt: torch.Tensor, conf: torch.Tensor, has_3d: torch.Tensor,
+                     hips: torch.Tensor | None = None) -> torch.Tensor:
+    """pred, gt [B, J, 3] (any translation, the same joint layout), conf [B, J], has_3d [B],
+    hips [B, 2] (the layout's hip joints; default SMPL's) -> mid-hip-centred MSE over the
+    samples with 3D labels and both hips."""
+    hip_idx = torch.tensor(HIPS, device=conf.device).expand(len(conf), 2) if hips is None else hips.long()
+    both_hips = (conf.gather(1, hip_idx) > 0).all(dim=1)
     mask = has_3d * both_hips.to(has_3d.dtype)
     weight = conf * mask[:, None]
-    err = (pred - mid_hips(pred)) - (gt - mid_hips(gt))
+    err = (pred - mid_hips(pred, hip_idx)) - (gt - mid_hips(gt, hip_idx))
     return (weight[..., None] * err ** 2).sum() / (3 * pred.shape[1] * supervised_count(mask))
 
 
@@ -86,12 +95,14 @@ def stage_loss(stage: dict, target: dict, w: LossWeights) -> dict[str, torch.Ten
     stage: the model's dict (`joints2d` [B,24,2] full-image px, `joints3d` [B,24,3],
     `rotmat` [B,24,3,3], `betas` [B,10]); target: `joints2d` [B,24,3] (px, confidence),
     `joints3d` [B,24,4] (metres, confidence), `rotmat` [B,24,3,3], `betas` [B,10],
-    `has_smpl` [B], `has_3d` [B], `box_center` [B,2], `box_size` [B].
+    `has_smpl` [B], `has_3d` [B], `box_center` [B,2], `box_size` [B], optionally `hips` [B,2]
+    (the hip joints of the labels' layout; joint_sets.label_layout_joints puts the stage's
+    joints in that layout).
     """
     kp = lambda p: normalise_keypoints(p, target["box_center"], target["box_size"])
     l2d = keypoint_2d_loss(kp(stage["joints2d"].float()), kp(target["joints2d"][..., :2]), target["joints2d"][..., 2])
     l3d = keypoint_3d_loss(stage["joints3d"].float(), target["joints3d"][..., :3], target["joints3d"][..., 3],
-                           target["has_3d"].float())
+                           target["has_3d"].float(), target.get("hips"))
     lsmpl = smpl_loss(stage["rotmat"].float(), target["rotmat"], stage["betas"].float(), target["betas"],
                       target["has_smpl"].float(), w.betas)
     total = w.kp2d * l2d + w.kp3d * l3d + w.smpl * lsmpl

@@ -1,7 +1,8 @@
 """Named training set-ups: the paper's recipe, and the CPU-sized one the proof uses.
 
 A preset gives TARConfig settings (`model`), TrainConfig settings (`train`) and the data
-(`mix`: dataset name -> sampling ratio; `eval`: datasets for periodic evaluation;
+(`mix`: dataset name -> sampling ratio; `val`: the datasets whose validation split the
+periodic evaluation scores and best.pt is chosen on, never a test split;
 `augment`; `cache_features`: precompute frozen-backbone features once per frame).
 """
 from __future__ import annotations
@@ -13,11 +14,12 @@ from ..tar.config import REFIT_MARKER_IDS
 PRESETS = {
     # The paper's set-up (Table 1, HRNet-W48) with ReFit's recipe for what the paper leaves out.
     "paper": {
-        "model": {"backbone": "hrnet_w48", "backbone_weights": "pretrained", "crop_size": 256},
+        # ReFit's backbone: COCO-pose HRNet-W48 with conv upsampling and its global vector.
+        "model": {"backbone": "hrnet_w48_refit", "backbone_weights": "pretrained", "crop_size": 256},
         "train": {"steps": 80_000, "batch_size": 64, "lr": 1e-4, "grad_clip": 4.0, "eval_every": 2_000,
                   "ckpt_every": 1_000, "workers": 8},
         "mix": {"h36m": 0.4, "3dpw": 0.2, "mpi_inf_3dhp": 0.1, "coco": 0.25, "mpii": 0.05},
-        "eval": ["3dpw"],
+        "val": ["3dpw"],
         "augment": True,
         "cache_features": False,
     },
@@ -36,7 +38,7 @@ PRESETS = {
         "train": {"steps": 3000, "batch_size": 32, "lr": 1e-3, "schedule": "cosine", "grad_clip": 4.0,
                   "freeze_backbone": True, "eval_every": 0, "ckpt_every": 250, "log_every": 25, "workers": 0},
         "mix": {"generated": 1.0},
-        "eval": ["generated"],
+        "val": ["generated"],
         "augment": False,
         "cache_features": True,
         "global_dropout": 0.3,

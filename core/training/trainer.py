@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 
 from . import ddp
+from .joint_sets import label_layout_joints
 from .losses import LossWeights, tar_loss
 
 CHECKPOINT_NAME = "last.pt"
@@ -117,6 +118,13 @@ def init_from_mean_pose(model: nn.Module, poses: "np.ndarray") -> None:
         bias[1:] = (mean6d[1:] - model.init_pose6d[1:].float().cpu()).to(bias)
 
 
+def selection_score(metrics: dict) -> float | None:
+    """What best.pt is chosen on: the mean MPJPE over the validation sets (keys 'mpjpe' or
+    'NAME/mpjpe'); None when there is none."""
+    values = [v for k, v in metrics.items() if k == "mpjpe" or k.endswith("/mpjpe")]
+    return float(np.mean(values)) if values else None
+
+
 class StepModule(nn.Module):
     """What DDP wraps: one call from a batch to the stage dicts, from crops or cached features."""
 
@@ -149,8 +157,10 @@ class Trainer:
     def __init__(self, model: nn.Module, batches, cfg: TrainConfig, out_dir: str | Path,
                  device: torch.device | str = "cpu", dist: ddp.DistInfo = ddp.DistInfo(),
                  evaluator: Callable[[nn.Module], dict] | None = None, run_meta: dict | None = None,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, dataset_joints: nn.Module | None = None):
         self.model = model.to(device)
+        # SPIN's 24 joints from the mesh (joint_sets.DatasetJoints), for SPIN-format labels.
+        self.dataset_joints = dataset_joints.to(device) if dataset_joints is not None else None
         self.device = torch.device(device)
         self.batches = batches
         self.cfg = cfg
@@ -240,9 +250,17 @@ class Trainer:
         return self.cfg.lr
 
     def _targets(self, batch: dict) -> dict:
-        t = {k: batch[k] for k in ("joints2d", "joints3d", "betas", "has_smpl", "has_3d", "box_center", "box_size")}
+        t = {k: batch[k] for k in ("joints2d", "joints3d", "betas", "has_smpl", "has_3d", "box_center", "box_size",
+                                   "hips") if k in batch}
         t["rotmat"] = batch_rotmat(batch["pose"])
         return t
+
+    def _in_label_layout(self, stages: list[dict], batch: dict) -> list[dict]:
+        """Each stage's joints in the labels' layout (SPIN's 24 through the regressor where asked)."""
+        if "layout" not in batch:
+            return stages
+        return [label_layout_joints(s, batch["layout"], self.dataset_joints, self.model.smpl, batch["focal"],
+                                    batch["img_size"]) for s in stages]
 
     def train_mode(self) -> None:
         self.model.train()
@@ -257,7 +275,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             stages = self.step_module(batch)
-        loss, log = tar_loss(stages, self._targets(batch), self.cfg.loss)
+        loss, log = tar_loss(self._in_label_layout(stages, batch), self._targets(batch), self.cfg.loss)
         finite = ddp.all_true(bool(torch.isfinite(loss)), self.dist, self.device)
         grad_norm = float("nan")
         if finite:
@@ -315,7 +333,7 @@ class Trainer:
         self._log({"step": self.step, "eval": metrics})
         self.say(f"step {self.step}: " + ", ".join(f"{k} {v:.1f}" for k, v in metrics.items()
                                                    if isinstance(v, (int, float))))
-        key = metrics.get("mpjpe")
+        key = selection_score(metrics)
         if key is not None and math.isfinite(key) and (self.best is None or key < self.best):
             self.best = key
             self.save(self.out_dir / BEST_NAME, resumable=False)

@@ -69,19 +69,30 @@ _SPARSE_CLASSES = frozenset({"csc_matrix", "csr_matrix", "coo_matrix", "csc_arra
 def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
     """_codecs.encode as protocol 2 uses it; other codecs (a codec lookup imports modules) are refused."""
     if encoding.replace("-", "").replace("_", "").lower() not in ("latin1", "iso88591"):
-        raise _Refused(f"it encodes bytes with '{encoding}', which an SMPL model never does")
+        raise _Refused(f"it encodes bytes with '{encoding}', which a data file of ours never does")
     return text.encode("latin1")
 
 
-class _SmplUnpickler(pickle.Unpickler):
+class NumpyUnpickler(pickle.Unpickler):
+    """Unpickles plain containers and numpy arrays, nothing else: any other global is refused
+    (UnpicklingError) before it is looked up. For data files such as 3DPW's sequence files."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
+        if (module, name) in _NUMPY_GLOBALS or (module, name) in _PLAIN_GLOBALS:
+            return super().find_class(module, name)
+        raise _Refused(f"it names '{module}.{name}'; it was refused without running it "
+                       "(a pickle can run code: only numpy arrays and plain containers are read)")
+
+
+class _SmplUnpickler(NumpyUnpickler):
     """Unpickles numpy arrays, scipy sparse matrices and chumpy arrays (as _ChumpyArray), nothing else."""
 
     def find_class(self, module: str, name: str) -> Any:
         if module.split(".")[0] == "chumpy":
             return _ChumpyArray
-        if (module, name) == ("_codecs", "encode"):
-            return _latin1_bytes
-        if (module, name) in _NUMPY_GLOBALS or (module, name) in _PLAIN_GLOBALS:
+        if (module, name) == ("_codecs", "encode") or (module, name) in _NUMPY_GLOBALS | _PLAIN_GLOBALS:
             return super().find_class(module, name)
         if module.split(".")[:2] == ["scipy", "sparse"] and name in _SPARSE_CLASSES:
             import scipy.sparse

@@ -78,3 +78,93 @@ def test_efficientnet_lite0_loads_its_packaged_imagenet_weights():
         g4, l4 = net4(normalize_crops(crops))
     assert net4.global_dim == 16 * 496 and g4.shape == (1, 16 * 496) and torch.allclose(l4, l)
     assert torch.allclose(g4.view(1, 496, 4, 4)[0, :, 1, 2], l[0, :, 16:32, 32:48].mean(dim=(1, 2)), atol=1e-5)
+
+
+def test_refit_hrnet_w48_gives_the_720_channel_map_and_384_value_vector():
+    torch.manual_seed(0)
+    net = build_backbone(TARConfig(backbone="hrnet_w48_refit")).eval()
+    assert (net.global_dim, net.local_dim) == (384, 720)
+    with torch.no_grad():
+        g, l = net(torch.randn(1, 3, 256, 256))
+    assert g.shape == (1, 384) and l.shape == (1, 720, 64, 64) and torch.isfinite(l).all()
+
+
+def _lower_stage4_output(body, key: str) -> bool:
+    """A fuse layer of the last stage-4 module towards a lower resolution: the pose network
+    outputs only the highest resolution, so its files lack these."""
+    last = max(int(k.split(".")[1]) for k in body.state_dict() if k.startswith("stage4."))
+    prefix = f"stage4.{last}.fuse_layers."
+    return key.startswith(prefix) and not key.startswith(prefix + "0.")
+
+
+def _pose_file(tmp_path, body, layout: str):
+    """A generated COCO-pose state dict in the HRNet authors' or mmpose's key layout."""
+    g = torch.Generator().manual_seed(1)
+    state = {k: (torch.randn(v.shape, generator=g) if v.is_floating_point() else v.clone())
+             for k, v in body.state_dict().items() if not _lower_stage4_output(body, k)}
+    state["final_layer.weight"] = torch.randn(17, 18, 1, 1, generator=g)  # the heatmap head: not taken
+    path = tmp_path / f"pose_{layout}.pth"
+    if layout == "mmpose":
+        torch.save({"meta": {"epoch": 210, "config": "model = dict(type='TopDown')"},
+                    "state_dict": {f"backbone.{k}" if k != "final_layer.weight" else "keypoint_head.final_layer.weight": v
+                                   for k, v in state.items()}}, path)
+    else:
+        torch.save(state, path)
+    return path, state
+
+
+@pytest.mark.parametrize("layout", ["authors", "mmpose"])
+def test_coco_pose_weights_load_into_the_stem_and_stages_only(tmp_path, layout):
+    from video_to_motion.core.tar.pose_hrnet import PoseHRNet
+
+    torch.manual_seed(0)
+    small = PoseHRNet(None, timm_name="hrnet_w18_small")  # the same key layout, a fraction of the size
+    path, state = _pose_file(tmp_path, small.body, layout)
+    torch.manual_seed(0)
+    net = PoseHRNet(str(path), timm_name="hrnet_w18_small")
+    assert torch.equal(net.body.conv1.weight, state["conv1.weight"])
+    key = "stage4.0.branches.3.0.conv2.weight"
+    assert torch.equal(net.body.state_dict()[key], state[key])
+    assert net.not_pretrained and all(_lower_stage4_output(net.body, k) for k in net.not_pretrained)
+    assert torch.equal(net.final[0].weight, small.final[0].weight)  # ReFit's heads start as initialised
+
+
+def test_pose_weights_files_are_checked_and_never_run(tmp_path):
+    from video_to_motion.core.tar.pose_hrnet import PoseHRNet, PoseWeightsError
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    evil = tmp_path / "evil.pth"
+    torch.save({"conv1.weight": Boom()}, evil)
+    with pytest.raises(PoseWeightsError, match="not loaded as plain weights"):
+        PoseHRNet(str(evil), timm_name="hrnet_w18_small")
+    assert not (tmp_path / "ran").exists()
+    other = tmp_path / "other.pth"
+    torch.save({"conv1.weight": torch.zeros(8, 3, 3, 3)}, other)
+    with pytest.raises(PoseWeightsError, match="does not fit this HRNet"):
+        PoseHRNet(str(other), timm_name="hrnet_w18_small")
+    with pytest.raises(BackboneWeightsError, match="does not exist"):
+        build_backbone(TARConfig(backbone="hrnet_w48_refit", backbone_weights=str(tmp_path / "missing.pth")))
+
+
+def test_pose_weights_download_checks_the_pinned_sha256(tmp_path):
+    from video_to_motion.core.tar.pose_hrnet import PoseWeightsError, fetch_weights, sha256_of
+
+    source = tmp_path / "served" / "hrnet_w48_coco_256x192.pth"
+    source.parent.mkdir()
+    torch.save({"conv1.weight": torch.ones(2)}, source)
+    url, digest = source.as_uri(), sha256_of(source)  # urllib serves file:// like http://
+    got = fetch_weights(url, digest, tmp_path / "cache")
+    assert got.read_bytes() == source.read_bytes()
+    assert fetch_weights(url, digest, tmp_path / "cache") == got  # checked, not fetched again
+    with pytest.raises(PoseWeightsError, match="is not the expected one"):
+        fetch_weights(url, "0" * 64, tmp_path / "cache2")
+    assert not list((tmp_path / "cache2").glob("*.pth"))  # nothing half-checked is kept
+    got.write_bytes(b"damaged")
+    with pytest.raises(PoseWeightsError, match="delete it"):
+        fetch_weights(url, digest, tmp_path / "cache")
+    with pytest.raises(PoseWeightsError, match=r"Without internet, download http://127\.0\.0\.1:9/w\.pth .*SHA-256 "
+                                               + digest + r".*put it at"):
+        fetch_weights("http://127.0.0.1:9/w.pth", digest, tmp_path / "cache3")

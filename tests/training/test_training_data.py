@@ -226,25 +226,36 @@ def test_dataset_reader_errors_say_what_is_wrong(tmp_path):
         FrameTable("mpii", tmp_path / "broken.npz", tmp_path / "img")
 
 
-def test_spin_keypoints_map_onto_smpl_joints_and_images_repeat(tmp_path):
+def test_spin_keypoints_stay_in_spin_layout_and_images_repeat(tmp_path):
     import cv2
 
-    from video_to_motion.core.training.datasets import ClipConfig, ClipReader, FrameTable
+    from video_to_motion.core.training.augment import AugmentParams
+    from video_to_motion.core.training.datasets import ClipConfig, ClipReader, DatasetError, FrameTable
+    from video_to_motion.core.training.joint_sets import LAYOUT_SPIN24
 
     (tmp_path / "img").mkdir()
     cv2.imwrite(str(tmp_path / "img" / "a.jpg"), np.full((50, 60, 3), 128, np.uint8))
     part = np.zeros((1, 24, 3))
     part[0, 0] = [10, 20, 1]   # SPIN's right ankle
     part[0, 11] = [30, 40, 1]  # SPIN's left wrist
+    part[0, 2] = [25, 30, 1]   # SPIN's right hip (regressed from the mesh, not SMPL's joint)
     np.savez(tmp_path / "coco.npz", imgname=np.array(["a.jpg"]), center=np.array([[30.0, 25.0]]),
              scale=np.array([0.2]), part=part)
     table = FrameTable("coco", tmp_path / "coco.npz", tmp_path / "img", video=False)
-    np.testing.assert_allclose(table.joints2d[0, 8], [10, 20, 1])   # SMPL right_ankle
-    np.testing.assert_allclose(table.joints2d[0, 20], [30, 40, 1])  # SMPL left_wrist
-    assert table.joints2d[0, 15, 2] == 0 and table.has_smpl[0] == 0
-    s = ClipReader(table, ClipConfig(seq_len=3, crop=32)).sample(0)
+    assert table.layout == LAYOUT_SPIN24
+    np.testing.assert_allclose(table.joints2d[0], part[0])  # the file's own joints, no remapping
+    reader = ClipReader(table, ClipConfig(seq_len=3, crop=32))
+    s = reader.sample(0)
+    assert s["layout"] == LAYOUT_SPIN24 and s["hips"].tolist() == [2, 3]  # SPIN's hips centre the 3D loss
     np.testing.assert_allclose(s["crops"][0], s["crops"][2])  # one image repeated T times
     np.testing.assert_allclose(s["focal"], np.hypot(60, 50), rtol=1e-6)  # CLIFF's focal guess
+    flipped = reader.targets(0, AugmentParams(flip=True), np.array([60.0, 50.0]))["joints2d"]
+    np.testing.assert_allclose(flipped[5], [50, 20, 1])  # right ankle -> left ankle slot, mirrored
+    np.testing.assert_allclose(flipped[3], [35, 30, 1])  # right hip -> left hip
+    np.savez(tmp_path / "bad.npz", imgname=np.array(["a.jpg"]), center=np.array([[30.0, 25.0]]),
+             scale=np.array([0.2]), part=np.zeros((1, 14, 3)))
+    with pytest.raises(DatasetError, match=r"expected \[1, 24, 3\]"):
+        FrameTable("coco", tmp_path / "bad.npz", tmp_path / "img", video=False)
 
 
 def test_augmented_samples_keep_ground_truth_consistent(tmp_path, body_model_path):

@@ -231,18 +231,63 @@ def test_evaluate_command_prints_the_table_1_layout(gen_data, body_model_path, t
     assert code == 0, out
     lines = [line for line in out.splitlines() if not line.startswith("WARNING")]  # smplx's notice
     header, columns = lines[:2]
-    assert all(g in header for g in ("3DPW", "MPI-INF-3DHP", "Human3.6M", "Generated (held out)"))
-    assert columns.count(" MPJPE↓") == 4 and columns.count("PA-MPJPE↓") == 4 and columns.count("PVE↓") == 2
+    assert all(g in header for g in ("3DPW", "MPI-INF-3DHP", "Human3.6M", "EMDB-1", "Generated (held out)"))
+    assert columns.count(" MPJPE↓") == 5 and columns.count("PA-MPJPE↓") == 5 and columns.count("PVE↓") == 3
     ours = [line for line in lines if line.startswith("last.pt")][0]
     cells = [c.split() for c in ours.split("|")]
-    assert cells[1] == ["-"] * 4 and cells[4] != ["-"] * 4  # no 3DPW given; generated evaluated
+    assert cells[1] == ["-"] * 4 and cells[5] != ["-"] * 4  # no 3DPW given; generated evaluated
     table = FrameTable("generated", gen_data / "generated_test.npz", gen_data / "generated_test")
     model = trainer.model.eval()
     reader = ClipReader(table, ClipConfig(model.cfg.seq_len, model.cfg.crop_size, None))
     direct = evaluate_model(model, reader, model.smpl, 8, "cpu")
-    printed = [float(x) for x in cells[4]]
+    printed = [float(x) for x in cells[5]]
     np.testing.assert_allclose(printed, [direct[k] for k in ("mpjpe", "pa_mpjpe", "pve", "accel")], atol=0.06)
     assert "paper: TAR (HRNet-W48)" in out and "62.7" in out
+    assert "not computed: 3dpw: " in out and "3dpw_test.npz' does not exist" in out  # named, not an exit
+    assert "not computed: emdb: " in out
+
+
+def test_evaluate_scores_spin_labels_through_the_h36m_regressor_and_names_what_it_cannot(
+        gen_data, body_model_path, tmp_path, capsys):
+    """A Human3.6M-style test file with S labels only: without the regressor its columns are
+    named as not computed; with it they are printed, and its PVE is named as not computable."""
+    from training_helpers import generated_regressor
+
+    from video_to_motion.core.training.cli import EXIT_BAD_INPUT, evaluate_main
+
+    trainer = _trainer(gen_data, body_model_path, tmp_path / "run", steps=1)
+    trainer.fit()
+    root = tmp_path / "root"
+    root.mkdir()
+    with np.load(gen_data / "generated_test.npz") as z:
+        arrays = {k: z[k] for k in z.files if k not in ("keypoint_format", "pose", "shape", "has_smpl")}
+    np.savez(root / "h36m_valid_protocol2.npz", **arrays)
+    (root / "h36m").symlink_to(gen_data / "generated_test")
+    reg = tmp_path / "J_regressor_h36m.npy"
+    np.save(reg, generated_regressor(17))
+    base = ["--checkpoint", str(tmp_path / "run" / CHECKPOINT_NAME), "--smpl-model", str(body_model_path),
+            "--data-root", str(root), "--device", "cpu"]
+    code = evaluate_main(base)
+    out = capsys.readouterr().out
+    assert code == EXIT_BAD_INPUT and "not computed: h36m: this protocol needs the H36M joint regressor" in out
+    code = evaluate_main(base + ["--h36m-regressor", str(reg)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    ours = [line for line in out.splitlines() if line.startswith("last.pt")][0]
+    h36m_cells = ours.split("|")[3].split()
+    assert len(h36m_cells) == 3 and all(np.isfinite(float(c)) for c in h36m_cells)
+    assert "not computed: h36m PVE: its rows have no SMPL ground truth" in out
+    assert "not computed: mpi_inf_3dhp: " in out and "Human3.6M 14 joints" in out
+    code = evaluate_main(base + ["--h36m-regressor", str(reg), "--h36m-joints", "17"])
+    out17 = capsys.readouterr().out
+    assert code == 0 and "Human3.6M 17 joints" in out17
+    row17 = [line for line in out17.splitlines() if line.startswith("last.pt")][0]
+    assert row17.split("|")[3].split() != h36m_cells  # pelvis-centred 17 joints score differently
+    code = evaluate_main(base + ["--h36m-regressor", str(reg), "--full-rate", "h36m"])  # every frame is there
+    out_full = capsys.readouterr().out
+    assert code == 0, out_full
+    full = [line for line in out_full.splitlines() if line.startswith("last.pt")][0].split("|")[3].split()
+    np.testing.assert_allclose([float(c) for c in full], [float(c) for c in h36m_cells], atol=0.06)
 
 
 def test_mean_pose_initialisation_starts_from_the_data_mean(body_model_path):
@@ -312,3 +357,66 @@ def test_feature_store_gives_the_backbone_features_and_rebuilds_for_another_back
         finer = _model(body_model_path, **changes, global_grid=4)
         regrid = FeatureStore.open_or_build(tmp_path / "store", table, finer)
         assert regrid.meta["global_dim"] == 16 * 496 and regrid.global_feats.shape == (len(table), 16 * 496)
+
+
+def test_spin_format_labels_train_through_the_joint_regressor(gen_data, body_model_path, tmp_path):
+    """A dataset in SPIN's joint layout trains with J_regressor_extra and refuses to without it."""
+    from training_helpers import generated_regressor
+    from video_to_motion.core.training.cli import training_joints
+    from video_to_motion.core.training.joint_sets import LAYOUT_SPIN24, RegressorError
+
+    with np.load(gen_data / "generated_train.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "keypoint_format"}
+    spin_npz = tmp_path / "spin_train.npz"
+    np.savez(spin_npz, **arrays)
+    table = FrameTable("h36m", spin_npz, gen_data / "generated_train")
+    assert table.layout == LAYOUT_SPIN24
+    with pytest.raises(RegressorError, match="--joint-regressor J_regressor_extra.npy"):
+        training_joints({"h36m": table}, None)
+    reg = tmp_path / "J_regressor_extra.npy"
+    np.save(reg, generated_regressor(9))
+    model = _model(body_model_path)
+    reader = ClipReader(table, ClipConfig(model.cfg.seq_len, model.cfg.crop_size, None))
+    batches = StepBatches(Mixture({"h36m": reader}, {"h36m": 1.0}), 4, seed=0)
+    cfg = TrainConfig.from_dict(dict(steps=1, batch_size=4, log_every=1, eval_every=0, workers=0, progress=False))
+    batch = batches[0]
+    without = Trainer(model, batches, cfg, tmp_path / "a", "cpu", log=lambda m: None)
+    with pytest.raises(RegressorError, match="J_regressor_extra.npy"):
+        without.train_step(batch)
+    trainer = Trainer(model, batches, cfg, tmp_path / "b", "cpu", log=lambda m: None,
+                      dataset_joints=training_joints({"h36m": table}, str(reg)))
+    log = trainer.train_step(batch)
+    assert log is not None and np.isfinite(log["loss"]) and log["kp3d"] > 0
+
+
+def test_best_checkpoint_is_chosen_on_the_validation_split_never_the_test_split(gen_data, body_model_path, tmp_path,
+                                                                                 capsys):
+    from video_to_motion.core.training.cli import EXIT_BAD_INPUT, train_main
+    from video_to_motion.core.training.trainer import BEST_NAME, selection_score
+
+    assert selection_score({"3dpw/mpjpe": 80.0, "3dpw/pa_mpjpe": 50.0, "generated/mpjpe": 60.0}) == 70.0
+    assert selection_score({"pa_mpjpe": 50.0}) is None
+    root = tmp_path / "root"  # train and val only: no test split to fall back on
+    root.mkdir()
+    for name in ("generated_train.npz", "generated_train"):
+        (root / name).symlink_to(gen_data / name)
+    base = ["--smpl-model", str(body_model_path), "--preset", "cpu-proof", "--data-root", str(root), "--no-progress",
+            "--steps", "2", "--set", "train.eval_every=1", "--max-eval-frames", "8"] + \
+        sum((["--set", f"model.{k}={json.dumps(v)}"] for k, v in {**TINY, "backbone_weights": None}.items()), [])
+    code = train_main(base + ["--out", str(tmp_path / "a")])
+    assert code == EXIT_BAD_INPUT and "generated_val.npz' does not exist" in capsys.readouterr().err
+    code = train_main(base + ["--out", str(tmp_path / "b"), "--val-data", "h36m"])
+    assert code == EXIT_BAD_INPUT and "'h36m' has no val split" in capsys.readouterr().err
+    with np.load(gen_data / "generated_test.npz") as z:  # a validation set with 3D labels only (SPIN layout)
+        np.savez(tmp_path / "labels_only.npz", **{k: z[k] for k in z.files
+                                                  if k not in ("keypoint_format", "pose", "shape", "has_smpl")})
+    code = train_main(base + ["--out", str(tmp_path / "b2"), "--val-data",
+                              f"h36m={tmp_path / 'labels_only.npz'}:{gen_data / 'generated_test'}"])
+    assert code == EXIT_BAD_INPUT and "give --h36m-regressor J_regressor_h36m.npy" in capsys.readouterr().err
+    (root / "generated_val.npz").symlink_to(gen_data / "generated_test.npz")  # stands in for a validation split
+    (root / "generated_val").symlink_to(gen_data / "generated_test")
+    code = train_main(base + ["--out", str(tmp_path / "c")])
+    assert code == 0, capsys.readouterr().err
+    evals = [json.loads(line) for line in (tmp_path / "c" / "log.jsonl").read_text().splitlines() if "eval" in line]
+    assert evals and all(np.isfinite(e["eval"]["mpjpe"]) for e in evals)
+    assert (tmp_path / "c" / BEST_NAME).exists()

@@ -169,3 +169,47 @@ def test_loss_masks_missing_ground_truth():
     stage["joints2d"] = stage["joints2d"].clone()
     stage["joints2d"][0] += 50
     assert float(tar_loss([stage], target, LossWeights(scale=1.0))[0]) == pytest.approx(0.0, abs=1e-9)
+
+
+def _h36m_case(n=4, seed=5):
+    """A mesh, a generated H36M regressor, and SPIN-format S labels of the same joints, shifted."""
+    from training_helpers import generated_regressor
+
+    rng = np.random.default_rng(seed)
+    verts = rng.normal(scale=0.3, size=(n, 6890, 3))
+    reg = generated_regressor(17, seed)
+    j17 = np.einsum("jv,nvc->njc", reg, verts)
+    s = np.concatenate([rng.normal(size=(n, 24, 3)), np.ones((n, 24, 1))], -1)
+    s[:, metrics.SPIN24_TO_J17, :3] = j17[:, metrics.H36M_TO_J17] + np.array([0.2, -1.0, 3.0])
+    return verts, reg, s
+
+
+def test_spin_labels_and_the_h36m_regressor_give_the_same_joints():
+    verts, reg, s = _h36m_case()
+    for n_joints in (14, 17):
+        out = metrics.evaluate_sequences([{"pred_vertices": verts, "gt_S": s}], reg, n_joints)
+        assert out["mpjpe"] == pytest.approx(0.0, abs=1e-9) and out["pa_mpjpe"] == pytest.approx(0.0, abs=1e-6)
+        assert np.isnan(out["pve"])  # no ground-truth mesh
+    moved = s.copy()
+    moved[:, 14, 0] += 0.05  # the pelvis label 5 cm off: 17 joints are pelvis-centred, 14 use the hips
+    assert metrics.evaluate_sequences([{"pred_vertices": verts, "gt_S": moved}], reg, 14)["mpjpe"] == \
+        pytest.approx(0.0, abs=1e-9)
+    assert metrics.evaluate_sequences([{"pred_vertices": verts, "gt_S": moved}], reg, 17)["mpjpe"] == \
+        pytest.approx(50.0 * 16 / 17, rel=1e-6)
+    with pytest.raises(metrics.MetricUnavailable, match="--h36m-regressor"):
+        metrics.evaluate_sequences([{"pred_vertices": verts, "pred_joints24": verts[:, :24], "gt_S": s}])
+
+
+def test_pve_compares_meshes_as_smpl_gives_them_not_recentred():
+    verts, reg, _ = _h36m_case(n=3)
+    seq = {"pred_vertices": verts + np.array([0.01, 0.0, 0.0]), "gt_vertices": verts}
+    out = metrics.evaluate_sequences([seq], reg)
+    assert out["mpjpe"] == pytest.approx(0.0, abs=1e-9)  # joints are hip-centred
+    assert out["pve"] == pytest.approx(10.0)  # the mesh 1 cm off counts, as in TCMR
+
+
+def test_protocols_of_table_1():
+    assert metrics.PROTOCOLS["3dpw"].joints == 14 and metrics.PROTOCOLS["h36m"].joints == 14
+    assert metrics.PROTOCOLS["mpi_inf_3dhp"].joints == 17
+    # The 14 LSP joints from the H36M regressor in SPIN's order: right ankle first, head last.
+    assert metrics.H36M_TO_J14[0] == 6 and metrics.H36M_TO_J14[-1] == 10
