@@ -18,6 +18,7 @@ from ..common.options import WorkerOptions
 from ..common.protocol import SilentEvents
 from ..estimators import EstimatorError, RunContext, load_estimator_class, resolve_name
 from .same_person import without_repeats
+from . import camera_motion
 from .world import place_people
 from .video import probe, resolve_range
 
@@ -89,7 +90,12 @@ def estimate_video(video: str | os.PathLike, options: WorkerOptions | None = Non
         log.info("dropped track(s) posed on a person another track holds: %s",
                  ", ".join(f"{t} (same as {k})" for t, k in sorted(repeats.items())))
         events.info(same_person={str(t): k for t, k in sorted(repeats.items())})
+    path = camera_motion.apply(info.path, start, stop, motion, events, progress)
+    moving = path is not None and path.moving
     progress("world", 0, 1)
-    motion = place_people(motion, options, events)
+    # A moving camera: the world stage runs on the rows seen from the first frame's camera.
+    motion = place_people(camera_motion.to_reference(motion, path) if moving else motion, options, events)
+    if moving:
+        motion = camera_motion.to_cameras(motion, path)
     progress("world", 1, 1)
     return motion

@@ -1,0 +1,358 @@
+"""The camera's own motion from the background: static or moving, its rotation per frame,
+and the direction it travels where the scene shows parallax.
+
+Frames are read small and grey. Corners of the background (people's boxes masked out)
+are followed with pyramidal Lucas-Kanade flow (OpenCV), forwards and back, from a
+keyframe on: each frame's rotation relative to its keyframe is the rotation that best
+maps the keyframe's bearings onto the frame's (Wahba's problem, solved by SVD) on the
+inliers of a robust homography, H = K R K^-1 for a pure rotation. Measuring against a
+keyframe, not the previous frame, keeps the error from growing frame by frame; a new
+keyframe starts when too few corners survive. Where the corners still disagree with
+the rotation (parallax: the camera travels), the essential matrix gives the rotation and
+the direction of travel (cv2.recoverPose); its length is not measured (no metric scale
+from the background alone), and `translation` says so.
+
+`estimate_path` reads the video; `track_frames` works on frames in memory (tests and the
+benchmark). `to_reference` / `to_cameras` move a motion's rows between their own camera
+frames and the reference camera (the first frame's) in which the world stage, made for
+a static camera, runs unchanged.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from ..common import camera_path
+from ..common.motion import Motion
+
+WORK_WIDTH = 480               # frames are tracked at this width (px)
+MAX_CORNERS = 300
+CORNER_QUALITY = 0.005
+CORNER_SPACING = 10            # px at the working width
+LK_WINDOW = (21, 21)
+LK_LEVELS = 4                  # pyramid levels: 4 follow ~100 px of motion per frame at the working width
+FORWARD_BACK_PX = 1.0          # a corner tracked forwards and back must return this close
+BOX_MARGIN = 0.1               # people's boxes grown by this share of their size before masking
+MIN_CORNERS = 12               # below this a frame's rotation is not measured (a cut, a blur)
+KEYFRAME_SURVIVORS = 0.5       # a new keyframe when fewer of the keyframe's corners are left
+RANSAC_PX = 2.0                # inlier distance for the homography, px at the working width
+PARALLAX_PX = 1.0              # median rotation residual above this (px, working width): the camera travels
+PARALLAX_INLIERS = 0.5         # and the essential matrix explains this share of the corners
+MOVING_DEG_PER_S = 1.0         # rotation speed above this (over a half-second): the camera moves
+MOVING_SPAN_DEG = 0.5          # or its orientation spans more than this over a segment
+MIN_SEGMENT_SECONDS = 0.5
+
+
+@dataclasses.dataclass
+class CameraPath:
+    """The camera over the frames of a clip.
+
+    frames [T] video frame ids; rotations [T, 3, 3] reference camera -> camera of that
+    frame (the reference is the first frame's camera: rotations[0] = I); directions
+    [T, 3] the camera's travel from its keyframe in the reference frame (unit vectors;
+    NaN where no parallax was seen); measured [T] False where the frame's rotation was
+    held from the previous one (too few corners); segments [(first frame, last frame,
+    moving)]; focal the focal length (px) the bearings were made with.
+    """
+
+    frames: np.ndarray
+    rotations: np.ndarray
+    directions: np.ndarray
+    measured: np.ndarray
+    segments: list[tuple[int, int, bool]]
+    focal: float
+    fps: float
+    seconds: float = 0.0
+
+    @property
+    def moving(self) -> bool:
+        return any(m for _, _, m in self.segments)
+
+    @property
+    def translation(self) -> str:
+        """'none' (rotation only) or 'direction' (travel seen, its length unknown)."""
+        return "direction" if np.isfinite(self.directions).all(axis=1).any() else "none"
+
+    def angles_deg(self) -> np.ndarray:
+        """[T] each frame's rotation from the reference camera (degrees)."""
+        cos = (np.trace(self.rotations, axis1=1, axis2=2) - 1) / 2
+        return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+    def summary(self) -> dict:
+        return {"moving": self.moving, "translation": self.translation,
+                "segments": [[a, b, "moving" if m else "static"] for a, b, m in self.segments],
+                "max_rotation_deg": round(float(self.angles_deg().max()), 2) if len(self.frames) else 0.0,
+                "unmeasured_frames": int((~self.measured).sum()), "seconds": round(self.seconds, 3)}
+
+    def rotation_of(self, frame_ids: np.ndarray) -> np.ndarray:
+        """[N, 3, 3] the rotation of each frame (the nearest earlier measured frame's)."""
+        at = np.clip(np.searchsorted(self.frames, frame_ids, side="right") - 1, 0, len(self.frames) - 1)
+        return self.rotations[at]
+
+
+def bearings(points: np.ndarray, focal: float, principal: np.ndarray) -> np.ndarray:
+    """[M, 3] unit rays of pixels [M, 2] (OpenCV camera frame)."""
+    rays = np.concatenate([(points - principal) / focal, np.ones((len(points), 1))], axis=1)
+    return rays / np.linalg.norm(rays, axis=1, keepdims=True)
+
+
+def wahba(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The rotation R [3, 3] with b ~ R a for unit vectors a, b [M, 3] (least squares, SVD)."""
+    u, _, vt = np.linalg.svd(b.T @ a)
+    d = np.sign(np.linalg.det(u @ vt)) or 1.0
+    return u @ np.diag([1.0, 1.0, d]) @ vt
+
+
+def relative_pose(key: np.ndarray, cur: np.ndarray, focal: float, principal: np.ndarray):
+    """The camera's motion from a keyframe to a frame, from matched pixels [M, 2] of both.
+
+    Returns (R [3, 3] keyframe camera -> frame camera, travel [3] unit direction in the
+    keyframe's camera frame or None, inliers [M] bool) or None with too few matches.
+    """
+    if len(key) < MIN_CORNERS:
+        return None
+    _, mask = cv2.findHomography(key, cur, cv2.RANSAC, RANSAC_PX * focal_scale(focal, principal))
+    inliers = mask.ravel().astype(bool) if mask is not None else np.ones(len(key), bool)
+    if inliers.sum() < MIN_CORNERS // 2:
+        inliers = np.ones(len(key), bool)
+    a, b = bearings(key, focal, principal), bearings(cur, focal, principal)
+    rot = wahba(a[inliers], b[inliers])
+    # Residual of every corner under the rotation: near zero for a turning camera.
+    pred = (a @ rot.T)
+    residual = np.linalg.norm(pred[:, :2] / pred[:, 2:] - b[:, :2] / b[:, 2:], axis=1) * focal
+    travel = None
+    if np.median(residual) > PARALLAX_PX * focal_scale(focal, principal) and len(key) >= 2 * MIN_CORNERS:
+        k = np.array([[focal, 0, principal[0]], [0, focal, principal[1]], [0, 0, 1.0]])
+        e, emask = cv2.findEssentialMat(key, cur, k, cv2.RANSAC, 0.999, RANSAC_PX * focal_scale(focal, principal))
+        if e is not None and e.shape == (3, 3):
+            n, r_e, t_e, pmask = cv2.recoverPose(e, key, cur, k, mask=emask.copy())
+            if n >= PARALLAX_INLIERS * len(key):
+                rot = r_e
+                travel = (-r_e.T @ t_e).ravel()     # the frame's camera centre in the keyframe's frame
+                travel /= max(np.linalg.norm(travel), 1e-12)
+                inliers = pmask.ravel() > 0
+    return rot, travel, inliers
+
+
+def focal_scale(focal: float, principal: np.ndarray) -> float:
+    """Pixels of the frames given per pixel of the working width."""
+    return max(1.0, 2.0 * float(principal[0]) / WORK_WIDTH)
+
+
+def _mask(shape: tuple[int, int], boxes: np.ndarray, scale: float) -> np.ndarray:
+    """255 on the background, 0 on people's boxes (grown by BOX_MARGIN), at the working size."""
+    mask = np.full(shape, 255, np.uint8)
+    for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4) * scale:
+        mx, my = BOX_MARGIN * (x2 - x1), BOX_MARGIN * (y2 - y1)
+        cv2.rectangle(mask, (int(x1 - mx), int(y1 - my)), (int(math.ceil(x2 + mx)), int(math.ceil(y2 + my))), 0, -1)
+    return mask
+
+
+def _inside(points: np.ndarray, boxes: np.ndarray, scale: float) -> np.ndarray:
+    """[M] True for points (working size) inside any grown box."""
+    out = np.zeros(len(points), bool)
+    for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4) * scale:
+        mx, my = BOX_MARGIN * (x2 - x1), BOX_MARGIN * (y2 - y1)
+        out |= (points[:, 0] > x1 - mx) & (points[:, 0] < x2 + mx) & (points[:, 1] > y1 - my) & (points[:, 1] < y2 + my)
+    return out
+
+
+def track_frames(frames: Iterable[tuple[int, np.ndarray]], focal: float, fps: float,
+                 boxes: dict[int, np.ndarray] | None = None) -> CameraPath:
+    """The camera path of frames (video frame id, BGR or grey image [H, W(, 3)]).
+
+    focal: the focal length in pixels of the given frames; boxes: video frame id ->
+    people's boxes [K, 4] (x1, y1, x2, y2 pixels), masked out of the background.
+    """
+    import time
+
+    started = time.perf_counter()
+    boxes = boxes or {}
+    ids, rots, dirs, measured = [], [], [], []
+    prev = key_pts = cur = None
+    key_rot, key_count = np.eye(3), 0
+    scale = principal = None
+    for frame_id, image in frames:
+        if scale is None:
+            h, w = image.shape[:2]
+            scale = min(1.0, WORK_WIDTH / w)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            principal = np.array([w / 2.0, h / 2.0]) * scale
+            f_work = focal * scale
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        if scale < 1.0:
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        people = boxes.get(int(frame_id), np.zeros((0, 4)))
+        rot, travel, ok = (rots[-1] if rots else np.eye(3)), None, prev is None
+        if prev is not None and key_pts is not None and len(cur):
+            nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, grey, cur, None, winSize=LK_WINDOW, maxLevel=LK_LEVELS)
+            back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev, nxt, None, winSize=LK_WINDOW, maxLevel=LK_LEVELS)
+            good = (st.ravel() == 1) & (st2.ravel() == 1) & \
+                (np.linalg.norm((back - cur).reshape(-1, 2), axis=1) < FORWARD_BACK_PX)
+            good &= ~_inside(nxt.reshape(-1, 2), people, scale)
+            key_pts, cur = key_pts[good], nxt[good]
+            pose = relative_pose(key_pts.reshape(-1, 2), cur.reshape(-1, 2), f_work, principal)
+            if pose is not None:
+                rel, t_key, inliers = pose
+                rot, ok = rel @ key_rot, True
+                if t_key is not None:
+                    travel = key_rot.T @ t_key
+                # Corners that disagree (moving things, mismatches) are not followed further.
+                if inliers.sum() >= MIN_CORNERS:
+                    key_pts, cur = key_pts[inliers], cur[inliers]
+        if key_pts is None or len(cur) < max(MIN_CORNERS, KEYFRAME_SURVIVORS * key_count):
+            found = cv2.goodFeaturesToTrack(grey, MAX_CORNERS, CORNER_QUALITY, CORNER_SPACING,
+                                            mask=_mask(grey.shape, people, scale))
+            key_pts = found.astype(np.float32) if found is not None else np.zeros((0, 1, 2), np.float32)
+            cur, key_rot, key_count = key_pts.copy(), rot, len(key_pts)
+        prev = grey
+        ids.append(int(frame_id))
+        rots.append(rot)
+        dirs.append(travel if travel is not None else np.full(3, np.nan))
+        measured.append(ok)
+    frames_arr = np.asarray(ids, np.int64)
+    rotations = np.asarray(rots, np.float64).reshape(-1, 3, 3)
+    segments = moving_segments(frames_arr, rotations, np.asarray(dirs).reshape(-1, 3), fps)
+    return CameraPath(frames=frames_arr, rotations=rotations, directions=np.asarray(dirs, np.float64).reshape(-1, 3),
+                      measured=np.asarray(measured, bool), segments=segments, focal=float(focal), fps=float(fps),
+                      seconds=time.perf_counter() - started)
+
+
+def moving_segments(frames: np.ndarray, rotations: np.ndarray, directions: np.ndarray,
+                    fps: float) -> list[tuple[int, int, bool]]:
+    """[(first frame, last frame, moving)]: the camera turns faster than MOVING_DEG_PER_S
+    (over half a second) or travels; runs shorter than MIN_SEGMENT_SECONDS join their
+    neighbours; a static segment whose orientation spans more than MOVING_SPAN_DEG moves."""
+    n = len(frames)
+    if n == 0:
+        return []
+    half = max(1, int(round(0.25 * fps)))
+    speed = np.zeros(n)
+    for i in range(n):
+        a, b = max(0, i - half), min(n - 1, i + half)
+        if b > a:
+            cos = (np.trace(rotations[b] @ rotations[a].T) - 1) / 2
+            speed[i] = math.degrees(math.acos(min(1.0, max(-1.0, cos)))) * fps / (frames[b] - frames[a])
+    moving = (speed > MOVING_DEG_PER_S) | np.isfinite(directions).all(axis=1)
+    runs = _runs(moving)
+    shortest = MIN_SEGMENT_SECONDS * fps
+    while len(runs) > 1:
+        lengths = [b - a + 1 for a, b, _ in runs]
+        i = int(np.argmin(lengths))
+        if lengths[i] >= shortest:
+            break
+        moving[runs[i][0]:runs[i][1] + 1] = not runs[i][2]
+        runs = _runs(moving)
+    out = []
+    for a, b, m in runs:
+        if not m:
+            r = rotations[a:b + 1] @ rotations[a].T
+            span = np.degrees(np.arccos(np.clip((np.trace(r, axis1=1, axis2=2) - 1) / 2, -1, 1))).max()
+            m = bool(span > MOVING_SPAN_DEG)
+        out.append((int(frames[a]), int(frames[b]), bool(m)))
+    return out
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int, bool]]:
+    edges = np.flatnonzero(np.diff(flags.astype(np.int8))) + 1
+    starts = np.concatenate([[0], edges])
+    stops = np.concatenate([edges - 1, [len(flags) - 1]])
+    return [(int(a), int(b), bool(flags[a])) for a, b in zip(starts, stops)]
+
+
+def boxes_by_frame(motion: Motion) -> dict[int, np.ndarray]:
+    """Video frame id -> the boxes [K, 4] of the motion's rows on that frame."""
+    out: dict[int, list] = {}
+    for f, box in zip(motion.frame_ids.tolist(), motion.bboxes):
+        out.setdefault(int(f), []).append(box)
+    return {f: np.asarray(b, np.float64) for f, b in out.items()}
+
+
+def estimate_path(video, start: int, stop: int | None, motion: Motion, focal: float, fps: float,
+                  progress=None) -> CameraPath:
+    """The camera path of a video's frames start <= i < stop, people (the motion's boxes) masked."""
+    from .video import iter_frames
+
+    total = None if stop is None else stop - start
+
+    def frames() -> Iterator[tuple[int, np.ndarray]]:
+        for i, (index, image) in enumerate(iter_frames(video, start, stop)):
+            if progress is not None:
+                progress("camera", i, total)
+            yield index, image
+
+    return track_frames(frames(), focal, fps, boxes_by_frame(motion))
+
+
+# --- rows between their own camera frames and the reference camera ----------------------
+
+LANDMARKS, CAMERA_LANDMARKS = "landmarks_2d", "landmarks_2d_camera"
+
+
+def to_reference(motion: Motion, path: CameraPath) -> Motion:
+    """Rows (each in its frame's camera) in the reference camera's frame, and their 2D
+    landmarks where the reference camera would see them (H = K R^T K^-1); the frames' own
+    landmarks are kept aside for `to_cameras`."""
+    rot = path.rotation_of(motion.frame_ids)
+    moved = camera_path.moved_rows(motion, np.swapaxes(rot, 1, 2), np.zeros((motion.num_rows, 3)))
+    lm = motion.extras.get(LANDMARKS)
+    if lm is None or np.shape(lm)[:1] != (motion.num_rows,):
+        return moved
+    principal = np.asarray(motion.image_size, np.float64) / 2
+    rays = bearings(np.asarray(lm, np.float64).reshape(-1, 2), path.focal, principal).reshape(len(lm), -1, 3)
+    ref = np.einsum("nij,nkj->nki", np.swapaxes(rot, 1, 2), rays)      # R^T: frame camera -> reference
+    ahead = ref[..., 2] > 1e-3
+    pixels = path.focal * ref[..., :2] / np.where(ahead, ref[..., 2], 1.0)[..., None] + principal
+    extras = dict(moved.extras)
+    extras[CAMERA_LANDMARKS] = np.asarray(lm)
+    extras[LANDMARKS] = np.where(ahead[..., None], pixels, 0.0).astype(np.asarray(lm).dtype)
+    vis = motion.extras.get("landmark_visibility")
+    if vis is not None and np.shape(vis)[:2] == ahead.shape:
+        extras["landmark_visibility"] = np.where(ahead, vis, 0.0).astype(np.asarray(vis).dtype)
+        extras["landmark_visibility_camera"] = np.asarray(vis)
+    return dataclasses.replace(moved, extras=extras)
+
+
+def to_cameras(motion: Motion, path: CameraPath) -> Motion:
+    """A world-stage motion (rows in the reference camera, one static `camera_to_world`)
+    back to the rows' own camera frames, with a camera row per frame of the path:
+    camera_to_world(frame) = camera_to_world(reference) @ [R(frame)^T | 0]."""
+    rot = path.rotation_of(motion.frame_ids)
+    moved = camera_path.moved_rows(motion, rot, np.zeros((motion.num_rows, 3)))
+    extras = dict(moved.extras)
+    for own, name in ((CAMERA_LANDMARKS, LANDMARKS), ("landmark_visibility_camera", "landmark_visibility")):
+        if own in extras:
+            extras[name] = extras.pop(own)
+    if not motion.has_world:
+        return dataclasses.replace(moved, extras=extras)
+    reference = np.asarray(motion.camera_to_world[0], np.float64)
+    turn = np.tile(np.eye(4), (len(path.frames), 1, 1))
+    turn[:, :3, :3] = np.swapaxes(path.rotations, 1, 2)
+    intrinsics = np.tile(np.asarray(motion.camera_intrinsics[0]), (len(path.frames), 1))
+    return dataclasses.replace(moved, extras=extras, camera_frame_ids=path.frames.astype(np.int32),
+                               camera_to_world=(reference[None] @ turn).astype(np.float32),
+                               camera_intrinsics=intrinsics.astype(np.float32))
+
+
+def apply(video, start: int, stop: int | None, motion: Motion, events, progress=None):
+    """The camera stage of a run: the path (None when it could not be found), and an `info`
+    event saying whether the camera moves; a warning when it travels (rotation kept only)."""
+    import logging
+
+    if motion.num_rows == 0:
+        return None
+    try:
+        path = estimate_path(video, start, stop, motion, float(motion.focal_length), float(motion.fps), progress)
+    except (cv2.error, ValueError, np.linalg.LinAlgError) as exc:  # never lose the people for the camera
+        logging.getLogger("vtm.camera").warning("camera motion failed: %s", exc)
+        events.warning(f"the camera's motion could not be measured ({exc}); the camera is taken as static")
+        return None
+    events.info(camera_motion=path.summary())
+    if path.moving and path.translation != "none":
+        events.warning("the camera travels (parallax in the background): its direction is found but not how far, "
+                       "so people's world paths follow the camera's rotation only and move with its travel")
+    return path
