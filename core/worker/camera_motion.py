@@ -230,13 +230,16 @@ def moving_segments(frames: np.ndarray, rotations: np.ndarray, directions: np.nd
     n = len(frames)
     if n == 0:
         return []
+    # Turning speed per frame (deg/s), then its running median over half a second: a jittery
+    # frame does not count, and a segment starts where the turning does.
+    step = np.zeros(n)
+    if n > 1:
+        rel = rotations[1:] @ np.swapaxes(rotations[:-1], 1, 2)
+        cos = np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)
+        step[1:] = np.degrees(np.arccos(cos)) * fps / np.maximum(np.diff(frames), 1)
+        step[0] = step[1]
     half = max(1, int(round(0.25 * fps)))
-    speed = np.zeros(n)
-    for i in range(n):
-        a, b = max(0, i - half), min(n - 1, i + half)
-        if b > a:
-            cos = (np.trace(rotations[b] @ rotations[a].T) - 1) / 2
-            speed[i] = math.degrees(math.acos(min(1.0, max(-1.0, cos)))) * fps / (frames[b] - frames[a])
+    speed = np.array([np.median(step[max(0, i - half):i + half + 1]) for i in range(n)])
     moving = (speed > MOVING_DEG_PER_S) | np.isfinite(directions).all(axis=1)
     runs = _runs(moving)
     shortest = MIN_SEGMENT_SECONDS * fps

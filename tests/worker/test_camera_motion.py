@@ -1,0 +1,126 @@
+"""The camera's own motion: static or moving, rotation from generated views of a textured
+room with known camera paths, and the composition with the world stage."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from camera_paths import turns
+from scenes import H, W, crowd, scene_motion
+from video_to_motion.core.common import rotations
+from video_to_motion.core.common.camera import default_focal_length
+from video_to_motion.core.common.protocol import SilentEvents
+from video_to_motion.core.training import camera_views
+from video_to_motion.core.worker import camera_motion
+from video_to_motion.core.worker.world import place_people, posed_joints
+
+SIZE, FOCAL, FPS = (480, 270), 400.0, 30.0
+LEVEL = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])   # OpenCV axes of a camera looking along +Y
+
+
+@pytest.fixture(scope="module")
+def room():
+    rng = np.random.default_rng(0)
+    return camera_views.room([camera_views.noise_texture(rng) for _ in range(3)])
+
+
+def views(room, path: list[np.ndarray], centres=None):
+    """(frame id, grey view) for camera-to-world rotations [3, 3] along a path."""
+    centres = centres if centres is not None else [np.array([0.0, 0.0, 1.6])] * len(path)
+    return [(i, camera_views.render(room, r, c, FOCAL, SIZE)) for i, (r, c) in enumerate(zip(path, centres))]
+
+
+def errors_deg(found: camera_motion.CameraPath, path: list[np.ndarray]) -> np.ndarray:
+    truth = np.stack([r.T @ path[0] for r in path])          # reference camera -> each frame's
+    cos = (np.trace(found.rotations @ np.swapaxes(truth, 1, 2), axis1=1, axis2=2) - 1) / 2
+    return np.degrees(np.arccos(np.clip(cos, -1, 1)))
+
+
+def test_a_static_camera_is_static(room):
+    found = camera_motion.track_frames(views(room, [LEVEL] * 20), FOCAL, FPS)
+    assert not found.moving and found.segments == [(0, 19, False)]
+    assert found.angles_deg().max() < 0.05
+
+
+def test_a_pan_with_tilt_and_roll_is_recovered_within_a_fraction_of_a_degree(room):
+    # 90 degrees per second of pan, a tilt of up to 8 degrees and a roll of 3: 1.5 s.
+    t = np.arange(45)
+    tilt, roll, yaw = np.radians(8) * np.sin(t / 9), np.radians(3) * np.sin(t / 6), np.radians(90 / FPS) * t
+    path = [rotations.axis_angle_to_matrix(np.array([0.0, 0.0, -y])) @ LEVEL @
+            rotations.axis_angle_to_matrix(np.array([p, 0.0, r])) for y, p, r in zip(yaw, tilt, roll)]
+    found = camera_motion.track_frames(views(room, path), FOCAL, FPS)
+    err = errors_deg(found, path)
+    assert found.moving and found.angles_deg().max() > 60
+    assert np.median(err) < 0.3 and err.max() < 1.0, err
+
+
+def test_people_are_masked_out_of_the_background(room):
+    # A large textured block moves across a static view: with its box masked the camera stays still.
+    rng = np.random.default_rng(1)
+    block = camera_views.noise_texture(rng, 120)
+    frames, boxes = [], {}
+    base = camera_views.render(room, LEVEL, np.array([0.0, 0.0, 1.6]), FOCAL, SIZE)
+    for i in range(20):
+        image = base.copy()
+        x = 60 + 12 * i
+        image[60:180, x:x + 120] = block
+        frames.append((i, image))
+        boxes[i] = np.array([[x, 60, x + 120, 180]], np.float64)
+    masked = camera_motion.track_frames(frames, FOCAL, FPS, boxes)
+    assert not masked.moving and masked.angles_deg().max() < 0.1
+
+
+def test_a_camera_that_pans_after_a_while_has_a_static_and_a_moving_segment(room):
+    yaw = np.concatenate([np.zeros(20), np.radians(60 / FPS) * np.arange(1, 26)])
+    path = [rotations.axis_angle_to_matrix(np.array([0.0, 0.0, -a])) @ LEVEL for a in yaw]
+    found = camera_motion.track_frames(views(room, path), FOCAL, FPS)
+    kinds = [m for _, _, m in found.segments]
+    assert kinds == [False, True], found.segments
+    assert abs(found.segments[1][0] - 20) <= 4
+
+
+def test_a_travelling_camera_gives_its_direction(room):
+    centres = [np.array([0.05 * i, 0.0, 1.6]) for i in range(25)]   # a tracking shot, 1.5 m/s to the right
+    found = camera_motion.track_frames(views(room, [LEVEL] * 25, centres), FOCAL, FPS)
+    assert found.moving and found.translation == "direction"
+    seen = found.directions[np.isfinite(found.directions).all(1)]
+    angle = np.degrees(np.arccos(np.clip(seen @ np.array([1.0, 0, 0]), -1, 1)))   # camera x = world X here
+    assert np.median(angle) < 10
+
+
+def test_the_world_of_a_panning_camera_is_the_world_of_a_static_one():
+    """The same people seen from a turning camera are placed where the static camera puts them."""
+    focal = default_focal_length(W, H)
+    still = scene_motion(crowd(3, seed=2), focal, 3.0, 15.0, 0.0, frames=40)
+    frames = np.arange(40)
+    r = turns(frames, pan_deg_per_frame=1.0)
+    at = still.frame_ids
+    moved = camera_motion.camera_path.moved_rows(still, r[at], np.zeros((still.num_rows, 3)))
+    # Landmarks where the turned camera sees them (a pure turn: H = K R K^-1).
+    lm = still.extras["landmarks_2d"].astype(np.float64)
+    rays = camera_motion.bearings(lm.reshape(-1, 2), focal, np.array([W / 2, H / 2])).reshape(lm.shape[0], 33, 3)
+    seen = np.einsum("nij,nkj->nki", r[at], rays)
+    moved = dataclasses.replace(moved, extras={
+        **moved.extras, "landmarks_2d": (focal * seen[..., :2] / seen[..., 2:] + [W / 2, H / 2]).astype(np.float32)})
+    path = camera_motion.CameraPath(frames=frames, rotations=r, directions=np.full((40, 3), np.nan),
+                                    measured=np.ones(40, bool), segments=[(0, 39, True)], focal=focal, fps=FPS)
+
+    static = place_people(still, None, SilentEvents())
+    composed = camera_motion.to_cameras(place_people(camera_motion.to_reference(moved, path), None, SilentEvents()),
+                                        path)
+    before = place_people(moved, None, SilentEvents())        # the camera taken as static
+
+    def world(m):
+        rows = np.searchsorted(m.camera_frame_ids, m.frame_ids)
+        c2w = np.asarray(m.camera_to_world, np.float64)[rows]
+        return np.einsum("nij,nkj->nki", c2w[:, :3, :3], posed_joints(m)) + c2w[:, None, :3, 3]
+
+    assert composed.num_rows == static.num_rows and len(composed.camera_frame_ids) == 40
+    assert np.abs(composed.extras["landmarks_2d"] - moved.extras["landmarks_2d"]).max() < 1e-3
+    err = np.linalg.norm(world(composed)[:, 0] - world(static)[:, 0], axis=1)
+    assert np.median(err) < 0.05, np.median(err)
+    err_before = np.linalg.norm(world(before)[:, 0] - world(static)[:, 0], axis=1)
+    assert np.median(err_before) > 1.0
