@@ -2,11 +2,13 @@
 
 The command line (cli.py), the benchmarks and the tests call it. It opens the video,
 checks the options, runs the chosen estimator, drops tracks posed on a person another
-track holds and places everyone in one world (world.place_people: the camera from the
+track holds, finds the camera's own motion from the background (camera_motion: static or
+turning) and places everyone in one world (world.place_people: the camera from the
 people, the floor, contacts); writing the motion file is the caller's.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -90,11 +92,16 @@ def estimate_video(video: str | os.PathLike, options: WorkerOptions | None = Non
         log.info("dropped track(s) posed on a person another track holds: %s",
                  ", ".join(f"{t} (same as {k})" for t, k in sorted(repeats.items())))
         events.info(same_person={str(t): k for t, k in sorted(repeats.items())})
-    path = camera_motion.apply(info.path, start, stop, motion, events, progress)
+    path = camera_motion.apply(info.path, start, stop, motion, options.focal_length, events, progress)
     moving = path is not None and path.moving
     progress("world", 0, 1)
-    # A moving camera: the world stage runs on the rows seen from the first frame's camera.
-    motion = place_people(camera_motion.to_reference(motion, path) if moving else motion, options, events)
+    if moving:
+        # The world stage runs on the rows seen from the first frame's camera, with the
+        # focal length the camera's turns gave (when they gave one).
+        motion = camera_motion.to_reference(motion, path)
+        if path.focal_from_turns:
+            options = dataclasses.replace(options, focal_length=path.focal)
+    motion = place_people(motion, options, events)
     if moving:
         motion = camera_motion.to_cameras(motion, path)
     progress("world", 1, 1)

@@ -40,8 +40,12 @@ BOX_MARGIN = 0.1               # people's boxes grown by this share of their siz
 MIN_CORNERS = 12               # below this a frame's rotation is not measured (a cut, a blur)
 KEYFRAME_SURVIVORS = 0.5       # a new keyframe when fewer of the keyframe's corners are left
 RANSAC_PX = 2.0                # inlier distance for the homography, px at the working width
-PARALLAX_PX = 1.0              # median rotation residual above this (px, working width): the camera travels
+PARALLAX_PX = 1.0              # homography residual above this (px, working width) for a quarter of the
+PARALLAX_QUANTILE = 0.75       # corners (one plane, e.g. the floor, may fit): the camera travels
 PARALLAX_INLIERS = 0.5         # and the essential matrix explains this share of the corners
+FOCAL_MIN_TURN_DEG = 3.0       # pairs turned at least this much tell the focal length
+FOCAL_PAIRS = 24
+FOCAL_RANGE = 3.0              # the focal length is looked for within guess / 3 .. guess x 3
 MOVING_DEG_PER_S = 1.0         # rotation speed above this (over a half-second): the camera moves
 MOVING_SPAN_DEG = 0.5          # or its orientation spans more than this over a segment
 MIN_SEGMENT_SECONDS = 0.5
@@ -67,6 +71,7 @@ class CameraPath:
     focal: float
     fps: float
     seconds: float = 0.0
+    focal_from_turns: bool = False   # the focal length was found from the camera's turns
 
     @property
     def moving(self) -> bool:
@@ -86,7 +91,8 @@ class CameraPath:
         return {"moving": self.moving, "translation": self.translation,
                 "segments": [[a, b, "moving" if m else "static"] for a, b, m in self.segments],
                 "max_rotation_deg": round(float(self.angles_deg().max()), 2) if len(self.frames) else 0.0,
-                "unmeasured_frames": int((~self.measured).sum()), "seconds": round(self.seconds, 3)}
+                "unmeasured_frames": int((~self.measured).sum()), "focal_px": round(self.focal, 1),
+                "focal_from_turns": self.focal_from_turns, "seconds": round(self.seconds, 3)}
 
     def rotation_of(self, frame_ids: np.ndarray) -> np.ndarray:
         """[N, 3, 3] the rotation of each frame (the nearest earlier measured frame's)."""
@@ -108,39 +114,30 @@ def wahba(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def relative_pose(key: np.ndarray, cur: np.ndarray, focal: float, principal: np.ndarray):
-    """The camera's motion from a keyframe to a frame, from matched pixels [M, 2] of both.
+    """The camera's motion from a keyframe to a frame, from matched background pixels [M, 2]
+    of both (working size).
 
     Returns (R [3, 3] keyframe camera -> frame camera, travel [3] unit direction in the
-    keyframe's camera frame or None, inliers [M] bool) or None with too few matches.
+    keyframe's camera frame or None). The rotation best maps the keyframe's bearings onto
+    the frame's (Wahba); where corners still disagree with it by more than PARALLAX_PX
+    (a quarter of them: one plane may agree) the camera travels, and the essential matrix
+    gives rotation and direction when it explains most corners.
     """
-    if len(key) < MIN_CORNERS:
-        return None
-    _, mask = cv2.findHomography(key, cur, cv2.RANSAC, RANSAC_PX * focal_scale(focal, principal))
-    inliers = mask.ravel().astype(bool) if mask is not None else np.ones(len(key), bool)
-    if inliers.sum() < MIN_CORNERS // 2:
-        inliers = np.ones(len(key), bool)
     a, b = bearings(key, focal, principal), bearings(cur, focal, principal)
-    rot = wahba(a[inliers], b[inliers])
-    # Residual of every corner under the rotation: near zero for a turning camera.
-    pred = (a @ rot.T)
+    rot = wahba(a, b)
+    pred = a @ rot.T
     residual = np.linalg.norm(pred[:, :2] / pred[:, 2:] - b[:, :2] / b[:, 2:], axis=1) * focal
-    travel = None
-    if np.median(residual) > PARALLAX_PX * focal_scale(focal, principal) and len(key) >= 2 * MIN_CORNERS:
-        k = np.array([[focal, 0, principal[0]], [0, focal, principal[1]], [0, 0, 1.0]])
-        e, emask = cv2.findEssentialMat(key, cur, k, cv2.RANSAC, 0.999, RANSAC_PX * focal_scale(focal, principal))
-        if e is not None and e.shape == (3, 3):
-            n, r_e, t_e, pmask = cv2.recoverPose(e, key, cur, k, mask=emask.copy())
-            if n >= PARALLAX_INLIERS * len(key):
-                rot = r_e
-                travel = (-r_e.T @ t_e).ravel()     # the frame's camera centre in the keyframe's frame
-                travel /= max(np.linalg.norm(travel), 1e-12)
-                inliers = pmask.ravel() > 0
-    return rot, travel, inliers
-
-
-def focal_scale(focal: float, principal: np.ndarray) -> float:
-    """Pixels of the frames given per pixel of the working width."""
-    return max(1.0, 2.0 * float(principal[0]) / WORK_WIDTH)
+    if np.quantile(residual, PARALLAX_QUANTILE) <= PARALLAX_PX or len(key) < 2 * MIN_CORNERS:
+        return rot, None
+    k = np.array([[focal, 0, principal[0]], [0, focal, principal[1]], [0, 0, 1.0]])
+    e, emask = cv2.findEssentialMat(key, cur, k, cv2.RANSAC, 0.999, RANSAC_PX)
+    if e is None or e.shape != (3, 3):
+        return rot, None
+    n, r_e, t_e, _ = cv2.recoverPose(e, key, cur, k, mask=emask.copy())
+    if n < PARALLAX_INLIERS * len(key):
+        return rot, None
+    travel = (-r_e.T @ t_e).ravel()     # the frame's camera centre in the keyframe's frame
+    return r_e, travel / max(np.linalg.norm(travel), 1e-12)
 
 
 def _mask(shape: tuple[int, int], boxes: np.ndarray, scale: float) -> np.ndarray:
@@ -161,20 +158,35 @@ def _inside(points: np.ndarray, boxes: np.ndarray, scale: float) -> np.ndarray:
     return out
 
 
-def track_frames(frames: Iterable[tuple[int, np.ndarray]], focal: float, fps: float,
-                 boxes: dict[int, np.ndarray] | None = None) -> CameraPath:
-    """The camera path of frames (video frame id, BGR or grey image [H, W(, 3)]).
+@dataclasses.dataclass
+class Corners:
+    """Background corners followed from keyframes, per frame (working-size pixels).
 
-    focal: the focal length in pixels of the given frames; boxes: video frame id ->
-    people's boxes [K, 4] (x1, y1, x2, y2 pixels), masked out of the background.
+    frames [T] video frame ids; key [T] the position (in frames) of each frame's keyframe;
+    pairs [T] (keyframe pixels [M, 2], frame pixels [M, 2]) or None where too few corners
+    were followed; principal [2] the image centre; scale working size / frame size.
     """
+
+    frames: np.ndarray
+    key: np.ndarray
+    pairs: list
+    principal: np.ndarray
+    scale: float
+    seconds: float
+
+
+def follow_corners(frames: Iterable[tuple[int, np.ndarray]], boxes: dict[int, np.ndarray] | None = None) -> Corners:
+    """Corners of the background followed through frames (video frame id, BGR or grey
+    image [H, W(, 3)]); boxes: video frame id -> people's boxes [K, 4] (x1, y1, x2, y2
+    pixels), masked out. Corners a robust homography rejects (moving things, mismatches)
+    are dropped; a new keyframe starts when fewer than KEYFRAME_SURVIVORS are left."""
     import time
 
     started = time.perf_counter()
     boxes = boxes or {}
-    ids, rots, dirs, measured = [], [], [], []
+    ids, keys, pairs = [], [], []
     prev = key_pts = cur = None
-    key_rot, key_count = np.eye(3), 0
+    key_at, key_count = 0, 0
     scale = principal = None
     for frame_id, image in frames:
         if scale is None:
@@ -182,44 +194,99 @@ def track_frames(frames: Iterable[tuple[int, np.ndarray]], focal: float, fps: fl
             scale = min(1.0, WORK_WIDTH / w)
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
             principal = np.array([w / 2.0, h / 2.0]) * scale
-            f_work = focal * scale
         grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         if scale < 1.0:
             grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         people = boxes.get(int(frame_id), np.zeros((0, 4)))
-        rot, travel, ok = (rots[-1] if rots else np.eye(3)), None, prev is None
-        if prev is not None and key_pts is not None and len(cur):
+        pair = None
+        if prev is not None and len(cur):
             nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, grey, cur, None, winSize=LK_WINDOW, maxLevel=LK_LEVELS)
             back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev, nxt, None, winSize=LK_WINDOW, maxLevel=LK_LEVELS)
             good = (st.ravel() == 1) & (st2.ravel() == 1) & \
                 (np.linalg.norm((back - cur).reshape(-1, 2), axis=1) < FORWARD_BACK_PX)
             good &= ~_inside(nxt.reshape(-1, 2), people, scale)
             key_pts, cur = key_pts[good], nxt[good]
-            pose = relative_pose(key_pts.reshape(-1, 2), cur.reshape(-1, 2), f_work, principal)
-            if pose is not None:
-                rel, t_key, inliers = pose
-                rot, ok = rel @ key_rot, True
-                if t_key is not None:
-                    travel = key_rot.T @ t_key
-                # Corners that disagree (moving things, mismatches) are not followed further.
-                if inliers.sum() >= MIN_CORNERS:
-                    key_pts, cur = key_pts[inliers], cur[inliers]
-        if key_pts is None or len(cur) < max(MIN_CORNERS, KEYFRAME_SURVIVORS * key_count):
+            if len(cur) >= MIN_CORNERS:
+                _, mask = cv2.findHomography(key_pts, cur, cv2.RANSAC, RANSAC_PX)
+                if mask is not None and mask.sum() >= MIN_CORNERS:
+                    keep = mask.ravel().astype(bool)
+                    key_pts, cur = key_pts[keep], cur[keep]
+                pair = (key_pts.reshape(-1, 2).astype(np.float64), cur.reshape(-1, 2).astype(np.float64))
+        ids.append(int(frame_id))
+        keys.append(key_at)
+        pairs.append(pair)
+        if prev is None or len(cur) < max(MIN_CORNERS, KEYFRAME_SURVIVORS * key_count):
             found = cv2.goodFeaturesToTrack(grey, MAX_CORNERS, CORNER_QUALITY, CORNER_SPACING,
                                             mask=_mask(grey.shape, people, scale))
             key_pts = found.astype(np.float32) if found is not None else np.zeros((0, 1, 2), np.float32)
-            cur, key_rot, key_count = key_pts.copy(), rot, len(key_pts)
+            cur, key_at, key_count = key_pts.copy(), len(ids) - 1, len(key_pts)
         prev = grey
-        ids.append(int(frame_id))
-        rots.append(rot)
-        dirs.append(travel if travel is not None else np.full(3, np.nan))
-        measured.append(ok)
-    frames_arr = np.asarray(ids, np.int64)
-    rotations = np.asarray(rots, np.float64).reshape(-1, 3, 3)
-    segments = moving_segments(frames_arr, rotations, np.asarray(dirs).reshape(-1, 3), fps)
-    return CameraPath(frames=frames_arr, rotations=rotations, directions=np.asarray(dirs, np.float64).reshape(-1, 3),
-                      measured=np.asarray(measured, bool), segments=segments, focal=float(focal), fps=float(fps),
-                      seconds=time.perf_counter() - started)
+    return Corners(frames=np.asarray(ids, np.int64), key=np.asarray(keys, np.int64), pairs=pairs,
+                   principal=principal if principal is not None else np.zeros(2), scale=scale or 1.0,
+                   seconds=time.perf_counter() - started)
+
+
+def solve_path(corners: Corners, focal: float, fps: float) -> CameraPath:
+    """The camera path from followed corners, with the focal length (pixels of the frames)."""
+    f_work = focal * corners.scale
+    n = len(corners.frames)
+    rots = np.tile(np.eye(3), (n, 1, 1))
+    dirs = np.full((n, 3), np.nan)
+    measured = np.zeros(n, bool)
+    if n:
+        measured[0] = True
+    for i in range(1, n):
+        key_rot = rots[corners.key[i]]
+        pair = corners.pairs[i]
+        if pair is None:
+            rots[i] = rots[i - 1]      # held: a new keyframe starts here
+            continue
+        rel, travel = relative_pose(pair[0], pair[1], f_work, corners.principal)
+        rots[i], measured[i] = rel @ key_rot, True
+        if travel is not None:
+            dirs[i] = key_rot.T @ travel
+    segments = moving_segments(corners.frames, rots, dirs, fps)
+    return CameraPath(frames=corners.frames, rotations=rots, directions=dirs, measured=measured, segments=segments,
+                      focal=float(focal), fps=float(fps), seconds=corners.seconds)
+
+
+def focal_from_turns(corners: Corners, guess: float) -> float | None:
+    """The focal length (pixels of the frames) at which the followed corners fit a turning
+    camera best, or None when the camera turns too little to tell (under FOCAL_MIN_TURN_DEG
+    from its keyframes). A turn maps the background by K R K^-1 only with the right K."""
+    from scipy.optimize import minimize_scalar
+
+    usable = []
+    for pair in corners.pairs:
+        if pair is None or len(pair[0]) < 2 * MIN_CORNERS:
+            continue
+        shift = np.median(np.linalg.norm(pair[1] - pair[0], axis=1)) / (guess * corners.scale)
+        if math.degrees(shift) >= FOCAL_MIN_TURN_DEG:
+            usable.append(pair)
+    if not usable:
+        return None
+    usable = usable[:: max(1, len(usable) // FOCAL_PAIRS)][:FOCAL_PAIRS]
+
+    def cost(log_f: float) -> float:
+        f = math.exp(log_f) * corners.scale
+        total = 0.0
+        for key, cur in usable:
+            a, b = bearings(key, f, corners.principal), bearings(cur, f, corners.principal)
+            pred = a @ wahba(a, b).T
+            total += float(np.median(np.linalg.norm(pred[:, :2] / pred[:, 2:] - b[:, :2] / b[:, 2:], axis=1)) * f)
+        return total / len(usable)
+
+    lo, hi = math.log(guess / FOCAL_RANGE), math.log(guess * FOCAL_RANGE)
+    best = minimize_scalar(cost, bounds=(lo, hi), method="bounded", options={"xatol": 1e-3})
+    if not best.success or min(best.x - lo, hi - best.x) < 0.02 or best.fun > PARALLAX_PX:
+        return None        # at the edge of the range, or no focal length makes it a pure turn
+    return float(math.exp(best.x))
+
+
+def track_frames(frames: Iterable[tuple[int, np.ndarray]], focal: float, fps: float,
+                 boxes: dict[int, np.ndarray] | None = None) -> CameraPath:
+    """The camera path of frames (see follow_corners) with the focal length in pixels."""
+    return solve_path(follow_corners(frames, boxes), focal, fps)
 
 
 def moving_segments(frames: np.ndarray, rotations: np.ndarray, directions: np.ndarray,
@@ -275,9 +342,10 @@ def boxes_by_frame(motion: Motion) -> dict[int, np.ndarray]:
     return {f: np.asarray(b, np.float64) for f, b in out.items()}
 
 
-def estimate_path(video, start: int, stop: int | None, motion: Motion, focal: float, fps: float,
-                  progress=None) -> CameraPath:
-    """The camera path of a video's frames start <= i < stop, people (the motion's boxes) masked."""
+def estimate_path(video, start: int, stop: int | None, motion: Motion, focal: float | None, progress=None) -> CameraPath:
+    """The camera path of a video's frames start <= i < stop, people (the motion's boxes)
+    masked. focal: the known focal length (pixels), or None to find it from the camera's
+    turns when it turns enough (else the motion's focal length is used)."""
     from .video import iter_frames
 
     total = None if stop is None else stop - start
@@ -288,7 +356,11 @@ def estimate_path(video, start: int, stop: int | None, motion: Motion, focal: fl
                 progress("camera", i, total)
             yield index, image
 
-    return track_frames(frames(), focal, fps, boxes_by_frame(motion))
+    corners = follow_corners(frames(), boxes_by_frame(motion))
+    found = None if focal else focal_from_turns(corners, float(motion.focal_length))
+    path = solve_path(corners, float(focal or found or motion.focal_length), float(motion.fps))
+    path.focal_from_turns = found is not None
+    return path
 
 
 # --- rows between their own camera frames and the reference camera ----------------------
@@ -341,7 +413,7 @@ def to_cameras(motion: Motion, path: CameraPath) -> Motion:
                                camera_intrinsics=intrinsics.astype(np.float32))
 
 
-def apply(video, start: int, stop: int | None, motion: Motion, events, progress=None):
+def apply(video, start: int, stop: int | None, motion: Motion, focal: float | None, events, progress=None):
     """The camera stage of a run: the path (None when it could not be found), and an `info`
     event saying whether the camera moves; a warning when it travels (rotation kept only)."""
     import logging
@@ -349,7 +421,7 @@ def apply(video, start: int, stop: int | None, motion: Motion, events, progress=
     if motion.num_rows == 0:
         return None
     try:
-        path = estimate_path(video, start, stop, motion, float(motion.focal_length), float(motion.fps), progress)
+        path = estimate_path(video, start, stop, motion, focal, progress)
     except (cv2.error, ValueError, np.linalg.LinAlgError) as exc:  # never lose the people for the camera
         logging.getLogger("vtm.camera").warning("camera motion failed: %s", exc)
         events.warning(f"the camera's motion could not be measured ({exc}); the camera is taken as static")

@@ -39,6 +39,15 @@ def errors_deg(found: camera_motion.CameraPath, path: list[np.ndarray]) -> np.nd
     return np.degrees(np.arccos(np.clip(cos, -1, 1)))
 
 
+def test_the_focal_length_comes_from_the_turns(room):
+    path = [rotations.axis_angle_to_matrix(np.array([0.0, 0.0, -math.radians(1.0 * i)])) @ LEVEL @
+            rotations.axis_angle_to_matrix(np.array([math.radians(0.5 * i), 0.0, 0.0])) for i in range(25)]
+    corners = camera_motion.follow_corners(views(room, path))
+    for guess in (0.6 * FOCAL, 1.5 * FOCAL):
+        assert camera_motion.focal_from_turns(corners, guess) == pytest.approx(FOCAL, rel=0.01)
+    assert camera_motion.focal_from_turns(camera_motion.follow_corners(views(room, [LEVEL] * 10)), FOCAL) is None
+
+
 def test_a_static_camera_is_static(room):
     found = camera_motion.track_frames(views(room, [LEVEL] * 20), FOCAL, FPS)
     assert not found.moving and found.segments == [(0, 19, False)]
@@ -124,3 +133,31 @@ def test_the_world_of_a_panning_camera_is_the_world_of_a_static_one():
     assert np.median(err) < 0.05, np.median(err)
     err_before = np.linalg.norm(world(before)[:, 0] - world(static)[:, 0], axis=1)
     assert np.median(err_before) > 1.0
+
+
+def test_the_worker_reports_a_panning_camera_and_writes_its_path(room, tmp_path):
+    import cv2
+
+    from test_api import Recorded
+    from video_to_motion.core.common.motion import read_motion, write_motion
+    from video_to_motion.core.common.options import WorkerOptions
+    from video_to_motion.core.worker.api import estimate_video
+
+    video = tmp_path / "pan.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+    for _, grey in views(room, [rotations.axis_angle_to_matrix(np.array([0.0, 0.0, -math.radians(1.5 * i)])) @ LEVEL
+                                for i in range(20)]):
+        writer.write(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    events = Recorded()
+    motion = estimate_video(video, WorkerOptions(estimator="doubles:FakeEstimator"), events)
+    report = next(i["camera_motion"] for i in events.infos if "camera_motion" in i)
+    assert report["moving"] and report["translation"] == "none"
+    # The fake estimator guesses the image diagonal for the focal length; the turns tell the views' own.
+    assert report["focal_from_turns"] and report["focal_px"] == pytest.approx(FOCAL, rel=0.02)
+    assert report["max_rotation_deg"] == pytest.approx(1.5 * 19, abs=0.5)
+    assert len(motion.camera_frame_ids) == 20
+    m = np.asarray(motion.camera_to_world, np.float64)
+    assert np.abs(m[-1] - m[0]).max() > 0.1 and np.allclose(m[:, :3, 3], m[0, :3, 3], atol=1e-4)
+    back = read_motion(write_motion(tmp_path / "pan.npz", motion))
+    assert np.allclose(back.camera_to_world, motion.camera_to_world)
