@@ -8,7 +8,6 @@ people, the floor, contacts); writing the motion file is the caller's.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -93,16 +92,10 @@ def estimate_video(video: str | os.PathLike, options: WorkerOptions | None = Non
                  ", ".join(f"{t} (same as {k})" for t, k in sorted(repeats.items())))
         events.info(same_person={str(t): k for t, k in sorted(repeats.items())})
     path = camera_motion.apply(info.path, start, stop, motion, options.focal_length, events, progress)
-    moving = path is not None and path.moving
     progress("world", 0, 1)
-    if moving:
-        # The world stage runs on the rows seen from the first frame's camera, with the
-        # focal length the camera's turns gave (when they gave one).
-        motion = camera_motion.to_reference(motion, path)
-        if path.focal_from_turns:
-            options = dataclasses.replace(options, focal_length=path.focal)
-    motion = place_people(motion, options, events)
-    if moving:
-        motion = camera_motion.to_cameras(motion, path)
+    if path is not None and path.moving:
+        motion = camera_motion.place_on_path(motion, path, options, events, place_people)
+    else:
+        motion = place_people(motion, options, events)
     progress("world", 1, 1)
     return motion

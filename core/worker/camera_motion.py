@@ -28,6 +28,7 @@ import numpy as np
 
 from ..common import camera_path
 from ..common.motion import Motion
+from ..common.options import WorkerOptions
 
 WORK_WIDTH = 480               # frames are tracked at this width (px)
 MAX_CORNERS = 300
@@ -46,6 +47,7 @@ PARALLAX_INLIERS = 0.5         # and the essential matrix explains this share of
 FOCAL_MIN_TURN_DEG = 3.0       # pairs turned at least this much tell the focal length
 FOCAL_PAIRS = 24
 FOCAL_RANGE = 3.0              # the focal length is looked for within guess / 3 .. guess x 3
+RESOLVE_FOCAL = 0.03           # the people's focal length this far (log) from the path's: solve again
 MOVING_DEG_PER_S = 1.0         # rotation speed above this (over a half-second): the camera moves
 MOVING_SPAN_DEG = 0.5          # or its orientation spans more than this over a segment
 MIN_SEGMENT_SECONDS = 0.5
@@ -72,6 +74,7 @@ class CameraPath:
     fps: float
     seconds: float = 0.0
     focal_from_turns: bool = False   # the focal length was found from the camera's turns
+    corners: "Corners | None" = dataclasses.field(default=None, repr=False)   # to solve again with another focal
 
     @property
     def moving(self) -> bool:
@@ -359,7 +362,7 @@ def estimate_path(video, start: int, stop: int | None, motion: Motion, focal: fl
     corners = follow_corners(frames(), boxes_by_frame(motion))
     found = None if focal else focal_from_turns(corners, float(motion.focal_length))
     path = solve_path(corners, float(focal or found or motion.focal_length), float(motion.fps))
-    path.focal_from_turns = found is not None
+    path.focal_from_turns, path.corners = found is not None, corners
     return path
 
 
@@ -431,3 +434,46 @@ def apply(video, start: int, stop: int | None, motion: Motion, focal: float | No
         events.warning("the camera travels (parallax in the background): its direction is found but not how far, "
                        "so people's world paths follow the camera's rotation only and move with its travel")
     return path
+
+
+class _Held:
+    """Events held back until it is known which run of the world stage counts."""
+
+    def __init__(self):
+        self.calls = []
+
+    def progress(self, *args, **kwargs):
+        pass
+
+    def warning(self, message: str) -> None:
+        self.calls.append(("warning", (message,), {}))
+
+    def info(self, **fields) -> None:
+        self.calls.append(("info", (), fields))
+
+    def replay(self, events) -> None:
+        for name, args, kwargs in self.calls:
+            getattr(events, name)(*args, **kwargs)
+
+
+def place_on_path(motion: Motion, path: CameraPath, options, events, place) -> Motion:
+    """The world stage `place(motion, options, events)` (core.worker.world.place_people) for
+    a moving camera: run on the rows seen from the reference camera, with the focal length
+    the turns gave; when they gave none and the people tell another one (RESOLVE_FOCAL
+    apart), the path is solved again with the people's and the stage run once more with it
+    held. Returns the rows back in their own cameras, a camera row per frame."""
+    options = options if options is not None else WorkerOptions()
+    known = options.focal_length
+    if path.focal_from_turns and not known:
+        options = dataclasses.replace(options, focal_length=path.focal)
+    held = _Held()
+    placed = place(to_reference(motion, path), options, held)
+    people_focal = float(placed.focal_length)
+    if not known and not path.focal_from_turns and path.corners is not None and \
+            abs(math.log(people_focal / path.focal)) > RESOLVE_FOCAL:
+        path = dataclasses.replace(solve_path(path.corners, people_focal, path.fps), seconds=path.seconds,
+                                   corners=path.corners)
+        held = _Held()
+        placed = place(to_reference(motion, path), dataclasses.replace(options, focal_length=people_focal), held)
+    held.replay(events)
+    return to_cameras(placed, path)

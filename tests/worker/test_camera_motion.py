@@ -118,8 +118,7 @@ def test_the_world_of_a_panning_camera_is_the_world_of_a_static_one():
                                     measured=np.ones(40, bool), segments=[(0, 39, True)], focal=focal, fps=FPS)
 
     static = place_people(still, None, SilentEvents())
-    composed = camera_motion.to_cameras(place_people(camera_motion.to_reference(moved, path), None, SilentEvents()),
-                                        path)
+    composed = camera_motion.place_on_path(moved, path, None, SilentEvents(), place_people)
     before = place_people(moved, None, SilentEvents())        # the camera taken as static
 
     def world(m):
@@ -161,3 +160,40 @@ def test_the_worker_reports_a_panning_camera_and_writes_its_path(room, tmp_path)
     assert np.abs(m[-1] - m[0]).max() > 0.1 and np.allclose(m[:, :3, 3], m[0, :3, 3], atol=1e-4)
     back = read_motion(write_motion(tmp_path / "pan.npz", motion))
     assert np.allclose(back.camera_to_world, motion.camera_to_world)
+
+
+def test_without_turns_to_tell_it_the_path_is_solved_again_with_the_peoples_focal_length():
+    """A handheld wobble (under a degree) cannot tell the focal length; the path first made with a
+    wrong guess is solved again with the focal length the people give."""
+    focal = default_focal_length(W, H)
+    still = scene_motion(crowd(4, seed=3), focal, 3.0, 15.0, 0.0, frames=30)
+    rng = np.random.default_rng(4)
+    frames = np.arange(30)
+    truth = rotations.axis_angle_to_matrix(np.radians(0.8) * np.sin(frames[:, None] / [3.0, 4.0, 5.0]))
+    # Background corners seen from the reference camera and, turned, from each frame (working size).
+    scale = camera_motion.WORK_WIDTH / W
+    principal = np.array([W / 2, H / 2]) * scale
+    key = rng.uniform([0, 0], [W * scale, H * scale], (200, 2))
+    rays = camera_motion.bearings(key, focal * scale, principal)
+    pairs = [None]
+    for r in truth[1:]:
+        seen = rays @ r.T
+        pairs.append((key, focal * scale * seen[:, :2] / seen[:, 2:] + principal))
+    corners = camera_motion.Corners(frames=frames, key=np.zeros(30, np.int64), pairs=pairs, principal=principal,
+                                    scale=scale, seconds=0.0)
+    guessed = camera_motion.solve_path(corners, 1.6 * focal, FPS)
+    guessed.corners = corners
+    assert guessed.moving and not guessed.focal_from_turns
+    moved = camera_motion.camera_path.moved_rows(still, truth[still.frame_ids], np.zeros((still.num_rows, 3)))
+    lm = still.extras["landmarks_2d"].astype(np.float64)
+    seen = np.einsum("nij,nkj->nki", truth[still.frame_ids],
+                     camera_motion.bearings(lm.reshape(-1, 2), focal, np.array([W / 2, H / 2])).reshape(-1, 33, 3))
+    moved = dataclasses.replace(moved, extras={
+        **moved.extras, "landmarks_2d": (focal * seen[..., :2] / seen[..., 2:] + [W / 2, H / 2]).astype(np.float32)})
+    placed = camera_motion.place_on_path(moved, guessed, None, SilentEvents(), place_people)
+    c2w = np.asarray(placed.camera_to_world, np.float64)[:, :3, :3]
+    found = np.einsum("tji,jk->tik", c2w, c2w[0])              # reference camera -> each frame's camera
+    err = lambda r: np.degrees(np.arccos(np.clip((np.trace(r @ np.swapaxes(truth, 1, 2), axis1=1, axis2=2) - 1) / 2,
+                                                  -1, 1)))
+    assert placed.focal_length == pytest.approx(focal, rel=0.15)
+    assert err(found).max() < 0.6 * err(guessed.rotations).max()
