@@ -2,7 +2,9 @@
 
 A `vtm.motion/2` file carries its world (`camera_to_world`, found by the worker from the
 people); a `/1` file does not, and the floor is fitted under the feet as before
-(core.common.ground). Planted feet are then locked in place (core.common.foot_lock).
+(core.common.ground). Planted feet are then locked in place (core.common.foot_lock). A
+moving camera (camera rows that differ) is keyed along its path, the rows moved into the
+first camera's frame (core.common.camera_path).
 The add-on's importer and the benchmarks call `import_world`, so both see the same scene.
 """
 from __future__ import annotations
