@@ -371,10 +371,27 @@ def estimate_path(video, start: int, stop: int | None, motion: Motion, focal: fl
 LANDMARKS, CAMERA_LANDMARKS = "landmarks_2d", "landmarks_2d_camera"
 
 
+def refocused(motion: Motion, focal: float) -> Motion:
+    """Rows read with another focal length: each pelvis stays on its pixel, at the depth at
+    which the skeleton keeps its size in the picture (depth x focal / old focal).
+
+    A root fit made with a wrong focal length puts people on wrong rays and at wrong depths;
+    turning rows between cameras is exact only with the true ones.
+    """
+    f_old = float(motion.focal_length)
+    if abs(f_old / focal - 1.0) < 1e-9:
+        return motion
+    rest0 = motion.rest_joints[:, 0].astype(np.float64)
+    pelvis = rest0 + motion.trans.astype(np.float64)
+    pelvis[:, 2] *= focal / f_old
+    return dataclasses.replace(motion, trans=(pelvis - rest0).astype(np.float32), focal_length=float(focal))
+
+
 def to_reference(motion: Motion, path: CameraPath) -> Motion:
-    """Rows (each in its frame's camera) in the reference camera's frame, and their 2D
-    landmarks where the reference camera would see them (H = K R^T K^-1); the frames' own
-    landmarks are kept aside for `to_cameras`."""
+    """Rows (each in its frame's camera) in the reference camera's frame, read with the
+    path's focal length (`refocused`), and their 2D landmarks where the reference camera
+    would see them (H = K R^T K^-1); the frames' own landmarks are kept aside for `to_cameras`."""
+    motion = refocused(motion, path.focal)
     rot = path.rotation_of(motion.frame_ids)
     moved = camera_path.moved_rows(motion, np.swapaxes(rot, 1, 2), np.zeros((motion.num_rows, 3)))
     lm = motion.extras.get(LANDMARKS)
