@@ -39,6 +39,8 @@ LK_LEVELS = 4                  # pyramid levels: 4 follow ~100 px of motion per 
 FORWARD_BACK_PX = 1.0          # a corner tracked forwards and back must return this close
 BOX_MARGIN = 0.1               # people's boxes grown by this share of their size before masking
 MIN_CORNERS = 12               # below this a frame's rotation is not measured (a cut, a blur)
+CUT_HISTOGRAM = 0.7            # grey histograms of consecutive frames correlated less: a cut
+CUT_SHARE = 0.3                # fewer corners than this share followed from one frame to the next: a cut
 KEYFRAME_SURVIVORS = 0.5       # a new keyframe when fewer of the keyframe's corners are left
 RANSAC_PX = 2.0                # inlier distance for the homography, px at the working width
 PARALLAX_PX = 1.0              # homography residual above this (px, working width) for a quarter of the
@@ -74,6 +76,7 @@ class CameraPath:
     fps: float
     seconds: float = 0.0
     focal_from_turns: bool = False   # the focal length was found from the camera's turns
+    cuts: list = dataclasses.field(default_factory=list)            # video frames where a new shot starts
     corners: "Corners | None" = dataclasses.field(default=None, repr=False)   # to solve again with another focal
 
     @property
@@ -95,7 +98,7 @@ class CameraPath:
                 "segments": [[a, b, "moving" if m else "static"] for a, b, m in self.segments],
                 "max_rotation_deg": round(float(self.angles_deg().max()), 2) if len(self.frames) else 0.0,
                 "unmeasured_frames": int((~self.measured).sum()), "focal_px": round(self.focal, 1),
-                "focal_from_turns": self.focal_from_turns, "seconds": round(self.seconds, 3)}
+                "focal_from_turns": self.focal_from_turns, "cuts": list(self.cuts), "seconds": round(self.seconds, 3)}
 
     def rotation_of(self, frame_ids: np.ndarray) -> np.ndarray:
         """[N, 3, 3] the rotation of each frame (the nearest earlier measured frame's)."""
@@ -167,7 +170,8 @@ class Corners:
 
     frames [T] video frame ids; key [T] the position (in frames) of each frame's keyframe;
     pairs [T] (keyframe pixels [M, 2], frame pixels [M, 2]) or None where too few corners
-    were followed; principal [2] the image centre; scale working size / frame size.
+    were followed; principal [2] the image centre; scale working size / frame size; cuts
+    the frames where a new shot starts (the rotation is held across: shots are not related).
     """
 
     frames: np.ndarray
@@ -176,6 +180,7 @@ class Corners:
     principal: np.ndarray
     scale: float
     seconds: float
+    cuts: list = dataclasses.field(default_factory=list)   # video frames where a new shot starts
 
 
 def follow_corners(frames: Iterable[tuple[int, np.ndarray]], boxes: dict[int, np.ndarray] | None = None) -> Corners:
@@ -187,8 +192,8 @@ def follow_corners(frames: Iterable[tuple[int, np.ndarray]], boxes: dict[int, np
 
     started = time.perf_counter()
     boxes = boxes or {}
-    ids, keys, pairs = [], [], []
-    prev = key_pts = cur = None
+    ids, keys, pairs, cuts = [], [], [], []
+    prev = prev_hist = key_pts = cur = None
     key_at, key_count = 0, 0
     scale = principal = None
     for frame_id, image in frames:
@@ -202,13 +207,22 @@ def follow_corners(frames: Iterable[tuple[int, np.ndarray]], boxes: dict[int, np
             grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         people = boxes.get(int(frame_id), np.zeros((0, 4)))
         pair = None
+        hist = cv2.calcHist([grey], [0], None, [32], [0, 256])
+        cv2.normalize(hist, hist)
+        if prev is not None and cv2.compareHist(prev_hist, hist, cv2.HISTCMP_CORREL) < CUT_HISTOGRAM:
+            cur = cur[:0]                                   # another shot: nothing to follow
+            cuts.append(int(frame_id))
         if prev is not None and len(cur):
             nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, grey, cur, None, winSize=LK_WINDOW, maxLevel=LK_LEVELS)
             back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev, nxt, None, winSize=LK_WINDOW, maxLevel=LK_LEVELS)
             good = (st.ravel() == 1) & (st2.ravel() == 1) & \
                 (np.linalg.norm((back - cur).reshape(-1, 2), axis=1) < FORWARD_BACK_PX)
             good &= ~_inside(nxt.reshape(-1, 2), people, scale)
+            cut = good.sum() < CUT_SHARE * len(cur)      # most corners lost at once: a new shot
             key_pts, cur = key_pts[good], nxt[good]
+            if cut:
+                cur = cur[:0]
+                cuts.append(int(frame_id))
             if len(cur) >= MIN_CORNERS:
                 _, mask = cv2.findHomography(key_pts, cur, cv2.RANSAC, RANSAC_PX)
                 if mask is not None and mask.sum() >= MIN_CORNERS:
@@ -223,8 +237,8 @@ def follow_corners(frames: Iterable[tuple[int, np.ndarray]], boxes: dict[int, np
                                             mask=_mask(grey.shape, people, scale))
             key_pts = found.astype(np.float32) if found is not None else np.zeros((0, 1, 2), np.float32)
             cur, key_at, key_count = key_pts.copy(), len(ids) - 1, len(key_pts)
-        prev = grey
-    return Corners(frames=np.asarray(ids, np.int64), key=np.asarray(keys, np.int64), pairs=pairs,
+        prev, prev_hist = grey, hist
+    return Corners(frames=np.asarray(ids, np.int64), key=np.asarray(keys, np.int64), pairs=pairs, cuts=cuts,
                    principal=principal if principal is not None else np.zeros(2), scale=scale or 1.0,
                    seconds=time.perf_counter() - started)
 
@@ -250,7 +264,7 @@ def solve_path(corners: Corners, focal: float, fps: float) -> CameraPath:
             dirs[i] = key_rot.T @ travel
     segments = moving_segments(corners.frames, rots, dirs, fps)
     return CameraPath(frames=corners.frames, rotations=rots, directions=dirs, measured=measured, segments=segments,
-                      focal=float(focal), fps=float(fps), seconds=corners.seconds)
+                      focal=float(focal), fps=float(fps), seconds=corners.seconds, cuts=list(corners.cuts))
 
 
 def focal_from_turns(corners: Corners, guess: float) -> float | None:
@@ -326,7 +340,10 @@ def moving_segments(frames: np.ndarray, rotations: np.ndarray, directions: np.nd
             r = rotations[a:b + 1] @ rotations[a].T
             span = np.degrees(np.arccos(np.clip((np.trace(r, axis1=1, axis2=2) - 1) / 2, -1, 1))).max()
             m = bool(span > MOVING_SPAN_DEG)
-        out.append((int(frames[a]), int(frames[b]), bool(m)))
+        if out and out[-1][2] == m:
+            out[-1] = (out[-1][0], int(frames[b]), m)
+        else:
+            out.append((int(frames[a]), int(frames[b]), bool(m)))
     return out
 
 

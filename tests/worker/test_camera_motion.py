@@ -197,3 +197,12 @@ def test_without_turns_to_tell_it_the_path_is_solved_again_with_the_peoples_foca
                                                   -1, 1)))
     assert placed.focal_length == pytest.approx(focal, rel=0.15)
     assert err(found).max() < 0.6 * err(guessed.rotations).max()
+
+
+def test_a_cut_to_another_shot_is_not_a_turn(room):
+    other = camera_views.room([camera_views.noise_texture(np.random.default_rng(9)) for _ in range(3)])
+    first = views(room, [LEVEL] * 12)
+    second = [(i + 12, image) for i, image in views(other, [LEVEL] * 12)]
+    found = camera_motion.track_frames(first + second, FOCAL, FPS)
+    assert found.cuts == [12]
+    assert not found.moving and found.angles_deg().max() < 0.05
