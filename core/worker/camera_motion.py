@@ -124,7 +124,8 @@ def relative_pose(key: np.ndarray, cur: np.ndarray, focal: float, principal: np.
     of both (working size).
 
     Returns (R [3, 3] keyframe camera -> frame camera, travel [3] unit direction in the
-    keyframe's camera frame or None). The rotation best maps the keyframe's bearings onto
+    keyframe's camera frame or None), or None when the camera travels but the essential
+    matrix cannot tell how it turned. The rotation best maps the keyframe's bearings onto
     the frame's (Wahba); where corners still disagree with it by more than PARALLAX_PX
     (a quarter of them: one plane may agree) the camera travels, and the essential matrix
     gives rotation and direction when it explains most corners.
@@ -138,10 +139,10 @@ def relative_pose(key: np.ndarray, cur: np.ndarray, focal: float, principal: np.
     k = np.array([[focal, 0, principal[0]], [0, focal, principal[1]], [0, 0, 1.0]])
     e, emask = cv2.findEssentialMat(key, cur, k, cv2.RANSAC, 0.999, RANSAC_PX)
     if e is None or e.shape != (3, 3):
-        return rot, None
+        return None                     # the turn alone is biased by the travel: not measured
     n, r_e, t_e, _ = cv2.recoverPose(e, key, cur, k, mask=emask.copy())
     if n < PARALLAX_INLIERS * len(key):
-        return rot, None
+        return None
     travel = (-r_e.T @ t_e).ravel()     # the frame's camera centre in the keyframe's frame
     return r_e, travel / max(np.linalg.norm(travel), 1e-12)
 
@@ -258,10 +259,14 @@ def solve_path(corners: Corners, focal: float, fps: float) -> CameraPath:
         if pair is None:
             rots[i] = rots[i - 1]      # held: a new keyframe starts here
             continue
-        rel, travel = relative_pose(pair[0], pair[1], f_work, corners.principal)
-        rots[i], measured[i] = rel @ key_rot, True
-        if travel is not None:
-            dirs[i] = key_rot.T @ travel
+        pose = relative_pose(pair[0], pair[1], f_work, corners.principal)
+        if pose is None:
+            rots[i] = rots[i - 1]
+            continue
+        rots[i], measured[i] = pose[0] @ key_rot, True
+        if pose[1] is not None:
+            dirs[i] = key_rot.T @ pose[1]
+    rots = _bridged(rots, measured)
     segments = moving_segments(corners.frames, rots, dirs, fps)
     return CameraPath(frames=corners.frames, rotations=rots, directions=dirs, measured=measured, segments=segments,
                       focal=float(focal), fps=float(fps), seconds=corners.seconds, cuts=list(corners.cuts))
@@ -298,6 +303,26 @@ def focal_from_turns(corners: Corners, guess: float) -> float | None:
     if not best.success or min(best.x - lo, hi - best.x) < 0.02 or best.fun > PARALLAX_PX:
         return None        # at the edge of the range, or no focal length makes it a pure turn
     return float(math.exp(best.x))
+
+
+def _bridged(rots: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """Rotations [T, 3, 3] of unmeasured frames slerped between the measured ones around
+    them (held after the last). A frame's rotation is relative to its keyframe, whose own
+    rotation may be such a bridged one: the error then carries on, as it would when held."""
+    from ..common import rotations as rot_maths
+
+    good = np.flatnonzero(measured)
+    gaps = np.flatnonzero(~measured)
+    if not len(good) or not len(gaps):
+        return rots
+    q = rot_maths.matrix_to_quaternion(rots)
+    after = np.searchsorted(good, gaps)
+    inside = (after > 0) & (after < len(good))
+    a, b = good[np.maximum(after - 1, 0)], good[np.minimum(after, len(good) - 1)]
+    t = np.where(inside, (gaps - a) / np.maximum(b - a, 1), 0.0)
+    out = rots.copy()
+    out[gaps] = rot_maths.quaternion_to_matrix(rot_maths.slerp(q[a], q[b], t))
+    return out
 
 
 def track_frames(frames: Iterable[tuple[int, np.ndarray]], focal: float, fps: float,
