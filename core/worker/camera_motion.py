@@ -229,7 +229,7 @@ def follow_corners(frames: Iterable[tuple[int, np.ndarray]], boxes: dict[int, np
                 if mask is not None and mask.sum() >= MIN_CORNERS:
                     keep = mask.ravel().astype(bool)
                     key_pts, cur = key_pts[keep], cur[keep]
-                pair = (key_pts.reshape(-1, 2).astype(np.float64), cur.reshape(-1, 2).astype(np.float64))
+                pair = (key_pts.reshape(-1, 2).copy(), cur.reshape(-1, 2).copy())   # float32: long clips
         ids.append(int(frame_id))
         keys.append(key_at)
         pairs.append(pair)
