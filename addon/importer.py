@@ -15,7 +15,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..core.common import keyframes, world
+from ..core.common import keyframes, rotations, world
 from ..core.common.mesh_file import read_mesh_file
 from ..core.common.motion import Motion, read_motion
 from ..core.common.options import ImportSettings
@@ -187,9 +187,27 @@ def key_track(obj, keys: keyframes.TrackKeys, action_name: str, created: _Create
     return writer.action
 
 
+def key_camera_path(obj, frames: np.ndarray, matrices: np.ndarray, created: _Created) -> None:
+    """Keys on every camera row: location and rotation (quaternion) of a moving camera.
+
+    frames [T] video frames, matrices [T, 4, 4] the camera's world matrices (rigid).
+    """
+    writer = ActionWriter(obj, f"{obj.name} path")
+    created.add(writer.action)
+    obj.rotation_mode = "QUATERNION"
+    keyed = np.asarray(frames, np.float64) + 1.0  # video frame i is Blender frame i + 1
+    quats = rotations.make_quaternions_continuous(rotations.matrix_to_quaternion(matrices[:, :3, :3]), axis=0)
+    for i in range(3):
+        writer.curve("location", i, keyed, matrices[:, i, 3], LINEAR, group="Object Transforms")
+    for i in range(4):
+        writer.curve("rotation_quaternion", i, keyed, quats[:, i], LINEAR, group="Object Transforms")
+    writer.assign()
+
+
 def build_camera(collection, name: str, motion: Motion, matrix: np.ndarray, video: str | None,
-                 created: _Created, warnings: list[str]):
-    """A camera with the video's focal length and aspect, the footage behind it."""
+                 created: _Created, warnings: list[str], path: tuple[np.ndarray, np.ndarray] | None = None):
+    """A camera with the video's focal length and aspect, the footage behind it; keyed
+    along `path` (video frames, world matrices) when the camera moves."""
     width, height = motion.image_size
     cam = created.add(bpy.data.cameras.new(name))
     cam.sensor_fit = "AUTO"
@@ -198,8 +216,10 @@ def build_camera(collection, name: str, motion: Motion, matrix: np.ndarray, vide
     cam.clip_start, cam.clip_end = 0.05, 1000.0
     obj = created.add(bpy.data.objects.new(name, cam))
     collection.objects.link(obj)
-    obj.matrix_world = common.blender_matrix(matrix)
+    obj.matrix_world = common.blender_matrix(matrix if path is None else path[1][0])
     obj["vtm_camera"] = True
+    if path is not None:
+        key_camera_path(obj, path[0], path[1], created)
     if video:
         if not os.path.isfile(video):
             warnings.append(f"the footage '{video}' is missing; the camera has no background")
@@ -266,7 +286,8 @@ def import_motion(context, motion: Motion | str | os.PathLike, options: ImportOp
                 meshes.append(build_body_mesh(collection, f"{label} body", mesh_data, keys, obj, created, warnings))
         camera = None
         if options.camera:
-            camera = build_camera(collection, f"{name} camera", motion, cam_matrix, options.video, created, warnings)
+            camera = build_camera(collection, f"{name} camera", motion, cam_matrix, options.video, created, warnings,
+                                  placed.camera_path)
         first = int(min(k.frames[0] for k in all_keys)) + 1
         last = int(max(k.frames[-1] for k in all_keys)) + 1
         if options.set_scene:

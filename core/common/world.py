@@ -2,7 +2,9 @@
 
 A `vtm.motion/2` file carries its world (`camera_to_world`, found by the worker from the
 people); a `/1` file does not, and the floor is fitted under the feet as before
-(core.common.ground). Planted feet are then locked in place (core.common.foot_lock).
+(core.common.ground). Planted feet are then locked in place (core.common.foot_lock). A
+moving camera (camera rows that differ) is keyed along its path, the rows moved into the
+first camera's frame (core.common.camera_path).
 The add-on's importer and the benchmarks call `import_world`, so both see the same scene.
 """
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 
 import numpy as np
 
+from . import camera_path
 from . import contacts as contact_rules
 from . import foot_lock, keyframes
 from . import ground as ground_fit
@@ -25,6 +28,8 @@ class PlacedScene:
     camera_matrix: np.ndarray       # [4, 4] the Blender camera's world matrix
     ground: np.ndarray | None       # [4, 4] the transform applied over the camera-centred world
     warnings: list[str]
+    # A moving camera: (video frames [T], the Blender camera's world matrices [T, 4, 4]).
+    camera_path: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _camera_to_blender() -> np.ndarray:
@@ -38,14 +43,16 @@ def import_world(motion: Motion, tracks: list[int], settings, max_gap: int | Non
     ground (bool) and foot_lock (0..1) as in core.common.options.IMPORT."""
     root = OneEuro.from_strength(settings.root_smoothing)
     rot = OneEuro.from_strength(settings.rotation_smoothing)
+    path = None
+    if camera_path.is_moving(motion):
+        # Rows into the first camera's frame: the people keyed in one world, the camera animated.
+        path = _camera_path(motion, bool(settings.ground))
+        motion = camera_path.into_reference(motion)
     keys = [keyframes.track_keys(motion, t, root, rot, max_gap) for t in tracks]
     warnings: list[str] = []
     ground = None
     if settings.ground and motion.has_world:
         matrices = np.asarray(motion.camera_to_world, np.float64)
-        if np.abs(matrices - matrices[:1]).max() > 1e-4:
-            warnings.append("the camera moves in this motion file; the import places it where it is on the "
-                            "first frame")
         # camera frame -> world = ground @ (camera frame -> camera-centred Blender world)
         ground = matrices[0] @ np.linalg.inv(_camera_to_blender())
     elif settings.ground:
@@ -59,7 +66,18 @@ def import_world(motion: Motion, tracks: list[int], settings, max_gap: int | Non
     if strength > 0 and ground is not None:
         keys = [foot_lock.lock_feet(k, arm, planted(motion, k, arm), strength) for k in keys]
     return PlacedScene(keys=keys, armature_matrices=[arm] * len(keys), camera_matrix=cam, ground=ground,
-                       warnings=warnings)
+                       warnings=warnings, camera_path=path)
+
+
+def _camera_path(motion: Motion, ground: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The Blender camera's world matrix per camera row: on the file's floor, or (no
+    ground) relative to the first camera, which then sits at the origin as a static one does."""
+    m = np.asarray(motion.camera_to_world, np.float64)
+    if not ground:
+        m = _camera_to_blender() @ np.linalg.inv(m[0])[None] @ m
+    cv_to_blender = np.eye(4)
+    cv_to_blender[:3, :3] = keyframes.BLENDER_CAMERA_TO_CV
+    return np.asarray(motion.camera_frame_ids, np.int64).copy(), m @ cv_to_blender
 
 
 def planted(motion: Motion, keys, armature_matrix: np.ndarray) -> np.ndarray:

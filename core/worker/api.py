@@ -2,7 +2,8 @@
 
 The command line (cli.py), the benchmarks and the tests call it. It opens the video,
 checks the options, runs the chosen estimator, drops tracks posed on a person another
-track holds and places everyone in one world (world.place_people: the camera from the
+track holds, finds the camera's own motion from the background (camera_motion: static or
+turning) and places everyone in one world (world.place_people: the camera from the
 people, the floor, contacts); writing the motion file is the caller's.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..common.options import WorkerOptions
 from ..common.protocol import SilentEvents
 from ..estimators import EstimatorError, RunContext, load_estimator_class, resolve_name
 from .same_person import without_repeats
+from . import camera_motion
 from .world import place_people
 from .video import probe, resolve_range
 
@@ -89,7 +91,11 @@ def estimate_video(video: str | os.PathLike, options: WorkerOptions | None = Non
         log.info("dropped track(s) posed on a person another track holds: %s",
                  ", ".join(f"{t} (same as {k})" for t, k in sorted(repeats.items())))
         events.info(same_person={str(t): k for t, k in sorted(repeats.items())})
+    path = camera_motion.apply(info.path, start, stop, motion, options.focal_length, events, progress)
     progress("world", 0, 1)
-    motion = place_people(motion, options, events)
+    if path is not None and path.moving:
+        motion = camera_motion.place_on_path(motion, path, options, events, place_people)
+    else:
+        motion = place_people(motion, options, events)
     progress("world", 1, 1)
     return motion
