@@ -17,11 +17,17 @@ there on the estimator's own code runs: the root translation fit (with the focal
 the worker would use), the worker's world stage when there is one, and the import's
 placement of camera and armatures in the Blender world (Z up, floor at Z = 0).
 
-Printed per case: focal error (%), camera height error (m), pitch and roll error (deg),
-foot height error in contact frames (cm: the imported foot joint's height minus the
-true one, median of absolute values), foot skate (cm/s: horizontal speed of a foot
-joint on frames where the true foot is planted, mean), root position error (m, median)
-and the largest root speed (m/s) and flipped frames.
+Printed per case: how the camera was found ("f" column: `meas` the focal length measured
+from the people, `held` the people do not tell it (a nearly level camera, far people: the
+default is used and a warning says so), `feet` no camera from the people at all, the
+floor fitted to the feet), focal error (%), camera height error (% of the true height),
+pitch and roll error (deg), foot height error in contact frames (cm: the imported foot
+joint's height minus the true one, median of absolute values), foot skate (cm/s:
+horizontal speed of a foot joint, mean) over the frames where the true foot is planted
+("skate") and over those of them the worker also found planted ("in det"), the share of
+true contacts found ("found %"), root position error (m, median), the largest root speed
+(m/s) and flipped frames. The summary gives medians over all cases and over the cases
+whose focal length the people tell (`meas`).
 
 Real footage has no ground truth; printed: camera height and pitch of the imported
 camera, the feet-to-floor spread (the lower foot joint's height on every frame: median
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -274,11 +281,18 @@ def imported_world(motion) -> dict:
         g = ground_fit.floor_transform(ground_fit.fit_floor(np.concatenate(points)))
         a, cam = keyframes.object_matrices(g)
         arm = [a] * len(keys)
-    out = {}
+    out, planted = {}, {}
     for k, m in zip(keys, arm):
         j = k.armature_joints() @ m[:3, :3].T + m[:3, 3]
         out[k.track_id] = (k.frames, j)
-    return {"tracks": out, "camera": cam, "focal": motion.focal_length}
+        if world is not None:
+            planted[k.track_id] = world.planted(motion, k, m)
+    calibration = json.loads(motion.calibration) if getattr(motion, "calibration", "") else {}
+    if calibration.get("source") == "people":
+        how = "meas" if calibration.get("focal_from_people") else "held"
+    else:
+        how = "feet"
+    return {"tracks": out, "planted": planted, "camera": cam, "focal": motion.focal_length, "how": how}
 
 
 def camera_angles(cam: np.ndarray) -> tuple[float, float, float]:
@@ -305,11 +319,12 @@ def root_speed(frames: np.ndarray, joints: np.ndarray, fps: float) -> float:
 
 def case_figures(scene: Scene, placed: dict) -> dict:
     h, pitch, roll = camera_angles(placed["camera"])
-    heights, skate, root_err, speeds, flips = [], [], [], [], 0
+    heights, skate, skate_found, found, root_err, speeds, flips = [], [], [], [], [], [], 0
     for track, person in enumerate(scene.people):
         if track not in placed["tracks"]:
             continue
         frames, est = placed["tracks"][track]
+        detected = placed["planted"].get(track, np.zeros((len(frames), 2), bool))
         truth = person.joints[frames]
         feet_t, feet_e = truth[:, FOOT_JOINTS], est[:, FOOT_JOINTS]
         speed_t = np.linalg.norm(np.gradient(feet_t[..., :2], axis=0), axis=-1) * FPS
@@ -317,14 +332,18 @@ def case_figures(scene: Scene, placed: dict) -> dict:
         planted = (feet_t[..., 2] < feet_t[..., 2].min() + PLANTED_HEIGHT) & (speed_t < PLANTED_SPEED)
         heights.append(np.abs(feet_e[..., 2] - feet_t[..., 2])[planted])
         skate.append(speed_e[planted])
+        skate_found.append(speed_e[planted & detected])
+        found.append(detected[planted])
         root_err.append(np.linalg.norm(est[:, 0] - truth[:, 0], axis=-1))
         speeds.append(root_speed(frames, est, FPS))
         flips += int(flipped(est).sum())
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)
     med = lambda a: float(np.median(a)) if len(a) else float("nan")
-    return {"focal_err": 100 * (placed["focal"] - scene.focal) / scene.focal, "height_err": h - scene.height,
+    mean = lambda a: 100 * float(np.mean(a)) if len(a) else float("nan")
+    return {"how": placed["how"], "focal_err": 100 * (placed["focal"] - scene.focal) / scene.focal,
+            "height_err": 100 * (h - scene.height) / scene.height,
             "pitch_err": pitch - scene.pitch, "roll_err": roll - scene.roll, "foot_cm": 100 * med(cat(heights)),
-            "skate": 100 * float(np.mean(cat(skate))) if len(cat(skate)) else float("nan"),
+            "skate": mean(cat(skate)), "skate_found": mean(cat(skate_found)), "found": mean(cat(found)),
             "root_m": med(cat(root_err)), "max_speed": max(speeds, default=0.0), "flips": flips}
 
 
@@ -339,9 +358,9 @@ def run_generated(args) -> int:
     stage = world_stage()
     print(f"generated scenes, {W}x{H}, {CLIP_FRAMES} frames at {FPS:g} fps, landmark noise {args.noise:g} x person "
           f"height; world stage: {'yes' if stage else 'none (import-time floor fit)'}")
-    head = (f"{'case':>4} {'people':>14} {'f px':>5} {'h m':>5} {'pitch':>5} {'roll':>5} | {'f err%':>6} "
-            f"{'h err m':>7} {'pitch°':>6} {'roll°':>6} {'foot cm':>7} {'skate cm/s':>10} {'root m':>6} "
-            f"{'vmax m/s':>8} {'flips':>5}")
+    head = (f"{'case':>4} {'people':>17} {'f px':>5} {'h m':>4} {'pitch':>5} {'roll':>4} | {'f':>4} {'f err%':>6} "
+            f"{'h err%':>6} {'pitch°':>6} {'roll°':>5} {'foot cm':>7} {'skate':>6} {'in det':>6} {'found%':>6} "
+            f"{'root m':>6} {'vmax':>5} {'flips':>5}")
     print(head)
     rows = []
     for case in range(args.cases):
@@ -355,16 +374,32 @@ def run_generated(args) -> int:
         fig = case_figures(scene, imported_world(motion))
         rows.append(fig)
         kinds = ",".join(p.kind[:2] for p in scene.people)
-        print(f"{case:>4} {kinds:>14} {scene.focal:>5.0f} {scene.height:>5.1f} {scene.pitch:>5.1f} {scene.roll:>5.1f} | "
-              f"{fig['focal_err']:>6.1f} {fig['height_err']:>7.2f} {fig['pitch_err']:>6.1f} {fig['roll_err']:>6.1f} "
-              f"{fig['foot_cm']:>7.1f} {fig['skate']:>10.1f} {fig['root_m']:>6.2f} {fig['max_speed']:>8.1f} "
-              f"{fig['flips']:>5d}")
+        print(f"{case:>4} {kinds:>17} {scene.focal:>5.0f} {scene.height:>4.1f} {scene.pitch:>5.1f} {scene.roll:>4.1f} | "
+              f"{fig['how']:>4} {fig['focal_err']:>6.1f} {fig['height_err']:>6.1f} {fig['pitch_err']:>6.1f} "
+              f"{fig['roll_err']:>5.1f} {fig['foot_cm']:>7.1f} {fig['skate']:>6.1f} {fig['skate_found']:>6.1f} "
+              f"{fig['found']:>6.0f} {fig['root_m']:>6.2f} {fig['max_speed']:>5.1f} {fig['flips']:>5d}")
+    print("skate, in det: cm/s; f: focal length measured from the people (meas), held at the default (held), "
+          "or no camera from the people (feet)")
+    summary(rows, "all cases")
+    summary([r for r in rows if r["how"] == "meas"], "focal told by the people (meas)")
+    summary([r for r in rows if r["how"] != "meas"], "focal not told (held, feet)")
+    return 0
+
+
+def summary(rows: list[dict], label: str) -> None:
+    if not rows:
+        print(f"{label}: no cases")
+        return
     a = lambda k: np.array([r[k] for r in rows], np.float64)
-    print(f"median |error| over {len(rows)} cases: focal {np.median(np.abs(a('focal_err'))):.1f} %, "
-          f"height {np.median(np.abs(a('height_err'))):.2f} m, pitch {np.median(np.abs(a('pitch_err'))):.1f}°, "
+    within = lambda k, goal: int((np.abs(a(k)) <= goal).sum())
+    print(f"{label}, median |error| over {len(rows)} cases: focal {np.median(np.abs(a('focal_err'))):.1f} % "
+          f"({within('focal_err', 10)} within 10 %), height {np.median(np.abs(a('height_err'))):.1f} % "
+          f"({within('height_err', 10)} within 10 %), pitch {np.median(np.abs(a('pitch_err'))):.1f}°, "
           f"roll {np.median(np.abs(a('roll_err'))):.1f}°, foot {np.nanmedian(a('foot_cm')):.1f} cm, "
-          f"skate {np.nanmedian(a('skate')):.1f} cm/s, root {np.median(a('root_m')):.2f} m, "
-          f"flips {int(a('flips').sum())}")
+          f"skate {np.nanmedian(a('skate')):.1f} cm/s (in detected contacts {np.nanmedian(a('skate_found')):.1f}, "
+          f"found {np.nanmedian(a('found')):.0f} %), root {np.median(a('root_m')):.2f} m, flips {int(a('flips').sum())}")
+
+
     return 0
 
 
