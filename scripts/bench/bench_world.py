@@ -25,7 +25,8 @@ pitch and roll error (deg), foot height error in contact frames (cm: the importe
 joint's height minus the true one, median of absolute values), foot skate (cm/s:
 horizontal speed of a foot joint, mean) over the frames where the true foot is planted
 ("skate") and over those of them the worker also found planted ("in det"), the share of
-true contacts found ("found %"), root position error (m, median), the largest root speed
+true contacts found ("found %") and the share of found contact frames where the true foot
+is not planted ("extra %": a foot held while it lifts or lands), root position error (m, median), the largest root speed
 (m/s) and flipped frames. The summary gives medians over all cases and over the cases
 whose focal length the people tell (`meas`).
 
@@ -319,7 +320,7 @@ def root_speed(frames: np.ndarray, joints: np.ndarray, fps: float) -> float:
 
 def case_figures(scene: Scene, placed: dict) -> dict:
     h, pitch, roll = camera_angles(placed["camera"])
-    heights, skate, skate_found, found, root_err, speeds, flips = [], [], [], [], [], [], 0
+    heights, skate, skate_found, found, extra, root_err, speeds, flips = [], [], [], [], [], [], [], 0
     for track, person in enumerate(scene.people):
         if track not in placed["tracks"]:
             continue
@@ -334,6 +335,7 @@ def case_figures(scene: Scene, placed: dict) -> dict:
         skate.append(speed_e[planted])
         skate_found.append(speed_e[planted & detected])
         found.append(detected[planted])
+        extra.append(~planted[detected])
         root_err.append(np.linalg.norm(est[:, 0] - truth[:, 0], axis=-1))
         speeds.append(root_speed(frames, est, FPS))
         flips += int(flipped(est).sum())
@@ -343,7 +345,7 @@ def case_figures(scene: Scene, placed: dict) -> dict:
     return {"how": placed["how"], "focal_err": 100 * (placed["focal"] - scene.focal) / scene.focal,
             "height_err": 100 * (h - scene.height) / scene.height,
             "pitch_err": pitch - scene.pitch, "roll_err": roll - scene.roll, "foot_cm": 100 * med(cat(heights)),
-            "skate": mean(cat(skate)), "skate_found": mean(cat(skate_found)), "found": mean(cat(found)),
+            "skate": mean(cat(skate)), "skate_found": mean(cat(skate_found)), "found": mean(cat(found)), "extra": mean(cat(extra)),
             "root_m": med(cat(root_err)), "max_speed": max(speeds, default=0.0), "flips": flips}
 
 
@@ -359,7 +361,7 @@ def run_generated(args) -> int:
     print(f"generated scenes, {W}x{H}, {CLIP_FRAMES} frames at {FPS:g} fps, landmark noise {args.noise:g} x person "
           f"height; world stage: {'yes' if stage else 'none (import-time floor fit)'}")
     head = (f"{'case':>4} {'people':>17} {'f px':>5} {'h m':>4} {'pitch':>5} {'roll':>4} | {'f':>4} {'f err%':>6} "
-            f"{'h err%':>6} {'pitch°':>6} {'roll°':>5} {'foot cm':>7} {'skate':>6} {'in det':>6} {'found%':>6} "
+            f"{'h err%':>6} {'pitch°':>6} {'roll°':>5} {'foot cm':>7} {'skate':>6} {'in det':>6} {'found%':>6} {'extra%':>6} "
             f"{'root m':>6} {'vmax':>5} {'flips':>5}")
     print(head)
     rows = []
@@ -377,7 +379,7 @@ def run_generated(args) -> int:
         print(f"{case:>4} {kinds:>17} {scene.focal:>5.0f} {scene.height:>4.1f} {scene.pitch:>5.1f} {scene.roll:>4.1f} | "
               f"{fig['how']:>4} {fig['focal_err']:>6.1f} {fig['height_err']:>6.1f} {fig['pitch_err']:>6.1f} "
               f"{fig['roll_err']:>5.1f} {fig['foot_cm']:>7.1f} {fig['skate']:>6.1f} {fig['skate_found']:>6.1f} "
-              f"{fig['found']:>6.0f} {fig['root_m']:>6.2f} {fig['max_speed']:>5.1f} {fig['flips']:>5d}")
+              f"{fig['found']:>6.0f} {fig['extra']:>6.0f} {fig['root_m']:>6.2f} {fig['max_speed']:>5.1f} {fig['flips']:>5d}")
     print("skate, in det: cm/s; f: focal length measured from the people (meas), held at the default (held), "
           "or no camera from the people (feet)")
     summary(rows, "all cases")
@@ -397,7 +399,7 @@ def summary(rows: list[dict], label: str) -> None:
           f"({within('height_err', 10)} within 10 %), pitch {np.median(np.abs(a('pitch_err'))):.1f}°, "
           f"roll {np.median(np.abs(a('roll_err'))):.1f}°, foot {np.nanmedian(a('foot_cm')):.1f} cm, "
           f"skate {np.nanmedian(a('skate')):.1f} cm/s (in detected contacts {np.nanmedian(a('skate_found')):.1f}, "
-          f"found {np.nanmedian(a('found')):.0f} %), root {np.median(a('root_m')):.2f} m, flips {int(a('flips').sum())}")
+          f"found {np.nanmedian(a('found')):.0f} %, extra {np.nanmedian(a('extra')):.0f} %), root {np.median(a('root_m')):.2f} m, flips {int(a('flips').sum())}")
 
 
     return 0
