@@ -257,14 +257,19 @@ def estimate_camera(motion, focal: float | None = None, default_focal: float | N
     warnings: list[str] = []
     if obs is None or len(obs.rows) < MIN_OBSERVATIONS:
         return None
-    if np.ptp(obs.feet[:, 1]) < MIN_FLOOR_SPREAD * height and len(obs.tracks) < 2:
-        return None
     focal0 = float(default_focal or motion.focal_length)
-    result = _fit(obs, principal, focal0, focal)
+    fixed = focal
+    if np.ptp(obs.feet[:, 1]) < MIN_FLOOR_SPREAD * height and len(obs.tracks) < 2 and focal is None:
+        # One person on one spot of the floor: their size gives their depth for a focal
+        # length, their body axis the pitch, so the camera height follows, but nothing
+        # tells the focal length itself.
+        fixed = focal0
+        warnings.append(f"one person on one spot of the floor does not tell the focal length: using {focal0:.0f} px; "
+                        "give --focal-length if it is known")
+    result = _fit(obs, principal, focal0, fixed)
     if result is None:
         return None
-    fixed = focal
-    if focal is None and _spread(result, None)[0] > HOLD_FOCAL:
+    if fixed is None and _spread(result, None)[0] > HOLD_FOCAL:
         # f and the camera height trade off (a far or nearly level view): the prior's focal
         # length, held, gives a consistent scene; the warning below says so.
         fixed = focal0

@@ -106,6 +106,17 @@ def test_one_person_standing_still_falls_back_with_a_warning():
     assert r[2, 1] < 0.1                                     # the camera's y (down) does not point up
 
 
+def test_one_person_on_one_spot_gives_the_camera_height_with_the_focal_held_and_a_warning():
+    # Walking across the view at one depth: the feet stay on a few rows of the picture.
+    people = [dict(start_xy=(-1.0, 8.0), velocity_xy=(0.8, 0.0), yaw=1.57, scale=1.0)]
+    motion = scene_motion(people, 1200.0, 3.0, 8.0, 0.0, frames=60, noise_px=0.5)
+    est = estimate_camera(motion, default_focal=1500.0)
+    assert est is not None and not est.focal_measured and est.focal == 1500.0
+    assert any("does not tell the focal length" in w for w in est.warnings)
+    # A nearly level camera: the height hardly depends on the focal length.
+    assert abs(est.height / 3.0 - 1) < 0.10 and abs(math.degrees(est.pitch) - 8.0) < 3.0
+
+
 def test_a_person_lying_down_the_whole_clip_gives_a_warning_and_no_upside_down_scene():
     people = [dict(start_xy=(0.0, 8.0), velocity_xy=(0.0, 0.0), yaw=0.3, scale=1.0, lying=True, walk=False),
               dict(start_xy=(2.0, 12.0), velocity_xy=(0.0, 0.0), yaw=1.3, scale=1.0, lying=True, walk=False)]
