@@ -90,6 +90,9 @@ def estimate_video(video: str | os.PathLike, options: WorkerOptions | None = Non
                  ", ".join(f"{t} (same as {k})" for t, k in sorted(repeats.items())))
         events.info(same_person={str(t): k for t, k in sorted(repeats.items())})
     progress("world", 0, 1)
+    t0, c0 = time.perf_counter(), time.process_time()
     motion = place_people(motion, options, events)
+    log.info("world stage: %.2f s, cpu %.2f s, %d rows", time.perf_counter() - t0, time.process_time() - c0,
+             motion.num_rows)
     progress("world", 1, 1)
     return motion

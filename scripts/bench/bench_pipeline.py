@@ -389,6 +389,17 @@ def measure_worker(video: Path, frames: int, workdir: Path, estimator_args: list
               "pass1_fps": frames / stages.get("detect", math.nan),
               "pass2_fps": frames / stages.get("estimate", math.nan)}
     split = re.search(r"detect\+track ([\d.]+) s, landmarks ([\d.]+) s, solve ([\d.]+) s", log_text)
+    cpu = re.search(r"cpu: detect\+track ([\d.]+) s, landmarks ([\d.]+) s, solve ([\d.]+) s", log_text)
+    world = re.search(r"world stage: ([\d.]+) s, cpu ([\d.]+) s", log_text)
+    if cpu and world:
+        # CPU seconds of all the worker's threads per stage; start-up (imports, model
+        # loading) and writing are the rest of the process's total.
+        stages_cpu = {"detect+track": float(cpu[1]), "landmarks": float(cpu[2]), "solve": float(cpu[3]),
+                      "world": float(world[2])}
+        total = usage.ru_utime + usage.ru_stime
+        stages_cpu["start-up + writing"] = total - sum(stages_cpu.values())
+        stages_cpu["total"] = total
+        result["stage_cpu_s"] = stages_cpu
     if split:
         # The log gives tenths of seconds: a solve under 0.05 s is shown as a lower bound.
         solve = float(split[3])
@@ -671,6 +682,18 @@ def main(argv=None) -> int:
         print(f"  CPU default estimator (blazepose, default options), {r}, 1 person, {os.cpu_count()} cores, "
               f"{length:g} s clip: {d['fps']:.1f} video fps with start-up, {frames / bare:.1f} without (goal >= 10): "
               f"{'met' if d['fps'] >= 10 else 'MISSED'}")
+    for (r, length), d in sorted(bp.items()):
+        if "stage_cpu_s" in d:
+            frames = int(round(length * FPS))
+            print(f"  BlazePose worker {r} {length:g} s, CPU seconds per stage (all threads; the load does not "
+                  f"stretch them as it does wall time), and ms per video frame:")
+            for name, sec in d["stage_cpu_s"].items():
+                print(f"    {name:<20} {sec:8.2f} s {1e3 * sec / frames:8.1f} ms/frame")
+            print(f"    (detect+track decodes every frame and detects 1 in {default_detect_every('cpu', FPS)}; "
+                  f"landmarks decodes every frame again; decoding alone: the decode row above)")
+            bare = d["stage_cpu_s"]["total"] - max(d["stage_cpu_s"]["start-up + writing"], 0.0)
+            print(f"    on 2 idle cores at most {2 * frames / max(bare, 1e-9):.1f} video fps without start-up "
+                  f"(CPU-bound; one world's goal >= 15)")
     if "goal" in imp:
         g = imp["goal"]
         print(f"  Blender import, 10,000 frames x 2 tracks: {g['seconds']:.2f} s wall, {g['cpu_seconds']:.2f} s CPU "
