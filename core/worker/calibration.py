@@ -66,6 +66,7 @@ GOOD_PITCH = math.radians(3.0)
 GOOD_HEIGHT = 0.10
 GOOD_FOCAL = 0.10
 HOLD_FOCAL = 0.20           # beyond this spread the focal length is held at the prior's
+FOCAL_PROBE = 1.25          # a held focal length is tried this much larger to see what the height does
 
 
 @dataclasses.dataclass
@@ -250,6 +251,15 @@ def _spread(result, fixed_focal: float | None) -> np.ndarray:
     return np.sqrt(np.maximum(np.diag(cov), 0.0)) * scale
 
 
+def _height_per_focal(obs: Observations, principal: np.ndarray, focal0: float, result) -> float:
+    """|d log(camera height) / d log(focal length)| around a held focal length: a refit at
+    FOCAL_PROBE times it (1 when that fails: the height taken as scaling with it)."""
+    probe = _fit(obs, principal, focal0, focal0 * FOCAL_PROBE)
+    if probe is None:
+        return 1.0
+    return abs(float(probe.x[2] - result.x[2])) / math.log(FOCAL_PROBE)
+
+
 def estimate_camera(motion, focal: float | None = None, default_focal: float | None = None) -> CameraEstimate | None:
     """The static camera of a motion (rows in its camera frame), or None without evidence.
 
@@ -302,13 +312,24 @@ def estimate_camera(motion, focal: float | None = None, default_focal: float | N
     else:
         f, (pitch, roll), h = float(fixed), x[:2], math.exp(x[2])
         log_s, sd_f, (sd_p, sd_r, sd_h) = x[3:], 0.0, sd[:3]
+    sd_h_fit = float(sd_h)
+    if fixed is not None and focal is None:
+        # A held focal length is a guess: unless the camera is nearly level, the camera
+        # height scales with it (people's depths do), and its spread must say so. The
+        # confidence stays that of the fit at the held focal length (the scene it builds
+        # is consistent), the warning gives the height's spread.
+        per_focal = _height_per_focal(obs, principal, focal0, result)
+        sd_h = math.hypot(float(sd_h), per_focal * FOCAL_SPREAD)
+        if per_focal > 0.2:
+            warnings.append(f"the camera height follows the unknown focal length here ({100 * per_focal:.0f} % per "
+                            f"%): it is known only to +-{100 * sd_h:.0f} %; give --focal-length if it is known")
     if fixed is None and sd_f > GOOD_FOCAL:
         warnings.append(f"the people tell the focal length only roughly ({f:.0f} px, +-{100 * sd_f:.0f} %: the camera "
                         "is nearly level or the people are far); give --focal-length if it is known")
     res = result.fun[:2 * len(obs.rows)].reshape(-1, 2) / obs.weight[:, None]
     inliers = int((np.linalg.norm(res, axis=1) < 3 * ROBUST_SCALE).sum())
     std = {"focal": sd_f, "height": float(sd_h), "pitch_deg": math.degrees(sd_p), "roll_deg": math.degrees(sd_r)}
-    ratios = [sd_p / GOOD_PITCH, sd_r / GOOD_PITCH, sd_h / GOOD_HEIGHT] + ([sd_f / GOOD_FOCAL] if fixed is None else [])
+    ratios = [sd_p / GOOD_PITCH, sd_r / GOOD_PITCH, sd_h_fit / GOOD_HEIGHT] + ([sd_f / GOOD_FOCAL] if fixed is None else [])
     confidence = float(1.0 / (1.0 + max(ratios) ** 2))
     if upright_share < 0.5:
         warnings.append(f"most people do not stand upright ({100 * upright_share:.0f} % of the rows): lying or "

@@ -20,7 +20,8 @@ placement of camera and armatures in the Blender world (Z up, floor at Z = 0).
 Printed per case: how the camera was found ("f" column: `meas` the focal length measured
 from the people, `held` the people do not tell it (a nearly level camera, far people: the
 default is used and a warning says so), `feet` no camera from the people at all, the
-floor fitted to the feet), focal error (%), camera height error (% of the true height),
+floor fitted to the feet), focal error (%), camera height error (% of the true height) and
+the spread the calibration claims for it ("h sd %", one standard deviation),
 pitch and roll error (deg), foot height error in contact frames (cm: the imported foot
 joint's height minus the true one, median of absolute values), foot skate (cm/s:
 horizontal speed of a foot joint, mean) over the frames where the true foot is planted
@@ -293,7 +294,9 @@ def imported_world(motion) -> dict:
         how = "meas" if calibration.get("focal_from_people") else "held"
     else:
         how = "feet"
-    return {"tracks": out, "planted": planted, "camera": cam, "focal": motion.focal_length, "how": how}
+    h_sd = calibration.get("std", {}).get("height", float("nan")) if how != "feet" else float("nan")
+    return {"tracks": out, "planted": planted, "camera": cam, "focal": motion.focal_length, "how": how,
+            "h_sd": 100 * h_sd}
 
 
 def camera_angles(cam: np.ndarray) -> tuple[float, float, float]:
@@ -342,7 +345,7 @@ def case_figures(scene: Scene, placed: dict) -> dict:
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)
     med = lambda a: float(np.median(a)) if len(a) else float("nan")
     mean = lambda a: 100 * float(np.mean(a)) if len(a) else float("nan")
-    return {"how": placed["how"], "focal_err": 100 * (placed["focal"] - scene.focal) / scene.focal,
+    return {"how": placed["how"], "h_sd": placed["h_sd"], "focal_err": 100 * (placed["focal"] - scene.focal) / scene.focal,
             "height_err": 100 * (h - scene.height) / scene.height,
             "pitch_err": pitch - scene.pitch, "roll_err": roll - scene.roll, "foot_cm": 100 * med(cat(heights)),
             "skate": mean(cat(skate)), "skate_found": mean(cat(skate_found)), "found": mean(cat(found)), "extra": mean(cat(extra)),
@@ -361,7 +364,7 @@ def run_generated(args) -> int:
     print(f"generated scenes, {W}x{H}, {CLIP_FRAMES} frames at {FPS:g} fps, landmark noise {args.noise:g} x person "
           f"height; world stage: {'yes' if stage else 'none (import-time floor fit)'}")
     head = (f"{'case':>4} {'people':>17} {'f px':>5} {'h m':>4} {'pitch':>5} {'roll':>4} | {'f':>4} {'f err%':>6} "
-            f"{'h err%':>6} {'pitch°':>6} {'roll°':>5} {'foot cm':>7} {'skate':>6} {'in det':>6} {'found%':>6} {'extra%':>6} "
+            f"{'h err%':>6} {'h sd%':>5} {'pitch°':>6} {'roll°':>5} {'foot cm':>7} {'skate':>6} {'in det':>6} {'found%':>6} {'extra%':>6} "
             f"{'root m':>6} {'vmax':>5} {'flips':>5}")
     print(head)
     rows = []
@@ -377,7 +380,7 @@ def run_generated(args) -> int:
         rows.append(fig)
         kinds = ",".join(p.kind[:2] for p in scene.people)
         print(f"{case:>4} {kinds:>17} {scene.focal:>5.0f} {scene.height:>4.1f} {scene.pitch:>5.1f} {scene.roll:>4.1f} | "
-              f"{fig['how']:>4} {fig['focal_err']:>6.1f} {fig['height_err']:>6.1f} {fig['pitch_err']:>6.1f} "
+              f"{fig['how']:>4} {fig['focal_err']:>6.1f} {fig['height_err']:>6.1f} {fig['h_sd']:>5.0f} {fig['pitch_err']:>6.1f} "
               f"{fig['roll_err']:>5.1f} {fig['foot_cm']:>7.1f} {fig['skate']:>6.1f} {fig['skate_found']:>6.1f} "
               f"{fig['found']:>6.0f} {fig['extra']:>6.0f} {fig['root_m']:>6.2f} {fig['max_speed']:>5.1f} {fig['flips']:>5d}")
     print("skate, in det: cm/s; f: focal length measured from the people (meas), held at the default (held), "

@@ -117,6 +117,21 @@ def test_one_person_on_one_spot_gives_the_camera_height_with_the_focal_held_and_
     assert abs(est.height / 3.0 - 1) < 0.10 and abs(math.degrees(est.pitch) - 8.0) < 3.0
 
 
+def test_a_held_focal_length_widens_the_camera_heights_spread_when_the_height_follows_it():
+    # Looking down at one person: with the focal length unknown (held 1.5 x too long), the
+    # person's depth and so the camera height come out too large; the spread says so.
+    people = [dict(start_xy=(-1.0, 6.0), velocity_xy=(0.8, 0.0), yaw=1.57, scale=1.0)]
+    motion = scene_motion(people, 1000.0, 4.0, 30.0, 0.0, frames=60, noise_px=0.5)
+    est = estimate_camera(motion, default_focal=1500.0)
+    assert est is not None and not est.focal_measured
+    error = abs(math.log(est.height / 4.0))
+    assert error > 0.2                                       # the height did follow the focal length
+    assert est.std["height"] > error / 2                     # and its spread covers that
+    assert any("follows the unknown focal length" in w for w in est.warnings)
+    given = estimate_camera(motion, focal=1000.0)            # a known focal length adds no spread
+    assert given.std["height"] < 0.1 and abs(given.height / 4.0 - 1) < 0.1
+
+
 def test_a_person_lying_down_the_whole_clip_gives_a_warning_and_no_upside_down_scene():
     people = [dict(start_xy=(0.0, 8.0), velocity_xy=(0.0, 0.0), yaw=0.3, scale=1.0, lying=True, walk=False),
               dict(start_xy=(2.0, 12.0), velocity_xy=(0.0, 0.0), yaw=1.3, scale=1.0, lying=True, walk=False)]
