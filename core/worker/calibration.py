@@ -19,9 +19,11 @@ and rows whose estimated body axis is far from the fitted vertical are dropped b
 second fit. Each track counts as a few independent observations at most (its errors
 last), and the parameters' spread comes from the fit's Jacobian. When the focal length
 is not told by the evidence (a nearly level camera or far people: focal length and
-camera height trade off) it is held at its prior (the given or default focal length) and
-a warning says so; with too little evidence (few usable rows, one spot of the floor) the
-estimate is None and the caller falls back.
+camera height trade off; one person on one spot of the floor) it is held at its prior (the
+given or default focal length) and a warning says so; the camera height's spread then
+includes the part that follows the focal length (for a camera looking down, people's
+depths and so the height scale with it; for a level one the height barely moves). With
+too little evidence (few usable rows) the estimate is None and the caller falls back.
 """
 from __future__ import annotations
 

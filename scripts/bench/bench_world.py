@@ -20,16 +20,17 @@ placement of camera and armatures in the Blender world (Z up, floor at Z = 0).
 Printed per case: how the camera was found ("f" column: `meas` the focal length measured
 from the people, `held` the people do not tell it (a nearly level camera, far people: the
 default is used and a warning says so), `feet` no camera from the people at all, the
-floor fitted to the feet), focal error (%), camera height error (% of the true height) and
-the spread the calibration claims for it ("h sd %", one standard deviation),
-pitch and roll error (deg), foot height error in contact frames (cm: the imported foot
-joint's height minus the true one, median of absolute values), foot skate (cm/s:
-horizontal speed of a foot joint, mean) over the frames where the true foot is planted
-("skate") and over those of them the worker also found planted ("in det"), the share of
-true contacts found ("found %") and the share of found contact frames where the true foot
-is not planted ("extra %": a foot held while it lifts or lands), root position error (m, median), the largest root speed
-(m/s) and flipped frames. The summary gives medians over all cases and over the cases
-whose focal length the people tell (`meas`).
+floor fitted to the feet), focal error (%), camera height error (% of the true height)
+and the spread the calibration claims for it ("h sd %", one standard deviation), pitch
+and roll error (deg), foot height error in contact frames (cm: the imported foot joint's
+height minus the true one, median of absolute values), foot skate (cm/s: horizontal
+speed of a foot joint, mean) over the frames where the true foot is planted ("skate")
+and over those of them the worker also found planted ("in det"), the share of true
+contacts found ("found %") and the share of found contact frames where the true foot is
+not planted ("extra %": a foot held while it lifts or lands), root position error (m,
+median), the largest root speed (m/s), flipped frames and the world stage's CPU time
+per row (ms). The summary gives medians over all cases and over the cases whose focal
+length the people tell (`meas`) or not.
 
 Real footage has no ground truth; printed: camera height and pitch of the imported
 camera, the feet-to-floor spread (the lower foot joint's height on every frame: median
@@ -48,6 +49,7 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -365,7 +367,7 @@ def run_generated(args) -> int:
           f"height; world stage: {'yes' if stage else 'none (import-time floor fit)'}")
     head = (f"{'case':>4} {'people':>17} {'f px':>5} {'h m':>4} {'pitch':>5} {'roll':>4} | {'f':>4} {'f err%':>6} "
             f"{'h err%':>6} {'h sd%':>5} {'pitch°':>6} {'roll°':>5} {'foot cm':>7} {'skate':>6} {'in det':>6} {'found%':>6} {'extra%':>6} "
-            f"{'root m':>6} {'vmax':>5} {'flips':>5}")
+            f"{'root m':>6} {'vmax':>5} {'flips':>5} {'ms/row':>6}")
     print(head)
     rows = []
     for case in range(args.cases):
@@ -374,15 +376,18 @@ def run_generated(args) -> int:
         if not scene.people:
             continue
         motion = observe(scene, rng, args.noise)
+        cpu = time.process_time()
         if stage is not None:
             motion = stage(motion, None, SilentEvents())
+        cpu = time.process_time() - cpu
         fig = case_figures(scene, imported_world(motion))
+        fig["world_ms"] = 1e3 * cpu / max(motion.num_rows, 1)
         rows.append(fig)
         kinds = ",".join(p.kind[:2] for p in scene.people)
         print(f"{case:>4} {kinds:>17} {scene.focal:>5.0f} {scene.height:>4.1f} {scene.pitch:>5.1f} {scene.roll:>4.1f} | "
               f"{fig['how']:>4} {fig['focal_err']:>6.1f} {fig['height_err']:>6.1f} {fig['h_sd']:>5.0f} {fig['pitch_err']:>6.1f} "
               f"{fig['roll_err']:>5.1f} {fig['foot_cm']:>7.1f} {fig['skate']:>6.1f} {fig['skate_found']:>6.1f} "
-              f"{fig['found']:>6.0f} {fig['extra']:>6.0f} {fig['root_m']:>6.2f} {fig['max_speed']:>5.1f} {fig['flips']:>5d}")
+              f"{fig['found']:>6.0f} {fig['extra']:>6.0f} {fig['root_m']:>6.2f} {fig['max_speed']:>5.1f} {fig['flips']:>5d} {fig['world_ms']:>6.2f}")
     print("skate, in det: cm/s; f: focal length measured from the people (meas), held at the default (held), "
           "or no camera from the people (feet)")
     summary(rows, "all cases")
@@ -400,7 +405,7 @@ def summary(rows: list[dict], label: str) -> None:
     print(f"{label}, median |error| over {len(rows)} cases: focal {np.median(np.abs(a('focal_err'))):.1f} % "
           f"({within('focal_err', 10)} within 10 %), height {np.median(np.abs(a('height_err'))):.1f} % "
           f"({within('height_err', 10)} within 10 %), pitch {np.median(np.abs(a('pitch_err'))):.1f}°, "
-          f"roll {np.median(np.abs(a('roll_err'))):.1f}°, foot {np.nanmedian(a('foot_cm')):.1f} cm, "
+          f"roll {np.median(np.abs(a('roll_err'))):.1f}°, world stage {np.median(a('world_ms')):.2f} ms CPU per row, foot {np.nanmedian(a('foot_cm')):.1f} cm, "
           f"skate {np.nanmedian(a('skate')):.1f} cm/s (in detected contacts {np.nanmedian(a('skate_found')):.1f}, "
           f"found {np.nanmedian(a('found')):.0f} %, extra {np.nanmedian(a('extra')):.0f} %), root {np.median(a('root_m')):.2f} m, flips {int(a('flips').sum())}")
 
