@@ -34,8 +34,9 @@ length the people tell (`meas`) or not.
 
 Real footage has no ground truth; printed: camera height and pitch of the imported
 camera, the feet-to-floor spread (the lower foot joint's height on every frame: median
-and 90th percentile of its absolute value), the largest root speed and flipped frames
-(the body's up axis pointing below the horizon).
+and 90th percentile of its absolute value), the largest root speed, flipped frames (the
+body's up axis pointing below the horizon), the share of foot-frames found planted and
+the foot skate on them (cm/s, mean).
 
 Goals (issue 14): focal within 10 %, camera height within 10 %, pitch and roll within 3
 degrees, feet within 5 cm of the floor in contact frames, skate under 2 cm/s, no root
@@ -416,18 +417,29 @@ def summary(rows: list[dict], label: str) -> None:
 def real_figures(motion, label: str) -> None:
     placed = imported_world(motion)
     h, pitch, roll = camera_angles(placed["camera"])
-    lows, speeds, flips, frames = [], [], 0, 0
-    for frames_t, joints in placed["tracks"].values():
+    lows, speeds, skate, planted_share, flips, frames = [], [], [], [], 0, 0
+    for track, (frames_t, joints) in placed["tracks"].items():
         lows.append(joints[:, FOOT_JOINTS, 2].min(axis=1))
         speeds.append(root_speed(frames_t, joints, motion.fps))
         flips += int(flipped(joints).sum())
         frames += len(frames_t)
+        planted = placed["planted"].get(track)
+        if planted is not None and len(frames_t) > 1:
+            # Horizontal speed of each foot joint on the frames where it is found planted
+            # (frames joined by the import only: a gap's step is not a speed).
+            step = np.gradient(frames_t.astype(np.float64))
+            v = np.linalg.norm(np.gradient(joints[:, FOOT_JOINTS, :2], axis=0), axis=-1) / step[:, None] * motion.fps
+            skate.append(v[planted])
+            planted_share.append(planted.ravel())
     low = np.abs(np.concatenate(lows))
+    skate_cm = 100 * float(np.mean(np.concatenate(skate))) if skate else float("nan")
+    share = 100 * float(np.mean(np.concatenate(planted_share))) if planted_share else float("nan")
     print(f"{label}: {len(placed['tracks'])} tracks, {frames} frames, focal {motion.focal_length:.0f} px")
     print(f"{'camera h m':>10} {'pitch°':>6} {'roll°':>6} {'feet |z| median m':>17} {'p90 m':>6} {'max m':>6} "
-          f"{'vmax m/s':>8} {'flips':>5}")
+          f"{'vmax m/s':>8} {'flips':>5} {'planted %':>9} {'skate cm/s':>10}")
     print(f"{h:>10.2f} {pitch:>6.1f} {roll:>6.1f} {np.median(low):>17.3f} {np.percentile(low, 90):>6.3f} "
-          f"{low.max():>6.2f} {max(speeds):>8.1f} {flips:>5d}")
+          f"{low.max():>6.2f} {max(speeds):>8.1f} {flips:>5d} {share:>9.0f} {skate_cm:>10.1f}")
+    print("planted %: share of foot-frames found planted; skate: mean horizontal speed of a foot joint on them")
 
 
 def main() -> int:
