@@ -132,6 +132,20 @@ def test_a_held_focal_length_widens_the_camera_heights_spread_when_the_height_fo
     assert given.std["height"] < 0.1 and abs(given.height / 4.0 - 1) < 0.1
 
 
+def test_an_unsure_camera_from_the_people_is_used_with_a_warning(monkeypatch):
+    from video_to_motion.core.worker import world
+
+    motion = scene_motion(crowd(3), 1200.0, 5.0, 25.0, 0.0, noise_px=1.0)
+    monkeypatch.setattr(world, "MIN_CONFIDENCE", 1.01)      # every estimate counts as unsure
+    events = Events()
+    placed = place_people(motion, None, events)
+    camera = [i["camera"] for i in events.infos if "camera" in i][0]
+    assert camera["source"] == "people" and abs(camera["camera_height_m"] / 5.0 - 1) < 0.1
+    assert any("is unsure" in w for w in events.warnings)
+    assert not any("could not be found" in w for w in events.warnings)
+    assert placed.camera_to_world[0, 2, 3] == pytest.approx(camera["camera_height_m"], abs=1e-3)
+
+
 def test_a_person_lying_down_the_whole_clip_gives_a_warning_and_no_upside_down_scene():
     people = [dict(start_xy=(0.0, 8.0), velocity_xy=(0.0, 0.0), yaw=0.3, scale=1.0, lying=True, walk=False),
               dict(start_xy=(2.0, 12.0), velocity_xy=(0.0, 0.0), yaw=1.3, scale=1.0, lying=True, walk=False)]
