@@ -8,13 +8,16 @@ vanishing point. One observation is a row of a track: the pixels of its feet (an
 toe tips) and head (ears), and its estimated 3D body (feet to head, camera axes). The
 model puts the feet on the floor along their pixel's ray, the head at the feet plus the
 estimated body scaled by the person's body scale, and compares the head's projection with
-its pixel; a prior keeps the bodies near the vertical (people lean by a few degrees). The
+its pixel; a prior keeps the bodies near the vertical (people lean by a few degrees). A
+seated person counts too: the feet are on the floor and the head where the estimated
+body puts it, but the back (pelvis to head), not the feet-to-head line, is what is
+upright. The
 unknowns are the focal length, pitch, roll, camera height and each person's body scale,
 whose prior (log-normal around the default skeleton's 1.68 m, 6 % spread) also sets the
 scene's metric scale.
 
 The fit is scipy's robust nonlinear least squares (soft-L1 loss) from several starts;
-rows that do not fit (people sitting, bending or lying, a wrong landmark) weigh little,
+rows that do not fit (people bending or lying, a wrong landmark) weigh little,
 and rows whose estimated body axis is far from the fitted vertical are dropped before a
 second fit. Each track counts as a few independent observations at most (its errors
 last), and the parameters' spread comes from the fit's Jacobian. When the focal length
@@ -56,6 +59,7 @@ LEAN_TRUST = 1.0
 PIXEL_NOISE = 0.02          # a head's pixel error as a share of the person's pixel height
 ROBUST_SCALE = 2.5          # residuals beyond this many PIXEL_NOISE count linearly (soft L1)
 UPRIGHT_RATIO = 0.85        # ankle-to-head length / rest length: below, not standing upright
+SPINE_STRAIGHT = 0.95       # pelvis-to-head length / rest length: above, the back is straight (sitting)
 UPRIGHT_ANGLE = math.radians(45.0)  # body axis to the fitted vertical: beyond, not upright
 REFIT_BELOW = 0.95          # share of upright rows below which the fit is run again on those alone
 MAX_OBSERVATIONS = 400
@@ -81,13 +85,15 @@ class Observations:
     feet: np.ndarray        # [M, 2] pixel of the feet's centre
     head: np.ndarray        # [M, 2] pixel of the head
     body: np.ndarray        # [M, 3] posed head minus the feet's centre (camera frame, default-size body)
+    axis: np.ndarray        # [M, 3] unit direction that is near the vertical: the body (standing) or
+                            #     the spine, pelvis to head (sitting: the feet are forward of the hips)
     soles: np.ndarray       # [M, 4, 3] the foot joints minus the feet's centre
     weight: np.ndarray      # [M] rows of a track are not independent (a person's lean, a landmark's
                             #     bias last): each track counts as TRACK_SAMPLES observations at most
 
     def subset(self, keep: np.ndarray) -> "Observations":
         return dataclasses.replace(self, rows=self.rows[keep], track=self.track[keep], feet=self.feet[keep],
-                                   head=self.head[keep], body=self.body[keep], soles=self.soles[keep],
+                                   head=self.head[keep], body=self.body[keep], axis=self.axis[keep], soles=self.soles[keep],
                                    weight=self.weight[keep])
 
 
@@ -143,7 +149,12 @@ def observations(motion) -> Observations | None:
         head, feet = proj(posed[:, HEAD]), proj(centre)
         seen = np.ones(motion.num_rows, bool)
     tall = np.linalg.norm(head - feet, axis=-1) > 8.0
-    keep = np.flatnonzero(seen & tall & (extent >= UPRIGHT_RATIO) & (posed[:, :, 2].min(1) > 0))
+    # Sitting: the spine upright and straight, the legs folded (feet still on the floor).
+    spine = posed[:, HEAD] - posed[:, 0]
+    rest_spine = rest[:, HEAD, 1] - rest[:, 0, 1]
+    straight = np.linalg.norm(spine, axis=-1) / np.maximum(rest_spine, 1e-6) >= SPINE_STRAIGHT
+    standing = extent >= UPRIGHT_RATIO
+    keep = np.flatnonzero(seen & tall & (standing | straight) & (posed[:, :, 2].min(1) > 0))
     if keep.size > MAX_OBSERVATIONS:  # an even spread over rows keeps every track's share
         keep = keep[np.linspace(0, keep.size - 1, MAX_OBSERVATIONS).astype(np.int64)]
     if keep.size == 0:
@@ -152,7 +163,10 @@ def observations(motion) -> Observations | None:
     soles = posed[keep][:, list(FEET)] - centre[keep, None]
     per_track = np.bincount(index)[index]
     weight = np.sqrt(np.minimum(1.0, TRACK_SAMPLES / per_track))
+    axis = np.where(standing[keep, None], body[keep], spine[keep])
+    axis = axis / np.linalg.norm(axis, axis=1, keepdims=True)
     return Observations(rows=keep, track=index, tracks=tracks, feet=feet[keep], head=head[keep], body=body[keep],
+                        axis=axis,
                         soles=soles, weight=weight)
 
 
@@ -186,7 +200,7 @@ def _residuals(x: np.ndarray, obs: Observations, principal: np.ndarray, log_f0: 
     res[(down >= -1e-4) | (depth <= 0)] = 50.0                 # feet above the horizon: impossible here
     res *= obs.weight[:, None]
     # People stand upright: the estimated body axis leans little from the vertical.
-    lean = np.cross(obs.body / np.linalg.norm(obs.body, axis=1, keepdims=True), up)
+    lean = np.cross(obs.axis, up)
     priors = [log_s / HEIGHT_SPREAD, [roll / ROLL_SPREAD], (lean * (obs.weight / LEAN_SPREAD)[:, None]).ravel()]
     if fixed_focal is None:
         priors.append([(math.log(f) - log_f0) / FOCAL_SPREAD])
@@ -217,7 +231,7 @@ def _fit(obs: Observations, principal: np.ndarray, focal0: float, fixed_focal: f
     size = np.linalg.norm(small.head - small.feet, axis=1)
     # The people's estimated body axes point up: their mean tells the pitch roughly, which
     # saves starting from several pitches (the fit's cost is mostly these starts).
-    axis = np.median(small.body / np.linalg.norm(small.body, axis=1, keepdims=True), axis=0)
+    axis = np.median(small.axis, axis=0)
     pitch_axes = float(np.clip(cam.angles_from_up(axis / np.linalg.norm(axis))[0], lo[-k - 3], hi[-k - 3]))
     for f in focals:
         f_start = fixed_focal if f is None else f
@@ -298,7 +312,7 @@ def estimate_camera(motion, focal: float | None = None, default_focal: float | N
     # Drop rows whose estimated body axis is far from the fitted vertical, and fit again.
     x = result.x
     pitch, roll = (x[1], x[2]) if fixed is None else (x[0], x[1])
-    axis = obs.body / np.linalg.norm(obs.body, axis=1, keepdims=True)
+    axis = obs.axis
     upright = axis @ cam.up_in_camera(pitch, roll) > math.cos(UPRIGHT_ANGLE)
     upright_share = float(upright.mean())
     if upright.sum() >= MIN_OBSERVATIONS and upright_share < REFIT_BELOW:

@@ -146,6 +146,15 @@ def test_an_unsure_camera_from_the_people_is_used_with_a_warning(monkeypatch):
     assert placed.camera_to_world[0, 2, 3] == pytest.approx(camera["camera_height_m"], abs=1e-3)
 
 
+def test_seated_people_tell_the_camera_by_their_upright_backs():
+    people = [dict(start_xy=xy, velocity_xy=(0.0, 0.0), yaw=yaw, scale=1.0, walk=False, sit=True)
+              for xy, yaw in (((-2.0, 6.0), 0.3), ((1.5, 9.0), 2.0), ((-0.5, 13.0), 4.0), ((2.5, 17.0), 5.5))]
+    motion = scene_motion(people, 1000.0, 4.0, 25.0, 0.0, noise_px=0.5)
+    est = estimate_camera(motion, focal=1000.0)
+    assert est is not None and est.upright_share > 0.9
+    assert abs(est.height / 4.0 - 1) < 0.10 and abs(math.degrees(est.pitch) - 25.0) < 3.0
+
+
 def test_a_person_lying_down_the_whole_clip_gives_a_warning_and_no_upside_down_scene():
     people = [dict(start_xy=(0.0, 8.0), velocity_xy=(0.0, 0.0), yaw=0.3, scale=1.0, lying=True, walk=False),
               dict(start_xy=(2.0, 12.0), velocity_xy=(0.0, 0.0), yaw=1.3, scale=1.0, lying=True, walk=False)]
