@@ -2,9 +2,12 @@
 
 For each run of frames where a foot is planted, its ankle is pulled to one place (the
 run's median position) by two-bone leg IK: the hip stays, the thigh and shin turn in the
-leg's own bending plane (the knee keeps pointing where it did), and the foot keeps its
-orientation. `strength` (0..1) blends from the keyed ankle to the locked one; the lock
-fades in and out over a few frames at the ends of each run so the leg does not pop.
+leg's own bending plane (the knee keeps pointing where it did), and the foot holds the
+run's mean orientation, so the toes stay put too (an estimate's foot rotation wobbles by
+degrees, which swings the toes by centimetres). `strength` (0..1) blends from the keyed
+foot to the locked one. The lock holds fully over the whole run and fades in and out
+over a few frames just outside it (the foot eases into its resting place), so the leg
+does not pop and a planted foot does not slide while the lock fades.
 """
 from __future__ import annotations
 
@@ -47,15 +50,24 @@ def _min_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx / np.maximum(1.0 + c, 1e-9)[:, None, None]
 
 
-def lock_weights(planted: np.ndarray, strength: float) -> np.ndarray:
-    """[F] blend weight of the lock for one foot's planted mask [F]: strength inside runs,
-    faded over FADE_FRAMES at their ends."""
-    w = np.zeros(len(planted))
-    for start, stop in _runs(planted):
-        n = stop - start
-        ramp = np.minimum(np.arange(n) + 1, np.arange(n)[::-1] + 1) / float(FADE_FRAMES)
-        w[start:stop] = np.minimum(1.0, ramp) if n > 2 * FADE_FRAMES else 1.0
-    return w * float(strength)
+def lock_weights(planted: np.ndarray, strength: float, cut: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Blend weight [F] of the lock for one foot's planted mask [F], and the index [F] of the
+    planted frame each weight belongs to (-1: none). Strength on planted frames, fading to 0
+    over FADE_FRAMES frames outside each run; cut [F] (True where a frame starts a new piece
+    of keys after a gap) stops a fade from crossing a gap."""
+    n = len(planted)
+    w, source = np.zeros(n), np.full(n, -1)
+    piece = np.cumsum(cut) if cut is not None else np.zeros(n, np.int64)
+    best = np.full(n, np.inf)
+    for i in np.flatnonzero(planted):
+        lo, hi = max(0, i - FADE_FRAMES), min(n, i + FADE_FRAMES + 1)
+        span = np.arange(lo, hi)
+        dist = np.abs(span - i).astype(np.float64)
+        closer = (dist < best[span]) & (piece[span] == piece[i])
+        best[span[closer]], source[span[closer]] = dist[closer], i
+    near = source >= 0
+    w[near] = np.clip(1.0 - best[near] / (FADE_FRAMES + 1), 0.0, 1.0)
+    return w * float(strength), source
 
 
 def lock_feet(keys, armature_matrix: np.ndarray, planted: np.ndarray, strength: float):
@@ -74,18 +86,22 @@ def lock_feet(keys, armature_matrix: np.ndarray, planted: np.ndarray, strength: 
     for side, (hip, knee, ankle) in enumerate(LEGS):
         mask = np.asarray(planted[:, side], bool)
         target = joints[:, ankle].copy()
+        target_rot = glob[:, ankle].copy()
         for start, stop in _runs(mask):
             pieces = np.split(np.arange(start, stop), np.flatnonzero(cut[start + 1:stop]) + 1)
             for piece in pieces:
                 # The place the foot rests: the median over the run, in the world's horizontal,
-                # and its median height (armature space is a rotation of the world).
+                # and its median height (armature space is a rotation of the world); the way
+                # it rests: the mean of its orientations (chordal mean).
                 target[piece] = np.median(joints[piece, ankle], axis=0)
-        w = lock_weights(mask, strength)
+                target_rot[piece] = rotations.nearest_rotation(glob[piece, ankle].sum(axis=0))
+        w, source = lock_weights(mask, strength, cut)
         frames = np.flatnonzero(w > 0)
         if frames.size == 0:
             continue
+        goal, goal_rot = target[source[frames]], target_rot[source[frames]]
         h, k, a = joints[frames, hip], joints[frames, knee], joints[frames, ankle]
-        want = a + w[frames, None] * (target[frames] - a)
+        want = a + w[frames, None] * (goal - a)
         l1 = np.linalg.norm(k - h, axis=1)
         l2 = np.linalg.norm(a - k, axis=1)
         reach = want - h
@@ -110,7 +126,10 @@ def lock_feet(keys, armature_matrix: np.ndarray, planted: np.ndarray, strength: 
         g_parent = glob[frames, int(PARENTS[hip])]
         local_hip = np.swapaxes(g_parent, -1, -2) @ g_hip
         local_knee = np.swapaxes(g_hip, -1, -2) @ g_knee
-        local_ankle = np.swapaxes(g_knee, -1, -2) @ glob[frames, ankle]   # the foot keeps its orientation
+        g_ankle = rotations.quaternion_to_matrix(rotations.slerp(
+            rotations.matrix_to_quaternion(glob[frames, ankle]), rotations.matrix_to_quaternion(goal_rot),
+            w[frames]))
+        local_ankle = np.swapaxes(g_knee, -1, -2) @ g_ankle
         for j, m in ((hip, local_hip), (knee, local_knee), (ankle, local_ankle)):
             quats[frames, j] = rotations.matrix_to_quaternion(m)
         glob = _global(quats)

@@ -8,20 +8,25 @@ vanishing point. One observation is a row of a track: the pixels of its feet (an
 toe tips) and head (ears), and its estimated 3D body (feet to head, camera axes). The
 model puts the feet on the floor along their pixel's ray, the head at the feet plus the
 estimated body scaled by the person's body scale, and compares the head's projection with
-its pixel; a prior keeps the bodies near the vertical (people lean by a few degrees). The
+its pixel; a prior keeps the bodies near the vertical (people lean by a few degrees). A
+seated person counts too: the feet are on the floor and the head where the estimated
+body puts it, but the back (pelvis to head), not the feet-to-head line, is what is
+upright. The
 unknowns are the focal length, pitch, roll, camera height and each person's body scale,
 whose prior (log-normal around the default skeleton's 1.68 m, 6 % spread) also sets the
 scene's metric scale.
 
 The fit is scipy's robust nonlinear least squares (soft-L1 loss) from several starts;
-rows that do not fit (people sitting, bending or lying, a wrong landmark) weigh little,
+rows that do not fit (people bending or lying, a wrong landmark) weigh little,
 and rows whose estimated body axis is far from the fitted vertical are dropped before a
 second fit. Each track counts as a few independent observations at most (its errors
 last), and the parameters' spread comes from the fit's Jacobian. When the focal length
 is not told by the evidence (a nearly level camera or far people: focal length and
-camera height trade off) it is held at its prior (the given or default focal length) and
-a warning says so; with too little evidence (few usable rows, one spot of the floor) the
-estimate is None and the caller falls back.
+camera height trade off; one person on one spot of the floor) it is held at its prior (the
+given or default focal length) and a warning says so; the camera height's spread then
+includes the part that follows the focal length (for a camera looking down, people's
+depths and so the height scale with it; for a level one the height barely moves). With
+too little evidence (few usable rows) the estimate is None and the caller falls back.
 """
 from __future__ import annotations
 
@@ -54,9 +59,11 @@ LEAN_TRUST = 1.0
 PIXEL_NOISE = 0.02          # a head's pixel error as a share of the person's pixel height
 ROBUST_SCALE = 2.5          # residuals beyond this many PIXEL_NOISE count linearly (soft L1)
 UPRIGHT_RATIO = 0.85        # ankle-to-head length / rest length: below, not standing upright
+SPINE_STRAIGHT = 0.95       # pelvis-to-head length / rest length: above, the back is straight (sitting)
 UPRIGHT_ANGLE = math.radians(45.0)  # body axis to the fitted vertical: beyond, not upright
 REFIT_BELOW = 0.95          # share of upright rows below which the fit is run again on those alone
 MAX_OBSERVATIONS = 400
+FULL_FITS = 1               # the best starts fitted on every row
 TRACK_SAMPLES = 10
 MIN_OBSERVATIONS = 20
 MIN_FLOOR_SPREAD = 0.1      # share of the image height the observed feet must span
@@ -65,6 +72,7 @@ GOOD_PITCH = math.radians(3.0)
 GOOD_HEIGHT = 0.10
 GOOD_FOCAL = 0.10
 HOLD_FOCAL = 0.20           # beyond this spread the focal length is held at the prior's
+FOCAL_PROBE = 1.25          # a held focal length is tried this much larger to see what the height does
 
 
 @dataclasses.dataclass
@@ -77,13 +85,15 @@ class Observations:
     feet: np.ndarray        # [M, 2] pixel of the feet's centre
     head: np.ndarray        # [M, 2] pixel of the head
     body: np.ndarray        # [M, 3] posed head minus the feet's centre (camera frame, default-size body)
+    axis: np.ndarray        # [M, 3] unit direction that is near the vertical: the body (standing) or
+                            #     the spine, pelvis to head (sitting: the feet are forward of the hips)
     soles: np.ndarray       # [M, 4, 3] the foot joints minus the feet's centre
     weight: np.ndarray      # [M] rows of a track are not independent (a person's lean, a landmark's
                             #     bias last): each track counts as TRACK_SAMPLES observations at most
 
     def subset(self, keep: np.ndarray) -> "Observations":
         return dataclasses.replace(self, rows=self.rows[keep], track=self.track[keep], feet=self.feet[keep],
-                                   head=self.head[keep], body=self.body[keep], soles=self.soles[keep],
+                                   head=self.head[keep], body=self.body[keep], axis=self.axis[keep], soles=self.soles[keep],
                                    weight=self.weight[keep])
 
 
@@ -139,7 +149,12 @@ def observations(motion) -> Observations | None:
         head, feet = proj(posed[:, HEAD]), proj(centre)
         seen = np.ones(motion.num_rows, bool)
     tall = np.linalg.norm(head - feet, axis=-1) > 8.0
-    keep = np.flatnonzero(seen & tall & (extent >= UPRIGHT_RATIO) & (posed[:, :, 2].min(1) > 0))
+    # Sitting: the spine upright and straight, the legs folded (feet still on the floor).
+    spine = posed[:, HEAD] - posed[:, 0]
+    rest_spine = rest[:, HEAD, 1] - rest[:, 0, 1]
+    straight = np.linalg.norm(spine, axis=-1) / np.maximum(rest_spine, 1e-6) >= SPINE_STRAIGHT
+    standing = extent >= UPRIGHT_RATIO
+    keep = np.flatnonzero(seen & tall & (standing | straight) & (posed[:, :, 2].min(1) > 0))
     if keep.size > MAX_OBSERVATIONS:  # an even spread over rows keeps every track's share
         keep = keep[np.linspace(0, keep.size - 1, MAX_OBSERVATIONS).astype(np.int64)]
     if keep.size == 0:
@@ -148,7 +163,10 @@ def observations(motion) -> Observations | None:
     soles = posed[keep][:, list(FEET)] - centre[keep, None]
     per_track = np.bincount(index)[index]
     weight = np.sqrt(np.minimum(1.0, TRACK_SAMPLES / per_track))
+    axis = np.where(standing[keep, None], body[keep], spine[keep])
+    axis = axis / np.linalg.norm(axis, axis=1, keepdims=True)
     return Observations(rows=keep, track=index, tracks=tracks, feet=feet[keep], head=head[keep], body=body[keep],
+                        axis=axis,
                         soles=soles, weight=weight)
 
 
@@ -182,7 +200,7 @@ def _residuals(x: np.ndarray, obs: Observations, principal: np.ndarray, log_f0: 
     res[(down >= -1e-4) | (depth <= 0)] = 50.0                 # feet above the horizon: impossible here
     res *= obs.weight[:, None]
     # People stand upright: the estimated body axis leans little from the vertical.
-    lean = np.cross(obs.body / np.linalg.norm(obs.body, axis=1, keepdims=True), up)
+    lean = np.cross(obs.axis, up)
     priors = [log_s / HEIGHT_SPREAD, [roll / ROLL_SPREAD], (lean * (obs.weight / LEAN_SPREAD)[:, None]).ravel()]
     if fixed_focal is None:
         priors.append([(math.log(f) - log_f0) / FOCAL_SPREAD])
@@ -211,9 +229,13 @@ def _fit(obs: Observations, principal: np.ndarray, focal0: float, fixed_focal: f
     focals = [None] if fixed_focal is not None else [focal0 * m for m in (0.5, 1.0, 2.0)]
     starts = []
     size = np.linalg.norm(small.head - small.feet, axis=1)
+    # The people's estimated body axes point up: their mean tells the pitch roughly, which
+    # saves starting from several pitches (the fit's cost is mostly these starts).
+    axis = np.median(small.axis, axis=0)
+    pitch_axes = float(np.clip(cam.angles_from_up(axis / np.linalg.norm(axis))[0], lo[-k - 3], hi[-k - 3]))
     for f in focals:
         f_start = fixed_focal if f is None else f
-        for pitch in np.radians([3.0, 25.0, 55.0]):
+        for pitch in [pitch_axes]:
             # The camera height that puts people of the default height at the depth their size says.
             up = cam.up_in_camera(pitch, 0.0)
             ray = np.concatenate([(small.feet - principal) / f_start, np.ones((len(size), 1))], axis=1)
@@ -225,7 +247,7 @@ def _fit(obs: Observations, principal: np.ndarray, focal0: float, fixed_focal: f
                 starts.append(r)
     starts.sort(key=lambda r: r.cost)
     best = None
-    for r0 in starts[:2]:
+    for r0 in starts[:FULL_FITS]:
         r = solve(obs, r0.x, 200)
         if r is not None and (best is None or r.cost < best.cost):
             best = r
@@ -245,6 +267,15 @@ def _spread(result, fixed_focal: float | None) -> np.ndarray:
     return np.sqrt(np.maximum(np.diag(cov), 0.0)) * scale
 
 
+def _height_per_focal(obs: Observations, principal: np.ndarray, focal0: float, result) -> float:
+    """|d log(camera height) / d log(focal length)| around a held focal length: a refit at
+    FOCAL_PROBE times it (1 when that fails: the height taken as scaling with it)."""
+    probe = _fit(obs, principal, focal0, focal0 * FOCAL_PROBE)
+    if probe is None:
+        return 1.0
+    return abs(float(probe.x[2] - result.x[2])) / math.log(FOCAL_PROBE)
+
+
 def estimate_camera(motion, focal: float | None = None, default_focal: float | None = None) -> CameraEstimate | None:
     """The static camera of a motion (rows in its camera frame), or None without evidence.
 
@@ -257,14 +288,19 @@ def estimate_camera(motion, focal: float | None = None, default_focal: float | N
     warnings: list[str] = []
     if obs is None or len(obs.rows) < MIN_OBSERVATIONS:
         return None
-    if np.ptp(obs.feet[:, 1]) < MIN_FLOOR_SPREAD * height and len(obs.tracks) < 2:
-        return None
     focal0 = float(default_focal or motion.focal_length)
-    result = _fit(obs, principal, focal0, focal)
+    fixed = focal
+    if np.ptp(obs.feet[:, 1]) < MIN_FLOOR_SPREAD * height and len(obs.tracks) < 2 and focal is None:
+        # One person on one spot of the floor: their size gives their depth for a focal
+        # length, their body axis the pitch, so the camera height follows, but nothing
+        # tells the focal length itself.
+        fixed = focal0
+        warnings.append(f"one person on one spot of the floor does not tell the focal length: using {focal0:.0f} px; "
+                        "give --focal-length if it is known")
+    result = _fit(obs, principal, focal0, fixed)
     if result is None:
         return None
-    fixed = focal
-    if focal is None and _spread(result, None)[0] > HOLD_FOCAL:
+    if fixed is None and _spread(result, None)[0] > HOLD_FOCAL:
         # f and the camera height trade off (a far or nearly level view): the prior's focal
         # length, held, gives a consistent scene; the warning below says so.
         fixed = focal0
@@ -276,7 +312,7 @@ def estimate_camera(motion, focal: float | None = None, default_focal: float | N
     # Drop rows whose estimated body axis is far from the fitted vertical, and fit again.
     x = result.x
     pitch, roll = (x[1], x[2]) if fixed is None else (x[0], x[1])
-    axis = obs.body / np.linalg.norm(obs.body, axis=1, keepdims=True)
+    axis = obs.axis
     upright = axis @ cam.up_in_camera(pitch, roll) > math.cos(UPRIGHT_ANGLE)
     upright_share = float(upright.mean())
     if upright.sum() >= MIN_OBSERVATIONS and upright_share < REFIT_BELOW:
@@ -292,13 +328,24 @@ def estimate_camera(motion, focal: float | None = None, default_focal: float | N
     else:
         f, (pitch, roll), h = float(fixed), x[:2], math.exp(x[2])
         log_s, sd_f, (sd_p, sd_r, sd_h) = x[3:], 0.0, sd[:3]
+    sd_h_fit = float(sd_h)
+    if fixed is not None and focal is None:
+        # A held focal length is a guess: unless the camera is nearly level, the camera
+        # height scales with it (people's depths do), and its spread must say so. The
+        # confidence stays that of the fit at the held focal length (the scene it builds
+        # is consistent), the warning gives the height's spread.
+        per_focal = _height_per_focal(obs, principal, focal0, result)
+        sd_h = math.hypot(float(sd_h), per_focal * FOCAL_SPREAD)
+        if per_focal > 0.2:
+            warnings.append(f"the camera height follows the unknown focal length here ({100 * per_focal:.0f} % per "
+                            f"%): it is known only to +-{100 * sd_h:.0f} %; give --focal-length if it is known")
     if fixed is None and sd_f > GOOD_FOCAL:
         warnings.append(f"the people tell the focal length only roughly ({f:.0f} px, +-{100 * sd_f:.0f} %: the camera "
                         "is nearly level or the people are far); give --focal-length if it is known")
     res = result.fun[:2 * len(obs.rows)].reshape(-1, 2) / obs.weight[:, None]
     inliers = int((np.linalg.norm(res, axis=1) < 3 * ROBUST_SCALE).sum())
     std = {"focal": sd_f, "height": float(sd_h), "pitch_deg": math.degrees(sd_p), "roll_deg": math.degrees(sd_r)}
-    ratios = [sd_p / GOOD_PITCH, sd_r / GOOD_PITCH, sd_h / GOOD_HEIGHT] + ([sd_f / GOOD_FOCAL] if fixed is None else [])
+    ratios = [sd_p / GOOD_PITCH, sd_r / GOOD_PITCH, sd_h_fit / GOOD_HEIGHT] + ([sd_f / GOOD_FOCAL] if fixed is None else [])
     confidence = float(1.0 / (1.0 + max(ratios) ** 2))
     if upright_share < 0.5:
         warnings.append(f"most people do not stand upright ({100 * upright_share:.0f} % of the rows): lying or "

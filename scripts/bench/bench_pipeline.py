@@ -197,6 +197,28 @@ def measure_detect(video: Path, frames: int, batch: int, device: str) -> dict:
     return {"fps": (len(clip) - batch) / seconds, "people": people / (len(clip) - batch), "source": detector.source}
 
 
+def measure_detector_networks(video: Path, frames: int = 8) -> dict[str, float]:
+    """CPU ms per frame of the detector network alone (ultralytics predict at 640 px, after a
+    warm-up), for the detector the worker uses here and for the default yolo11n's
+    architecture built from its yaml: random weights cost what the COCO ones do, so this
+    says what detection costs where the default weights can be had (offline they cannot)."""
+    from ultralytics import YOLO
+
+    from video_to_motion.core.worker.detection import DEFAULT_WEIGHTS, PersonDetector
+    from video_to_motion.core.worker.video import iter_frames
+
+    clip = [f for _, f in iter_frames(video, 0, frames + 2)]
+    used = PersonDetector(None, "cpu", lambda _m: None)
+    out = {}
+    default = Path(DEFAULT_WEIGHTS).stem
+    for name, model in ((used.source, used.model), (f"{default} architecture", YOLO(default + ".yaml"))):
+        model.predict(clip[:2], imgsz=640, verbose=False, device="cpu")
+        c0 = time.process_time()
+        model.predict(clip[2:], imgsz=640, verbose=False, device="cpu")
+        out[name] = 1e3 * (time.process_time() - c0) / (len(clip) - 2)
+    return out
+
+
 def measure_tar(crops: int, windows: int, hidden_map_size: int, device: str, precision: str) -> dict:
     """TAR-HRNet-W48 (random weights) on the estimator's path: crops/s of the backbone with the
     per-frame LTE encoding, windows/s of GTE + LTE + RRM; and GMACs of each per frame."""
@@ -389,6 +411,17 @@ def measure_worker(video: Path, frames: int, workdir: Path, estimator_args: list
               "pass1_fps": frames / stages.get("detect", math.nan),
               "pass2_fps": frames / stages.get("estimate", math.nan)}
     split = re.search(r"detect\+track ([\d.]+) s, landmarks ([\d.]+) s, solve ([\d.]+) s", log_text)
+    cpu = re.search(r"cpu: detect\+track ([\d.]+) s, landmarks ([\d.]+) s, solve ([\d.]+) s", log_text)
+    world = re.search(r"world stage: ([\d.]+) s, cpu ([\d.]+) s", log_text)
+    if cpu and world:
+        # CPU seconds of all the worker's threads per stage; start-up (imports, model
+        # loading) and writing are the rest of the process's total.
+        stages_cpu = {"detect+track": float(cpu[1]), "landmarks": float(cpu[2]), "solve": float(cpu[3]),
+                      "world": float(world[2])}
+        total = usage.ru_utime + usage.ru_stime
+        stages_cpu["start-up + writing"] = total - sum(stages_cpu.values())
+        stages_cpu["total"] = total
+        result["stage_cpu_s"] = stages_cpu
     if split:
         # The log gives tenths of seconds: a solve under 0.05 s is shown as a lower bound.
         solve = float(split[3])
@@ -671,6 +704,22 @@ def main(argv=None) -> int:
         print(f"  CPU default estimator (blazepose, default options), {r}, 1 person, {os.cpu_count()} cores, "
               f"{length:g} s clip: {d['fps']:.1f} video fps with start-up, {frames / bare:.1f} without (goal >= 10): "
               f"{'met' if d['fps'] >= 10 else 'MISSED'}")
+    for (r, length), d in sorted(bp.items()):
+        if "stage_cpu_s" in d:
+            frames = int(round(length * FPS))
+            print(f"  BlazePose worker {r} {length:g} s, CPU seconds per stage (all threads; the load does not "
+                  f"stretch them as it does wall time), and ms per video frame:")
+            for name, sec in d["stage_cpu_s"].items():
+                print(f"    {name:<20} {sec:8.2f} s {1e3 * sec / frames:8.1f} ms/frame")
+            print(f"    (detect+track decodes every frame and detects 1 in {default_detect_every('cpu', FPS)}; "
+                  f"landmarks decodes every frame again; decoding alone: the decode row above)")
+            bare = d["stage_cpu_s"]["total"] - max(d["stage_cpu_s"]["start-up + writing"], 0.0)
+            print(f"    on 2 idle cores at most {2 * frames / max(bare, 1e-9):.1f} video fps without start-up "
+                  f"(CPU-bound; one world's goal >= 15)")
+            nets = measure_detector_networks(clips[(r, length)])
+            every = default_detect_every('cpu', FPS)
+            print(f"    the detector network alone, CPU ms per detected frame (per video frame at 1 in {every}): "
+                  + "; ".join(f"{k} {v:.0f} ({v / every:.0f})" for k, v in nets.items()))
     if "goal" in imp:
         g = imp["goal"]
         print(f"  Blender import, 10,000 frames x 2 tracks: {g['seconds']:.2f} s wall, {g['cpu_seconds']:.2f} s CPU "

@@ -17,16 +17,26 @@ there on the estimator's own code runs: the root translation fit (with the focal
 the worker would use), the worker's world stage when there is one, and the import's
 placement of camera and armatures in the Blender world (Z up, floor at Z = 0).
 
-Printed per case: focal error (%), camera height error (m), pitch and roll error (deg),
-foot height error in contact frames (cm: the imported foot joint's height minus the
-true one, median of absolute values), foot skate (cm/s: horizontal speed of a foot
-joint on frames where the true foot is planted, mean), root position error (m, median)
-and the largest root speed (m/s) and flipped frames.
+Printed per case: how the camera was found ("f" column: `meas` the focal length measured
+from the people, `held` the people do not tell it (a nearly level camera, far people: the
+default is used and a warning says so), `feet` no camera from the people at all, the
+floor fitted to the feet), focal error (%), camera height error (% of the true height)
+and the spread the calibration claims for it ("h sd %", one standard deviation), pitch
+and roll error (deg), foot height error in contact frames (cm: the imported foot joint's
+height minus the true one, median of absolute values), foot skate (cm/s: horizontal
+speed of a foot joint, mean) over the frames where the true foot is planted ("skate")
+and over those of them the worker also found planted ("in det"), the share of true
+contacts found ("found %") and the share of found contact frames where the true foot is
+not planted ("extra %": a foot held while it lifts or lands), root position error (m,
+median), the largest root speed (m/s), flipped frames and the world stage's CPU time
+per row (ms). The summary gives medians over all cases and over the cases whose focal
+length the people tell (`meas`) or not.
 
 Real footage has no ground truth; printed: camera height and pitch of the imported
 camera, the feet-to-floor spread (the lower foot joint's height on every frame: median
-and 90th percentile of its absolute value), the largest root speed and flipped frames
-(the body's up axis pointing below the horizon).
+and 90th percentile of its absolute value), the largest root speed, flipped frames (the
+body's up axis pointing below the horizon), the share of foot-frames found planted and
+the foot skate on them (cm/s, mean).
 
 Goals (issue 14): focal within 10 %, camera height within 10 %, pitch and roll within 3
 degrees, feet within 5 cm of the floor in contact frames, skate under 2 cm/s, no root
@@ -36,9 +46,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -274,11 +286,20 @@ def imported_world(motion) -> dict:
         g = ground_fit.floor_transform(ground_fit.fit_floor(np.concatenate(points)))
         a, cam = keyframes.object_matrices(g)
         arm = [a] * len(keys)
-    out = {}
+    out, planted = {}, {}
     for k, m in zip(keys, arm):
         j = k.armature_joints() @ m[:3, :3].T + m[:3, 3]
         out[k.track_id] = (k.frames, j)
-    return {"tracks": out, "camera": cam, "focal": motion.focal_length}
+        if world is not None:
+            planted[k.track_id] = world.planted(motion, k, m)
+    calibration = json.loads(motion.calibration) if getattr(motion, "calibration", "") else {}
+    if calibration.get("source") == "people":
+        how = "meas" if calibration.get("focal_from_people") else "held"
+    else:
+        how = "feet"
+    h_sd = calibration.get("std", {}).get("height", float("nan")) if how != "feet" else float("nan")
+    return {"tracks": out, "planted": planted, "camera": cam, "focal": motion.focal_length, "how": how,
+            "h_sd": 100 * h_sd}
 
 
 def camera_angles(cam: np.ndarray) -> tuple[float, float, float]:
@@ -305,11 +326,12 @@ def root_speed(frames: np.ndarray, joints: np.ndarray, fps: float) -> float:
 
 def case_figures(scene: Scene, placed: dict) -> dict:
     h, pitch, roll = camera_angles(placed["camera"])
-    heights, skate, root_err, speeds, flips = [], [], [], [], 0
+    heights, skate, skate_found, found, extra, root_err, speeds, flips = [], [], [], [], [], [], [], 0
     for track, person in enumerate(scene.people):
         if track not in placed["tracks"]:
             continue
         frames, est = placed["tracks"][track]
+        detected = placed["planted"].get(track, np.zeros((len(frames), 2), bool))
         truth = person.joints[frames]
         feet_t, feet_e = truth[:, FOOT_JOINTS], est[:, FOOT_JOINTS]
         speed_t = np.linalg.norm(np.gradient(feet_t[..., :2], axis=0), axis=-1) * FPS
@@ -317,14 +339,19 @@ def case_figures(scene: Scene, placed: dict) -> dict:
         planted = (feet_t[..., 2] < feet_t[..., 2].min() + PLANTED_HEIGHT) & (speed_t < PLANTED_SPEED)
         heights.append(np.abs(feet_e[..., 2] - feet_t[..., 2])[planted])
         skate.append(speed_e[planted])
+        skate_found.append(speed_e[planted & detected])
+        found.append(detected[planted])
+        extra.append(~planted[detected])
         root_err.append(np.linalg.norm(est[:, 0] - truth[:, 0], axis=-1))
         speeds.append(root_speed(frames, est, FPS))
         flips += int(flipped(est).sum())
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)
     med = lambda a: float(np.median(a)) if len(a) else float("nan")
-    return {"focal_err": 100 * (placed["focal"] - scene.focal) / scene.focal, "height_err": h - scene.height,
+    mean = lambda a: 100 * float(np.mean(a)) if len(a) else float("nan")
+    return {"how": placed["how"], "h_sd": placed["h_sd"], "focal_err": 100 * (placed["focal"] - scene.focal) / scene.focal,
+            "height_err": 100 * (h - scene.height) / scene.height,
             "pitch_err": pitch - scene.pitch, "roll_err": roll - scene.roll, "foot_cm": 100 * med(cat(heights)),
-            "skate": 100 * float(np.mean(cat(skate))) if len(cat(skate)) else float("nan"),
+            "skate": mean(cat(skate)), "skate_found": mean(cat(skate_found)), "found": mean(cat(found)), "extra": mean(cat(extra)),
             "root_m": med(cat(root_err)), "max_speed": max(speeds, default=0.0), "flips": flips}
 
 
@@ -339,9 +366,9 @@ def run_generated(args) -> int:
     stage = world_stage()
     print(f"generated scenes, {W}x{H}, {CLIP_FRAMES} frames at {FPS:g} fps, landmark noise {args.noise:g} x person "
           f"height; world stage: {'yes' if stage else 'none (import-time floor fit)'}")
-    head = (f"{'case':>4} {'people':>14} {'f px':>5} {'h m':>5} {'pitch':>5} {'roll':>5} | {'f err%':>6} "
-            f"{'h err m':>7} {'pitch°':>6} {'roll°':>6} {'foot cm':>7} {'skate cm/s':>10} {'root m':>6} "
-            f"{'vmax m/s':>8} {'flips':>5}")
+    head = (f"{'case':>4} {'people':>17} {'f px':>5} {'h m':>4} {'pitch':>5} {'roll':>4} | {'f':>4} {'f err%':>6} "
+            f"{'h err%':>6} {'h sd%':>5} {'pitch°':>6} {'roll°':>5} {'foot cm':>7} {'skate':>6} {'in det':>6} {'found%':>6} {'extra%':>6} "
+            f"{'root m':>6} {'vmax':>5} {'flips':>5} {'ms/row':>6}")
     print(head)
     rows = []
     for case in range(args.cases):
@@ -350,39 +377,69 @@ def run_generated(args) -> int:
         if not scene.people:
             continue
         motion = observe(scene, rng, args.noise)
+        cpu = time.process_time()
         if stage is not None:
             motion = stage(motion, None, SilentEvents())
+        cpu = time.process_time() - cpu
         fig = case_figures(scene, imported_world(motion))
+        fig["world_ms"] = 1e3 * cpu / max(motion.num_rows, 1)
         rows.append(fig)
         kinds = ",".join(p.kind[:2] for p in scene.people)
-        print(f"{case:>4} {kinds:>14} {scene.focal:>5.0f} {scene.height:>5.1f} {scene.pitch:>5.1f} {scene.roll:>5.1f} | "
-              f"{fig['focal_err']:>6.1f} {fig['height_err']:>7.2f} {fig['pitch_err']:>6.1f} {fig['roll_err']:>6.1f} "
-              f"{fig['foot_cm']:>7.1f} {fig['skate']:>10.1f} {fig['root_m']:>6.2f} {fig['max_speed']:>8.1f} "
-              f"{fig['flips']:>5d}")
+        print(f"{case:>4} {kinds:>17} {scene.focal:>5.0f} {scene.height:>4.1f} {scene.pitch:>5.1f} {scene.roll:>4.1f} | "
+              f"{fig['how']:>4} {fig['focal_err']:>6.1f} {fig['height_err']:>6.1f} {fig['h_sd']:>5.0f} {fig['pitch_err']:>6.1f} "
+              f"{fig['roll_err']:>5.1f} {fig['foot_cm']:>7.1f} {fig['skate']:>6.1f} {fig['skate_found']:>6.1f} "
+              f"{fig['found']:>6.0f} {fig['extra']:>6.0f} {fig['root_m']:>6.2f} {fig['max_speed']:>5.1f} {fig['flips']:>5d} {fig['world_ms']:>6.2f}")
+    print("skate, in det: cm/s; f: focal length measured from the people (meas), held at the default (held), "
+          "or no camera from the people (feet)")
+    summary(rows, "all cases")
+    summary([r for r in rows if r["how"] == "meas"], "focal told by the people (meas)")
+    summary([r for r in rows if r["how"] != "meas"], "focal not told (held, feet)")
+    return 0
+
+
+def summary(rows: list[dict], label: str) -> None:
+    if not rows:
+        print(f"{label}: no cases")
+        return
     a = lambda k: np.array([r[k] for r in rows], np.float64)
-    print(f"median |error| over {len(rows)} cases: focal {np.median(np.abs(a('focal_err'))):.1f} %, "
-          f"height {np.median(np.abs(a('height_err'))):.2f} m, pitch {np.median(np.abs(a('pitch_err'))):.1f}°, "
-          f"roll {np.median(np.abs(a('roll_err'))):.1f}°, foot {np.nanmedian(a('foot_cm')):.1f} cm, "
-          f"skate {np.nanmedian(a('skate')):.1f} cm/s, root {np.median(a('root_m')):.2f} m, "
-          f"flips {int(a('flips').sum())}")
+    within = lambda k, goal: int((np.abs(a(k)) <= goal).sum())
+    print(f"{label}, median |error| over {len(rows)} cases: focal {np.median(np.abs(a('focal_err'))):.1f} % "
+          f"({within('focal_err', 10)} within 10 %), height {np.median(np.abs(a('height_err'))):.1f} % "
+          f"({within('height_err', 10)} within 10 %), pitch {np.median(np.abs(a('pitch_err'))):.1f}°, "
+          f"roll {np.median(np.abs(a('roll_err'))):.1f}°, world stage {np.median(a('world_ms')):.2f} ms CPU per row, foot {np.nanmedian(a('foot_cm')):.1f} cm, "
+          f"skate {np.nanmedian(a('skate')):.1f} cm/s (in detected contacts {np.nanmedian(a('skate_found')):.1f}, "
+          f"found {np.nanmedian(a('found')):.0f} %, extra {np.nanmedian(a('extra')):.0f} %), root {np.median(a('root_m')):.2f} m, flips {int(a('flips').sum())}")
+
+
     return 0
 
 
 def real_figures(motion, label: str) -> None:
     placed = imported_world(motion)
     h, pitch, roll = camera_angles(placed["camera"])
-    lows, speeds, flips, frames = [], [], 0, 0
-    for frames_t, joints in placed["tracks"].values():
+    lows, speeds, skate, planted_share, flips, frames = [], [], [], [], 0, 0
+    for track, (frames_t, joints) in placed["tracks"].items():
         lows.append(joints[:, FOOT_JOINTS, 2].min(axis=1))
         speeds.append(root_speed(frames_t, joints, motion.fps))
         flips += int(flipped(joints).sum())
         frames += len(frames_t)
+        planted = placed["planted"].get(track)
+        if planted is not None and len(frames_t) > 1:
+            # Horizontal speed of each foot joint on the frames where it is found planted
+            # (frames joined by the import only: a gap's step is not a speed).
+            step = np.gradient(frames_t.astype(np.float64))
+            v = np.linalg.norm(np.gradient(joints[:, FOOT_JOINTS, :2], axis=0), axis=-1) / step[:, None] * motion.fps
+            skate.append(v[planted])
+            planted_share.append(planted.ravel())
     low = np.abs(np.concatenate(lows))
+    skate_cm = 100 * float(np.mean(np.concatenate(skate))) if skate else float("nan")
+    share = 100 * float(np.mean(np.concatenate(planted_share))) if planted_share else float("nan")
     print(f"{label}: {len(placed['tracks'])} tracks, {frames} frames, focal {motion.focal_length:.0f} px")
     print(f"{'camera h m':>10} {'pitch°':>6} {'roll°':>6} {'feet |z| median m':>17} {'p90 m':>6} {'max m':>6} "
-          f"{'vmax m/s':>8} {'flips':>5}")
+          f"{'vmax m/s':>8} {'flips':>5} {'planted %':>9} {'skate cm/s':>10}")
     print(f"{h:>10.2f} {pitch:>6.1f} {roll:>6.1f} {np.median(low):>17.3f} {np.percentile(low, 90):>6.3f} "
-          f"{low.max():>6.2f} {max(speeds):>8.1f} {flips:>5d}")
+          f"{low.max():>6.2f} {max(speeds):>8.1f} {flips:>5d} {share:>9.0f} {skate_cm:>10.1f}")
+    print("planted %: share of foot-frames found planted; skate: mean horizontal speed of a foot joint on them")
 
 
 def main() -> int:

@@ -63,8 +63,11 @@ def scene_motion(people: list[dict], focal: float, height: float, pitch_deg: flo
     guess = default_focal_length(W, H)
     parts = []
     for track, spec in enumerate(people):
-        joints, local, rest = person_joints(standing_pose(frames, walk=spec.get("walk", True)), **{
-            k: v for k, v in spec.items() if k != "walk"})
+        poses = standing_pose(frames, walk=spec.get("walk", True))
+        if spec.get("sit"):  # on a chair: hips and knees bent a right angle, the back upright
+            poses[:, 1, 0] = poses[:, 2, 0] = -math.pi / 2
+            poses[:, 4, 0] = poses[:, 5, 0] = math.pi / 2
+        joints, local, rest = person_joints(poses, **{k: v for k, v in spec.items() if k not in ("walk", "sit")})
         cam_joints = (joints - centre) @ r_cw
         uv = focal * cam_joints[..., :2] / cam_joints[..., 2:] + [W / 2, H / 2]
         uv = uv + rng.normal(0, noise_px, uv.shape)

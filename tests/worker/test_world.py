@@ -106,6 +106,55 @@ def test_one_person_standing_still_falls_back_with_a_warning():
     assert r[2, 1] < 0.1                                     # the camera's y (down) does not point up
 
 
+def test_one_person_on_one_spot_gives_the_camera_height_with_the_focal_held_and_a_warning():
+    # Walking across the view at one depth: the feet stay on a few rows of the picture.
+    people = [dict(start_xy=(-1.0, 8.0), velocity_xy=(0.8, 0.0), yaw=1.57, scale=1.0)]
+    motion = scene_motion(people, 1200.0, 3.0, 8.0, 0.0, frames=60, noise_px=0.5)
+    est = estimate_camera(motion, default_focal=1500.0)
+    assert est is not None and not est.focal_measured and est.focal == 1500.0
+    assert any("does not tell the focal length" in w for w in est.warnings)
+    # A nearly level camera: the height hardly depends on the focal length.
+    assert abs(est.height / 3.0 - 1) < 0.10 and abs(math.degrees(est.pitch) - 8.0) < 3.0
+
+
+def test_a_held_focal_length_widens_the_camera_heights_spread_when_the_height_follows_it():
+    # Looking down at one person: with the focal length unknown (held 1.5 x too long), the
+    # person's depth and so the camera height come out too large; the spread says so.
+    people = [dict(start_xy=(-1.0, 6.0), velocity_xy=(0.8, 0.0), yaw=1.57, scale=1.0)]
+    motion = scene_motion(people, 1000.0, 4.0, 30.0, 0.0, frames=60, noise_px=0.5)
+    est = estimate_camera(motion, default_focal=1500.0)
+    assert est is not None and not est.focal_measured
+    error = abs(math.log(est.height / 4.0))
+    assert error > 0.2                                       # the height did follow the focal length
+    assert est.std["height"] > error / 2                     # and its spread covers that
+    assert any("follows the unknown focal length" in w for w in est.warnings)
+    given = estimate_camera(motion, focal=1000.0)            # a known focal length adds no spread
+    assert given.std["height"] < 0.1 and abs(given.height / 4.0 - 1) < 0.1
+
+
+def test_an_unsure_camera_from_the_people_is_used_with_a_warning(monkeypatch):
+    from video_to_motion.core.worker import world
+
+    motion = scene_motion(crowd(3), 1200.0, 5.0, 25.0, 0.0, noise_px=1.0)
+    monkeypatch.setattr(world, "MIN_CONFIDENCE", 1.01)      # every estimate counts as unsure
+    events = Events()
+    placed = place_people(motion, None, events)
+    camera = [i["camera"] for i in events.infos if "camera" in i][0]
+    assert camera["source"] == "people" and abs(camera["camera_height_m"] / 5.0 - 1) < 0.1
+    assert any("is unsure" in w for w in events.warnings)
+    assert not any("could not be found" in w for w in events.warnings)
+    assert placed.camera_to_world[0, 2, 3] == pytest.approx(camera["camera_height_m"], abs=1e-3)
+
+
+def test_seated_people_tell_the_camera_by_their_upright_backs():
+    people = [dict(start_xy=xy, velocity_xy=(0.0, 0.0), yaw=yaw, scale=1.0, walk=False, sit=True)
+              for xy, yaw in (((-2.0, 6.0), 0.3), ((1.5, 9.0), 2.0), ((-0.5, 13.0), 4.0), ((2.5, 17.0), 5.5))]
+    motion = scene_motion(people, 1000.0, 4.0, 25.0, 0.0, noise_px=0.5)
+    est = estimate_camera(motion, focal=1000.0)
+    assert est is not None and est.upright_share > 0.9
+    assert abs(est.height / 4.0 - 1) < 0.10 and abs(math.degrees(est.pitch) - 25.0) < 3.0
+
+
 def test_a_person_lying_down_the_whole_clip_gives_a_warning_and_no_upside_down_scene():
     people = [dict(start_xy=(0.0, 8.0), velocity_xy=(0.0, 0.0), yaw=0.3, scale=1.0, lying=True, walk=False),
               dict(start_xy=(2.0, 12.0), velocity_xy=(0.0, 0.0), yaw=1.3, scale=1.0, lying=True, walk=False)]

@@ -122,13 +122,13 @@ class BlazePoseEstimator:
         run.info(estimator=self.name, pose_model=POSE_MODEL, skeleton=self.skeleton)
         info = run.video
         focal = self.options.focal_length or default_focal_length(info.width, info.height)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         tracks = find_people(run, self.options.detector, self.options.device, max_people=self.options.max_people,
                              track_id=self.options.track_id, detect_every=self.options.detect_every,
                              batch_size=DETECT_BATCH)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         found = self._landmarks_pass(run, tracks, focal)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         parts = [self._track_motion(tracks[tid], obs, focal, (info.width, info.height), info.fps)
                  for tid, obs in found.items() if obs.frames]
         if not parts:
@@ -137,8 +137,12 @@ class BlazePoseEstimator:
                                  "pose on any of them; the people may be too small, cut off or blurred")
         motion = _concatenate(parts, estimator=self.name, fps=info.fps, image_size=(info.width, info.height),
                               focal=focal)
-        log.info("blazepose: detect+track %.1f s, landmarks %.1f s, solve %.1f s, %d rows",
-                 t1 - t0, t2 - t1, time.perf_counter() - t2, motion.num_rows)
+        # Wall time, then the CPU time of all the process's threads (a loaded machine
+        # stretches the first, not the second).
+        log.info("blazepose: detect+track %.1f s, landmarks %.1f s, solve %.1f s, %d rows; "
+                 "cpu: detect+track %.2f s, landmarks %.2f s, solve %.2f s",
+                 t1 - t0, t2 - t1, time.perf_counter() - t2, motion.num_rows,
+                 c1 - c0, c2 - c1, time.process_time() - c2)
         return motion
 
     def _landmarks_pass(self, run: RunContext, tracks, focal: float) -> dict[int, _TrackLandmarks]:
