@@ -18,8 +18,10 @@ centre), mapped to SMPL joint targets (core.landmarks) and solved into SMPL rota
 (core.ik) on the rest skeleton (the SMPL model's when --smpl-model is given, else
 core.skeleton.DEFAULT_REST_JOINTS); the root translation is fitted to the 2D landmarks
 with the focal length given (--focal-length) or CLIFF's f = sqrt(W^2 + H^2), and
-smoothed over time (core.root_fit).
-Betas are zeros: the rest skeleton is the body.
+smoothed over time (core.root_fit). Last, pose, translation and shape are refined
+together (core.fit): the SMPL joints are fitted to the 2D landmarks, with the 3D ones
+as a prior, joint limits and smoothness over time; betas per person with a SMPL model
+(zeros on the default skeleton).
 
 Choices measured on vtest.avi frames 0-200 (1423 person crops from the offline fallback
 detector's tracks):
@@ -43,7 +45,7 @@ import time
 
 import numpy as np
 
-from . import flips, ik, landmarks, temporal
+from . import fit, flips, ik, landmarks, temporal
 from ...common import rotations
 from ...common.camera import default_focal_length
 from ...common.motion import Motion
@@ -71,7 +73,12 @@ LANDMARK_SMOOTH_SECONDS = 0.1
 DEPTH_SMOOTH_SECONDS = 1.0
 IMAGE_SMOOTH_SECONDS = 0.15
 DEPTH_SPEED = 0.1  # relative depth change per second that is typical (walking: 1.4 m/s at 15 m)
-MIN_LANDMARK_WEIGHT = 0.3  # visibility below which a landmark does not pull the translation
+MIN_LANDMARK_WEIGHT = 0.3  # visibility below which a landmark does not pull the translation or the fit
+NUM_BETAS = 10
+# L-BFGS steps of the SMPL fit to the landmarks (core.fit), started from the IK.
+FIT_ITERATIONS = 40
+_FIT_JOINTS = np.array(list(landmarks.SMPL_TO_LANDMARK))
+_FIT_LANDMARKS = np.array(list(landmarks.SMPL_TO_LANDMARK.values()))
 # BlazePose's skeleton must span this fraction of the tracked box (longer sides) and its
 # torso lie inside the box; otherwise it latched onto something else (a bag, a sign, a
 # neighbour in the crop).
@@ -105,16 +112,22 @@ class BlazePoseEstimator:
             import_mediapipe_pose()
         except ImportError as exc:
             raise EstimatorError("estimator_unavailable", str(exc)) from exc
-        self.rest_joints, self.skeleton = self._rest_skeleton(options)
+        self.rest_joints, self.shape_dirs, self.skeleton = self._rest_skeleton(options)
+        # With a body model the fit finds betas; on the default skeleton, bone lengths.
+        self.shape_is_betas = self.shape_dirs is not None
+        if self.shape_dirs is None:
+            self.shape_dirs = fit.bone_length_space(self.rest_joints)
+        self.fit_device = "cpu"
 
     @staticmethod
-    def _rest_skeleton(options: WorkerOptions) -> tuple[np.ndarray, str]:
+    def _rest_skeleton(options: WorkerOptions) -> tuple[np.ndarray, np.ndarray | None, str]:
+        """(rest joints [24,3], their change per beta [24,3,10] or None, description)."""
         if options.smpl_model is None:
-            return DEFAULT_REST_JOINTS.astype(np.float64), "built-in default skeleton (SMPL topology)"
-        from ...worker.body_model import create_smpl, smpl_rest_joints
+            return DEFAULT_REST_JOINTS.astype(np.float64), None, "built-in default skeleton (SMPL topology)"
+        from ...worker.body_model import create_smpl, smpl_joint_shape_space
 
-        model = create_smpl(options.smpl_model)
-        return smpl_rest_joints(model, np.zeros((1, 10)))[0].astype(np.float64), f"SMPL model {options.smpl_model}"
+        template, dirs = smpl_joint_shape_space(create_smpl(options.smpl_model), NUM_BETAS)
+        return template, dirs, f"SMPL model {options.smpl_model}"
 
     def estimate(self, run: RunContext) -> Motion:
         from ...worker.tracks import find_people
@@ -186,15 +199,23 @@ class BlazePoseEstimator:
         targets = landmarks.smpl_targets(world, rest, vis)
         rotmats = ik.solve(targets.joints, rest, sides=targets.sides, side_weights=targets.side_weights,
                            leaf_directions=targets.leaf_directions)
-        trans = self._translation(forward_kinematics(rotmats, rest), pixels, vis, frames, track.boxes[rows],
-                                  focal, np.asarray(image_size, np.float64) / 2, fps)
+        principal = np.asarray(image_size, np.float64) / 2
+        boxes = track.boxes[rows]
+        trans = self._translation(forward_kinematics(rotmats, rest), pixels, vis, frames, boxes, focal, principal, fps)
+        fitted = fit.fit_track(rotmats, trans, rest, _FIT_JOINTS, pixels[:, _FIT_LANDMARKS],
+                               np.where(vis[:, _FIT_LANDMARKS] >= MIN_LANDMARK_WEIGHT, vis[:, _FIT_LANDMARKS], 0.0),
+                               boxes[:, 3] - boxes[:, 1], focal, principal, frames, fps, world_joints=targets.joints,
+                               shape_dirs=self.shape_dirs,
+                               shape_sigma=fit.SIGMA_BETAS if self.shape_is_betas else fit.SIGMA_BONE,
+                               iterations=FIT_ITERATIONS, device=self.fit_device)
         n = len(frames)
+        betas = fitted.betas if self.shape_is_betas else np.zeros(NUM_BETAS)
         return Motion(
             estimator=self.name, fps=fps, image_size=image_size, focal_length=focal,
             frame_ids=frames.astype(np.int32), track_ids=np.full(n, track.track_id, np.int32),
-            poses=rotations.matrix_to_axis_angle(rotmats).reshape(n, 72).astype(np.float32),
-            betas=np.zeros((n, 10), np.float32), trans=trans.astype(np.float32),
-            rest_joints=np.broadcast_to(rest, (n, 24, 3)).astype(np.float32),
+            poses=rotations.matrix_to_axis_angle(fitted.rotmats).reshape(n, 72).astype(np.float32),
+            betas=np.broadcast_to(betas, (n, NUM_BETAS)).astype(np.float32), trans=fitted.trans.astype(np.float32),
+            rest_joints=np.broadcast_to(fitted.rest_joints, (n, 24, 3)).astype(np.float32),
             bboxes=track.boxes[rows].astype(np.float32), scores=track.scores[rows].astype(np.float32),
             extras={"landmarks_2d": pixels.astype(np.float32), "landmark_visibility": vis.astype(np.float32),
                     "landmarks_mirrored": flip})
