@@ -84,6 +84,13 @@ _FIT_LANDMARKS = np.array(list(landmarks.SMPL_TO_LANDMARK.values()))
 # neighbour in the crop).
 MIN_SKELETON_SPAN = 0.45
 MAX_SKELETON_SPAN = 1.6
+# When BlazePose finds nobody or someone else in the track's crop (a crowd: it takes a
+# neighbour), it is asked again on crops with everything outside the track's box (grown
+# by the margin) greyed out: (crop scale, margin), first the usual square, then a tighter
+# one. Landmarks outside the box there were guessed behind a neighbour or the mask: their
+# visibility is scaled by HIDDEN_VISIBILITY, so they pull the fit less.
+RETRY_CROPS = ((CROP_SCALE, 0.1), (1.5, 0.05))
+HIDDEN_VISIBILITY = 0.3
 _BODY_LANDMARKS = [landmarks.LM[n] for n in ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip",
                                              "left_knee", "right_knee", "left_ankle", "right_ankle")]
 _TORSO_LANDMARKS = [landmarks.LM[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
@@ -164,7 +171,9 @@ class BlazePoseEstimator:
         found = {t.track_id: _TrackLandmarks() for t in tracks}
         total = tracks.stop_frame - tracks.start_frame
         run.progress("estimate", 0, total)
-        with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as pose:
+        retried = 0
+        with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as pose, \
+                BlazePoseCrops(static_mode=True) as single:
             for index, frame in iter_frames(run.video.path, tracks.start_frame, tracks.stop_frame):
                 for track_id, row in per_frame.get(index, ()):
                     track = tracks[track_id]
@@ -175,6 +184,9 @@ class BlazePoseEstimator:
                         # Start this track's pose afresh: following a wrong lock-on keeps it.
                         pose.forget(track_id)
                         result = None
+                    if result is None:
+                        result = masked_retry(single, frame, track.boxes[row])
+                        retried += result is not None
                     if result is not None:
                         rot = crop_camera_rotation(center, (run.video.width, run.video.height), focal)
                         obs = found[track_id]
@@ -187,6 +199,8 @@ class BlazePoseEstimator:
                     if index == last_frame[track_id]:
                         pose.close_stream(track_id)
                 run.progress("estimate", index + 1 - tracks.start_frame, total)
+        if retried:
+            log.info("blazepose: %d pose(s) found on masked crops after the first attempt failed", retried)
         return found
 
     def _track_motion(self, track, obs: _TrackLandmarks, focal: float, image_size: tuple[int, int],
@@ -253,6 +267,26 @@ def _consistent_landmarks(obs: _TrackLandmarks, sigma: float) -> tuple[np.ndarra
     frames = np.asarray(obs.frames, np.float64)
     world = temporal.local_linear(world.reshape(len(world), -1), frames, sigma, np.ones(len(world)))
     return world.reshape(-1, 33, 3), pixels, vis, flip
+
+
+def masked_retry(pose, frame: np.ndarray, box: np.ndarray):
+    """BlazePose (one-image mode) on crops around `box` [4] with its surroundings greyed
+    out (RETRY_CROPS), the first pose that fits the box, or None.
+
+    Landmarks outside the box get HIDDEN_VISIBILITY x their visibility.
+    """
+    from ...worker.crops import crop_square, mask_outside, square_box
+
+    for scale, margin in RETRY_CROPS:
+        center, side = square_box(box, scale)
+        crop, m = crop_square(frame, center, float(side), CROP_SIZE, rgb=True)
+        result = pose.process(0, mask_outside(crop, m, box, margin), m)
+        if result is not None and fits_box(result.image, box):
+            grow = margin * np.array([box[2] - box[0], box[3] - box[1]])
+            inside = np.all((result.image >= box[:2] - grow) & (result.image <= box[2:] + grow), axis=-1)
+            result.visibility = np.where(inside, result.visibility, HIDDEN_VISIBILITY * result.visibility)
+            return result
+    return None
 
 
 def fits_box(pixels: np.ndarray, box: np.ndarray) -> bool:
