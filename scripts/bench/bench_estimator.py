@@ -288,7 +288,10 @@ def main() -> int:
     print("\n".join(lines))
     print("\nCPU seconds per stage (all threads, all clips):")
     total = clock.cpu.get("worker total", 0.0)
-    for stage, sec in clock.cpu.items():
+    order = ["detect + track", "BlazePose landmarks", "solve (IK, fit, root)", "  of which SMPL fitting",
+             "worker total"]
+    for stage in sorted(clock.cpu, key=lambda k: order.index(k) if k in order else len(order)):
+        sec = clock.cpu[stage]
         print(f"  {stage:<28} {sec:8.2f}  {100 * sec / max(total, 1e-9):5.1f}%")
     return 0
 
