@@ -64,3 +64,25 @@ def test_masked_retry_finds_nobody_on_an_empty_box(crowd):
     empty = np.zeros_like(crowd) + 90
     with BlazePoseCrops(static_mode=True) as pose:
         assert masked_retry(pose, empty, np.array(WALKER, float)) is None
+
+
+def test_false_people_are_still_things_rarely_posed():
+    from video_to_motion.core.estimators.blazepose.estimator import _TrackLandmarks, false_people
+    from video_to_motion.core.worker.tracks import Track
+
+    def track(tid, dx):
+        frames = np.arange(40, dtype=np.int32)
+        x = 100.0 + dx * frames
+        boxes = np.stack([x, np.full(40, 50.0), x + 40, np.full(40, 150.0)], axis=1).astype(np.float32)
+        return Track(tid, frames, boxes, np.full(40, 0.5, np.float32), np.ones(40, bool))
+
+    def posed(n):
+        return _TrackLandmarks(frames=list(range(n)))
+
+    coat, walker_hard_to_pose, person_standing, short = track(1, 0.0), track(2, 3.0), track(3, 0.0), track(4, 0.0)
+    short = short.replace(frames=short.frames[:6], boxes=short.boxes[:6], scores=short.scores[:6],
+                          observed=short.observed[:6])
+    found = {1: posed(3), 2: posed(3), 3: posed(30), 4: posed(0)}
+    false = false_people([coat, walker_hard_to_pose, person_standing, short], found)
+    assert list(false) == [1] and "3 of its 40 frames" in false[1]
+    assert false_people([coat], {}) == {1: false[1].replace("3 of", "0 of")}

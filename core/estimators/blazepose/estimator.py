@@ -91,6 +91,11 @@ MAX_SKELETON_SPAN = 1.6
 # visibility is scaled by HIDDEN_VISIBILITY, so they pull the fit less.
 RETRY_CROPS = ((CROP_SCALE, 0.1), (1.5, 0.05))
 HIDDEN_VISIBILITY = 0.3
+# A tracked thing that is not a person (`false_people`): posed on fewer than this share
+# of at least this many frames, its box centre moving less than this many box heights.
+FALSE_MIN_FRAMES = 10
+FALSE_POSED_SHARE = 0.2
+FALSE_STILL = 0.25
 _BODY_LANDMARKS = [landmarks.LM[n] for n in ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip",
                                              "left_knee", "right_knee", "left_ankle", "right_ankle")]
 _TORSO_LANDMARKS = [landmarks.LM[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
@@ -148,6 +153,10 @@ class BlazePoseEstimator:
                              batch_size=DETECT_BATCH)
         t1 = time.perf_counter()
         found = self._landmarks_pass(run, tracks, focal)
+        false = false_people(tracks, found)
+        if false:
+            run.info(false_people={str(t): why for t, why in sorted(false.items())})
+            found = {t: obs for t, obs in found.items() if t not in false}
         t2 = time.perf_counter()
         parts = [self._track_motion(tracks[tid], obs, focal, (info.width, info.height), info.fps)
                  for tid, obs in found.items() if obs.frames]
@@ -267,6 +276,29 @@ def _consistent_landmarks(obs: _TrackLandmarks, sigma: float) -> tuple[np.ndarra
     frames = np.asarray(obs.frames, np.float64)
     world = temporal.local_linear(world.reshape(len(world), -1), frames, sigma, np.ones(len(world)))
     return world.reshape(-1, 33, 3), pixels, vis, flip
+
+
+def false_people(tracks, found: dict[int, _TrackLandmarks]) -> dict[int, str]:
+    """Tracks that are not people -> why: things the detector takes for a person (a coat on
+    the grass, a sign) on which BlazePose rarely finds a body and which never move.
+
+    A track goes when it has at least FALSE_MIN_FRAMES frames, BlazePose posed fewer
+    than FALSE_POSED_SHARE of them, and its box centre stays within FALSE_STILL box
+    heights. A person who stands still is posed on most frames; one who is hard to pose
+    moves.
+    """
+    out = {}
+    for track in tracks:
+        obs = found.get(track.track_id)
+        posed = len(obs.frames) if obs is not None else 0
+        if len(track) < FALSE_MIN_FRAMES or posed >= FALSE_POSED_SHARE * len(track):
+            continue
+        centres = 0.5 * (track.boxes[:, :2] + track.boxes[:, 2:])
+        height = float(np.median(track.boxes[:, 3] - track.boxes[:, 1]))
+        if float(np.max(np.ptp(centres, axis=0))) <= FALSE_STILL * height:
+            out[track.track_id] = (f"BlazePose found a body on {posed} of its {len(track)} frames and it never "
+                                   "moved: not a person")
+    return out
 
 
 def masked_retry(pose, frame: np.ndarray, box: np.ndarray):
