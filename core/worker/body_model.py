@@ -195,12 +195,19 @@ def smpl_rest_joints(model, betas: np.ndarray) -> np.ndarray:
     shapedirs . betas), linear in betas: computed as such, without building every row's
     mesh (smplx's forward takes ~0.7 MB per row, gigabytes for a long video).
     """
+    betas = np.atleast_2d(np.asarray(betas, np.float64))
+    template, dirs = smpl_joint_shape_space(model, betas.shape[1])
+    rest = template + np.einsum("nl,jkl->njk", betas, dirs)
+    return rest.astype(np.float32)
+
+
+def smpl_joint_shape_space(model, num_betas: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rest joints as a linear function of betas: (template [24,3], dirs [24,3,B]) in
+    float64, rest = template + dirs . betas (B = num_betas, at most the model's)."""
     import torch
 
     with torch.no_grad():
         regressor = model.J_regressor.double()  # [24, V]
         template = (regressor @ model.v_template.double()).cpu().numpy()  # [24, 3]
-        betas = np.atleast_2d(np.asarray(betas, np.float64))
-        dirs = torch.einsum("jv,vkl->jkl", regressor, model.shapedirs[:, :, :betas.shape[1]].double())
-    rest = template + np.einsum("nl,jkl->njk", betas, dirs.cpu().numpy())
-    return rest.astype(np.float32)
+        dirs = torch.einsum("jv,vkl->jkl", regressor, model.shapedirs[:, :, :num_betas].double())
+    return template, dirs.cpu().numpy()

@@ -98,3 +98,23 @@ def crop_boxes(frame: np.ndarray, boxes_xyxy: np.ndarray, scale: float = 1.2, ou
     """Square crops around boxes [K,4] -> (crops uint8[K,out,out,3], M float32[K,2,3])."""
     centers, sizes = square_box(np.asarray(boxes_xyxy).reshape(-1, 4), scale)
     return crop_squares(frame, centers, sizes, out, border, rgb)
+
+
+def mask_outside(crop: np.ndarray, crop_from_image: np.ndarray, box_xyxy: np.ndarray, margin: float = 0.1,
+                 fill: int = 114) -> np.ndarray:
+    """A copy of a crop uint8[S,S,C] with everything outside an image box filled with grey.
+
+    crop_from_image: float[2,3] (the crop's M); box_xyxy [4] in image pixels, grown by
+    `margin` x its width and height on each side. Hides the neighbours of a person in a
+    crowd from a pose model that would otherwise take one of them.
+    """
+    box = np.asarray(box_xyxy, np.float64)
+    grow = margin * np.array([box[2] - box[0], box[3] - box[1]])
+    corners = apply_affine(crop_from_image, np.array([box[:2] - grow, box[2:] + grow]))
+    (x0, y0), (x1, y1) = np.floor(corners.min(axis=0)).astype(int), np.ceil(corners.max(axis=0)).astype(int)
+    out = np.full_like(crop, fill)
+    h, w = crop.shape[:2]
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = crop[y0:y1, x0:x1]
+    return out

@@ -3,6 +3,9 @@
 `detect_and_track` runs the detector + tracker over the frames and keeps only boxes. The
 post-processing steps are small pure functions on `Track`s, applied by `postprocess` in
 this order:
+  0. `merge_split_tracks`: a track that starts within `max_gap` frames after another ended,
+     where that one's box carried on at its velocity lands, is the same person the
+     tracker lost over an occlusion: the two are joined under the first id.
   1. `fill_box_gaps`: frames a track was not seen on are filled by linear interpolation of
      its box when the gap is at most `max_gap` frames; a longer gap splits the track and
      the part after it gets a new id (above every tracker id), so every track covers
@@ -38,6 +41,11 @@ DEFAULT_SMOOTH_SIGMA = 1.0  # frames
 # stay well under 0.6; a person passing in front of another overlaps for a few frames only.
 DUPLICATE_IOU = 0.6
 DUPLICATE_SHARE = 0.7
+# A track continues another across an occlusion (`merge_split_tracks`) when the first's
+# box, carried on at its velocity over its last frames, overlaps the second's first box.
+MERGE_IOU = 0.3
+MERGE_VELOCITY_FRAMES = 5
+MERGE_SIZE_RATIO = 1.4
 PREFETCH_FRAMES = 16  # decoded frames waiting for the detector at most
 DETECT_BATCH = {"cpu": 8, "cuda": 32}  # frames per detector call
 MAX_MISSED_DETECTIONS = 2  # bridged at a detector stride > 1 (see postprocess)
@@ -252,6 +260,50 @@ def fill_box_gaps(tracks: Iterable[Track], max_gap: int = DEFAULT_MAX_GAP) -> li
     return out
 
 
+def merge_split_tracks(tracks: Iterable[Track], max_gap: int = DEFAULT_MAX_GAP,
+                       min_iou: float = MERGE_IOU) -> list[Track]:
+    """Join tracks the tracker split over a short occlusion: one id per person.
+
+    Track B continues track A when B starts after A ends, within `max_gap` frames, where
+    A's box, carried on at its last velocity (over up to MERGE_VELOCITY_FRAMES frames),
+    overlaps B's first box by at least `min_iou`, with a similar size (within
+    MERGE_SIZE_RATIO). Pairs are joined best overlap first; the joined track keeps A's id
+    and the gap between them stays a gap (`fill_box_gaps` interpolates it).
+    """
+    tracks = sorted(tracks, key=lambda t: (int(t.frames[0]), t.track_id))
+    candidates = []
+    for a in tracks:
+        end = int(a.frames[-1])
+        k = min(len(a), MERGE_VELOCITY_FRAMES + 1)
+        velocity = (a.boxes[-1] - a.boxes[-k]) / max(int(a.frames[-1] - a.frames[-k]), 1)
+        for b in tracks:
+            gap = int(b.frames[0]) - end
+            if b is a or not 0 < gap <= max_gap + 1:
+                continue
+            predicted = a.boxes[-1] + velocity * gap
+            height_ratio = (b.boxes[0, 3] - b.boxes[0, 1]) / max(float(a.boxes[-1, 3] - a.boxes[-1, 1]), 1e-6)
+            overlap = float(box_iou(predicted, b.boxes[0]))
+            if overlap >= min_iou and 1 / MERGE_SIZE_RATIO <= height_ratio <= MERGE_SIZE_RATIO:
+                candidates.append((overlap, a.track_id, b.track_id))
+    by_id = {t.track_id: t for t in tracks}
+    head = {t.track_id: t.track_id for t in tracks}  # track -> the track it was joined into
+    has_next, has_prev = set(), set()
+    for _, a_id, b_id in sorted(candidates, reverse=True):
+        if a_id in has_next or b_id in has_prev:
+            continue
+        has_next.add(a_id)
+        has_prev.add(b_id)
+        root = head[a_id]
+        a, b = by_id[root], by_id.pop(b_id)
+        by_id[root] = a.replace(frames=np.concatenate([a.frames, b.frames]), boxes=np.concatenate([a.boxes, b.boxes]),
+                                scores=np.concatenate([a.scores, b.scores]),
+                                observed=np.concatenate([a.observed, b.observed]))
+        for tid, h in head.items():
+            if h == b_id:
+                head[tid] = root
+    return sorted(by_id.values(), key=lambda t: t.track_id)
+
+
 def drop_short(tracks: Iterable[Track], min_frames: int = DEFAULT_MIN_FRAMES) -> list[Track]:
     """Tracks covering at least `min_frames` frames."""
     return [t for t in tracks if len(t) >= min_frames]
@@ -326,14 +378,15 @@ def only_track(tracks: Tracks, track_id: int) -> Tracks:
 def postprocess(tracks: Tracks, max_gap: int = DEFAULT_MAX_GAP, min_frames: int = DEFAULT_MIN_FRAMES,
                 smooth_sigma: float = DEFAULT_SMOOTH_SIGMA, max_people: int | None = None,
                 track_id: int | None = None, detect_every: int = 1) -> Tracks:
-    """Steps 1-4 (and 2b) of the module docstring. Raises no_person when no track is left.
+    """Steps 0-4 (and 2b) of the module docstring. Raises no_person when no track is left.
 
     A track id names a track after gap filling (the ids a motion file shows). With the
     detector on every k-th frame (`detect_every`), m missed detections leave a gap of
     (m + 1)k - 1 frames; gaps of up to MAX_MISSED_DETECTIONS misses are filled too, so that
     a person the detector missed is not cut in two (the tracker keeps the id over 30 calls).
     """
-    kept = fill_box_gaps(tracks, max(max_gap, (MAX_MISSED_DETECTIONS + 1) * detect_every - 1))
+    max_gap = max(max_gap, (MAX_MISSED_DETECTIONS + 1) * detect_every - 1)
+    kept = fill_box_gaps(merge_split_tracks(tracks, max_gap), max_gap)
     # A range shorter than min_frames keeps the people seen all through it.
     min_frames = max(1, min(min_frames, tracks.stop_frame - tracks.start_frame))
     long_enough = drop_short(kept, min_frames)

@@ -35,12 +35,16 @@ def test_worker_default_estimator_on_real_footage(vtest, offline, tmp_path):
     assert len(motion.track_list()) >= 1 and motion.num_rows >= 20
     assert motion.frame_ids.min() >= 0 and motion.frame_ids.max() <= 24
     np.testing.assert_array_equal(motion.betas, 0.0)
-    # Each person's skeleton: the default one at their own body scale, the same on every row.
+    # Each person's skeleton: the default one with their own bone lengths (the fit) at
+    # their own body scale (the world stage), the same on every row.
     for t in motion.track_list():
         rest = motion.rest_joints[motion.rows_of_track(t)]
-        scale = rest[0, 15, 1] / DEFAULT_REST_JOINTS[15, 1]
+        np.testing.assert_allclose(rest, np.broadcast_to(rest[0], rest.shape), atol=1e-5)
+        bone = lambda r: np.linalg.norm(r[1:] - r[PARENTS[1:]], axis=-1)
+        ratio = bone(rest[0]) / bone(DEFAULT_REST_JOINTS)
+        scale = ratio[10 - 1]  # the foot: in no group of bones the fit lengthens, so the world's scale
         assert 0.6 < scale < 1.6
-        np.testing.assert_allclose(rest, np.broadcast_to(DEFAULT_REST_JOINTS * scale, rest.shape), atol=1e-5)
+        assert np.all((0.5 < ratio / scale) & (ratio / scale < 1.6)), ratio / scale
 
     rot = rotations.axis_angle_to_matrix(motion.poses.reshape(-1, 24, 3).astype(np.float64))
     joints = forward_kinematics(rot, motion.rest_joints.astype(np.float64), motion.trans.astype(np.float64))

@@ -18,8 +18,10 @@ centre), mapped to SMPL joint targets (core.landmarks) and solved into SMPL rota
 (core.ik) on the rest skeleton (the SMPL model's when --smpl-model is given, else
 core.skeleton.DEFAULT_REST_JOINTS); the root translation is fitted to the 2D landmarks
 with the focal length given (--focal-length) or CLIFF's f = sqrt(W^2 + H^2), and
-smoothed over time (core.root_fit).
-Betas are zeros: the rest skeleton is the body.
+smoothed over time (core.root_fit). Last, pose, translation and shape are refined
+together (core.fit): the SMPL joints are fitted to the 2D landmarks, with the 3D ones
+as a prior, joint limits and smoothness over time; betas per person with a SMPL model
+(zeros on the default skeleton).
 
 Choices measured on vtest.avi frames 0-200 (1423 person crops from the offline fallback
 detector's tracks):
@@ -43,7 +45,7 @@ import time
 
 import numpy as np
 
-from . import flips, ik, landmarks, temporal
+from . import fit, flips, ik, landmarks, temporal
 from ...common import rotations
 from ...common.camera import default_focal_length
 from ...common.motion import Motion
@@ -71,12 +73,29 @@ LANDMARK_SMOOTH_SECONDS = 0.1
 DEPTH_SMOOTH_SECONDS = 1.0
 IMAGE_SMOOTH_SECONDS = 0.15
 DEPTH_SPEED = 0.1  # relative depth change per second that is typical (walking: 1.4 m/s at 15 m)
-MIN_LANDMARK_WEIGHT = 0.3  # visibility below which a landmark does not pull the translation
+MIN_LANDMARK_WEIGHT = 0.3  # visibility below which a landmark does not pull the translation or the fit
+NUM_BETAS = 10
+# L-BFGS steps of the SMPL fit to the landmarks (core.fit), started from the IK.
+FIT_ITERATIONS = 40
+_FIT_JOINTS = np.array(list(landmarks.SMPL_TO_LANDMARK))
+_FIT_LANDMARKS = np.array(list(landmarks.SMPL_TO_LANDMARK.values()))
 # BlazePose's skeleton must span this fraction of the tracked box (longer sides) and its
 # torso lie inside the box; otherwise it latched onto something else (a bag, a sign, a
 # neighbour in the crop).
 MIN_SKELETON_SPAN = 0.45
 MAX_SKELETON_SPAN = 1.6
+# When BlazePose finds nobody or someone else in the track's crop (a crowd: it takes a
+# neighbour), it is asked again on crops with everything outside the track's box (grown
+# by the margin) greyed out: (crop scale, margin), first the usual square, then a tighter
+# one. Landmarks outside the box there were guessed behind a neighbour or the mask: their
+# visibility is scaled by HIDDEN_VISIBILITY, so they pull the fit less.
+RETRY_CROPS = ((CROP_SCALE, 0.1), (1.5, 0.05))
+HIDDEN_VISIBILITY = 0.3
+# A tracked thing that is not a person (`false_people`): posed on fewer than this share
+# of at least this many frames, its box centre moving less than this many box heights.
+FALSE_MIN_FRAMES = 10
+FALSE_POSED_SHARE = 0.2
+FALSE_STILL = 0.25
 _BODY_LANDMARKS = [landmarks.LM[n] for n in ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip",
                                              "left_knee", "right_knee", "left_ankle", "right_ankle")]
 _TORSO_LANDMARKS = [landmarks.LM[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
@@ -105,16 +124,22 @@ class BlazePoseEstimator:
             import_mediapipe_pose()
         except ImportError as exc:
             raise EstimatorError("estimator_unavailable", str(exc)) from exc
-        self.rest_joints, self.skeleton = self._rest_skeleton(options)
+        self.rest_joints, self.shape_dirs, self.skeleton = self._rest_skeleton(options)
+        # With a body model the fit finds betas; on the default skeleton, bone lengths.
+        self.shape_is_betas = self.shape_dirs is not None
+        if self.shape_dirs is None:
+            self.shape_dirs = fit.bone_length_space(self.rest_joints)
+        self.fit_device = "cpu"
 
     @staticmethod
-    def _rest_skeleton(options: WorkerOptions) -> tuple[np.ndarray, str]:
+    def _rest_skeleton(options: WorkerOptions) -> tuple[np.ndarray, np.ndarray | None, str]:
+        """(rest joints [24,3], their change per beta [24,3,10] or None, description)."""
         if options.smpl_model is None:
-            return DEFAULT_REST_JOINTS.astype(np.float64), "built-in default skeleton (SMPL topology)"
-        from ...worker.body_model import create_smpl, smpl_rest_joints
+            return DEFAULT_REST_JOINTS.astype(np.float64), None, "built-in default skeleton (SMPL topology)"
+        from ...worker.body_model import create_smpl, smpl_joint_shape_space
 
-        model = create_smpl(options.smpl_model)
-        return smpl_rest_joints(model, np.zeros((1, 10)))[0].astype(np.float64), f"SMPL model {options.smpl_model}"
+        template, dirs = smpl_joint_shape_space(create_smpl(options.smpl_model), NUM_BETAS)
+        return template, dirs, f"SMPL model {options.smpl_model}"
 
     def estimate(self, run: RunContext) -> Motion:
         from ...worker.tracks import find_people
@@ -128,6 +153,10 @@ class BlazePoseEstimator:
                              batch_size=DETECT_BATCH)
         t1, c1 = time.perf_counter(), time.process_time()
         found = self._landmarks_pass(run, tracks, focal)
+        false = false_people(tracks, found)
+        if false:
+            run.info(false_people={str(t): why for t, why in sorted(false.items())})
+            found = {t: obs for t, obs in found.items() if t not in false}
         t2, c2 = time.perf_counter(), time.process_time()
         parts = [self._track_motion(tracks[tid], obs, focal, (info.width, info.height), info.fps)
                  for tid, obs in found.items() if obs.frames]
@@ -155,7 +184,9 @@ class BlazePoseEstimator:
         found = {t.track_id: _TrackLandmarks() for t in tracks}
         total = tracks.stop_frame - tracks.start_frame
         run.progress("estimate", 0, total)
-        with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as pose:
+        retried = 0
+        with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as pose, \
+                BlazePoseCrops(static_mode=True) as single:
             for index, frame in iter_frames(run.video.path, tracks.start_frame, tracks.stop_frame):
                 for track_id, row in per_frame.get(index, ()):
                     track = tracks[track_id]
@@ -166,6 +197,9 @@ class BlazePoseEstimator:
                         # Start this track's pose afresh: following a wrong lock-on keeps it.
                         pose.forget(track_id)
                         result = None
+                    if result is None:
+                        result = masked_retry(single, frame, track.boxes[row])
+                        retried += result is not None
                     if result is not None:
                         rot = crop_camera_rotation(center, (run.video.width, run.video.height), focal)
                         obs = found[track_id]
@@ -178,6 +212,8 @@ class BlazePoseEstimator:
                     if index == last_frame[track_id]:
                         pose.close_stream(track_id)
                 run.progress("estimate", index + 1 - tracks.start_frame, total)
+        if retried:
+            log.info("blazepose: %d pose(s) found on masked crops after the first attempt failed", retried)
         return found
 
     def _track_motion(self, track, obs: _TrackLandmarks, focal: float, image_size: tuple[int, int],
@@ -190,15 +226,23 @@ class BlazePoseEstimator:
         targets = landmarks.smpl_targets(world, rest, vis)
         rotmats = ik.solve(targets.joints, rest, sides=targets.sides, side_weights=targets.side_weights,
                            leaf_directions=targets.leaf_directions)
-        trans = self._translation(forward_kinematics(rotmats, rest), pixels, vis, frames, track.boxes[rows],
-                                  focal, np.asarray(image_size, np.float64) / 2, fps)
+        principal = np.asarray(image_size, np.float64) / 2
+        boxes = track.boxes[rows]
+        trans = self._translation(forward_kinematics(rotmats, rest), pixels, vis, frames, boxes, focal, principal, fps)
+        fitted = fit.fit_track(rotmats, trans, rest, _FIT_JOINTS, pixels[:, _FIT_LANDMARKS],
+                               np.where(vis[:, _FIT_LANDMARKS] >= MIN_LANDMARK_WEIGHT, vis[:, _FIT_LANDMARKS], 0.0),
+                               boxes[:, 3] - boxes[:, 1], focal, principal, frames, fps, world_joints=targets.joints,
+                               shape_dirs=self.shape_dirs,
+                               shape_sigma=fit.SIGMA_BETAS if self.shape_is_betas else fit.SIGMA_BONE,
+                               iterations=FIT_ITERATIONS, device=self.fit_device)
         n = len(frames)
+        betas = fitted.betas if self.shape_is_betas else np.zeros(NUM_BETAS)
         return Motion(
             estimator=self.name, fps=fps, image_size=image_size, focal_length=focal,
             frame_ids=frames.astype(np.int32), track_ids=np.full(n, track.track_id, np.int32),
-            poses=rotations.matrix_to_axis_angle(rotmats).reshape(n, 72).astype(np.float32),
-            betas=np.zeros((n, 10), np.float32), trans=trans.astype(np.float32),
-            rest_joints=np.broadcast_to(rest, (n, 24, 3)).astype(np.float32),
+            poses=rotations.matrix_to_axis_angle(fitted.rotmats).reshape(n, 72).astype(np.float32),
+            betas=np.broadcast_to(betas, (n, NUM_BETAS)).astype(np.float32), trans=fitted.trans.astype(np.float32),
+            rest_joints=np.broadcast_to(fitted.rest_joints, (n, 24, 3)).astype(np.float32),
             bboxes=track.boxes[rows].astype(np.float32), scores=track.scores[rows].astype(np.float32),
             extras={"landmarks_2d": pixels.astype(np.float32), "landmark_visibility": vis.astype(np.float32),
                     "landmarks_mirrored": flip})
@@ -236,6 +280,49 @@ def _consistent_landmarks(obs: _TrackLandmarks, sigma: float) -> tuple[np.ndarra
     frames = np.asarray(obs.frames, np.float64)
     world = temporal.local_linear(world.reshape(len(world), -1), frames, sigma, np.ones(len(world)))
     return world.reshape(-1, 33, 3), pixels, vis, flip
+
+
+def false_people(tracks, found: dict[int, _TrackLandmarks]) -> dict[int, str]:
+    """Tracks that are not people -> why: things the detector takes for a person (a coat on
+    the grass, a sign) on which BlazePose rarely finds a body and which never move.
+
+    A track goes when it has at least FALSE_MIN_FRAMES frames, BlazePose posed fewer
+    than FALSE_POSED_SHARE of them, and its box centre stays within FALSE_STILL box
+    heights. A person who stands still is posed on most frames; one who is hard to pose
+    moves.
+    """
+    out = {}
+    for track in tracks:
+        obs = found.get(track.track_id)
+        posed = len(obs.frames) if obs is not None else 0
+        if len(track) < FALSE_MIN_FRAMES or posed >= FALSE_POSED_SHARE * len(track):
+            continue
+        centres = 0.5 * (track.boxes[:, :2] + track.boxes[:, 2:])
+        height = float(np.median(track.boxes[:, 3] - track.boxes[:, 1]))
+        if float(np.max(np.ptp(centres, axis=0))) <= FALSE_STILL * height:
+            out[track.track_id] = (f"BlazePose found a body on {posed} of its {len(track)} frames and it never "
+                                   "moved: not a person")
+    return out
+
+
+def masked_retry(pose, frame: np.ndarray, box: np.ndarray):
+    """BlazePose (one-image mode) on crops around `box` [4] with its surroundings greyed
+    out (RETRY_CROPS), the first pose that fits the box, or None.
+
+    Landmarks outside the box get HIDDEN_VISIBILITY x their visibility.
+    """
+    from ...worker.crops import crop_square, mask_outside, square_box
+
+    for scale, margin in RETRY_CROPS:
+        center, side = square_box(box, scale)
+        crop, m = crop_square(frame, center, float(side), CROP_SIZE, rgb=True)
+        result = pose.process(0, mask_outside(crop, m, box, margin), m)
+        if result is not None and fits_box(result.image, box):
+            grow = margin * np.array([box[2] - box[0], box[3] - box[1]])
+            inside = np.all((result.image >= box[:2] - grow) & (result.image <= box[2:] + grow), axis=-1)
+            result.visibility = np.where(inside, result.visibility, HIDDEN_VISIBILITY * result.visibility)
+            return result
+    return None
 
 
 def fits_box(pixels: np.ndarray, box: np.ndarray) -> bool:
