@@ -134,20 +134,25 @@ def test_the_world_of_a_panning_camera_is_the_world_of_a_static_one():
     assert np.median(err_before) > 1.0
 
 
-def test_the_worker_reports_a_panning_camera_and_writes_its_path(room, tmp_path):
+def pan_video(room, path):
+    """A 20-frame video of the room panning 1.5 degrees a frame."""
     import cv2
 
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+    for _, grey in views(room, [rotations.axis_angle_to_matrix(np.array([0.0, 0.0, -math.radians(1.5 * i)])) @ LEVEL
+                                for i in range(20)]):
+        writer.write(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
+def test_the_worker_reports_a_panning_camera_and_writes_its_path(room, tmp_path):
     from test_api import Recorded
     from video_to_motion.core.common.motion import read_motion, write_motion
     from video_to_motion.core.common.options import WorkerOptions
     from video_to_motion.core.worker.api import estimate_video
 
-    video = tmp_path / "pan.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
-    for _, grey in views(room, [rotations.axis_angle_to_matrix(np.array([0.0, 0.0, -math.radians(1.5 * i)])) @ LEVEL
-                                for i in range(20)]):
-        writer.write(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
-    writer.release()
+    video = pan_video(room, tmp_path / "pan.mp4")
     events = Recorded()
     motion = estimate_video(video, WorkerOptions(estimator="doubles:FakeEstimator"), events)
     report = next(i["camera_motion"] for i in events.infos if "camera_motion" in i)
@@ -160,6 +165,22 @@ def test_the_worker_reports_a_panning_camera_and_writes_its_path(room, tmp_path)
     assert np.abs(m[-1] - m[0]).max() > 0.1 and np.allclose(m[:, :3, 3], m[0, :3, 3], atol=1e-4)
     back = read_motion(write_motion(tmp_path / "pan.npz", motion))
     assert np.allclose(back.camera_to_world, motion.camera_to_world)
+
+
+def test_with_camera_motion_switched_off_the_camera_of_a_pan_stays_still(room, tmp_path):
+    from test_api import Recorded
+    from video_to_motion.core.common.options import WorkerOptions, worker_argv
+    from video_to_motion.core.worker.api import estimate_video
+
+    options = WorkerOptions(estimator="doubles:FakeEstimator", camera_motion=False)
+    assert "--no-camera-motion" in worker_argv(options)
+    events = Recorded()
+    motion = estimate_video(pan_video(room, tmp_path / "pan.mp4"), options, events)
+    report = next(i["camera_motion"] for i in events.infos if "camera_motion" in i)
+    assert report == {"moving": False, "switched_off": True}
+    assert "camera" not in {stage for stage, _, _ in events.progress_calls}     # the stage did not run
+    m = np.asarray(motion.camera_to_world, np.float64)
+    assert len(m) >= 1 and np.allclose(m, m[0], atol=1e-6)                     # one camera, never turning
 
 
 def test_without_turns_to_tell_it_the_path_is_solved_again_with_the_peoples_focal_length():
