@@ -12,7 +12,7 @@ from camera_paths import turns
 from scenes import H, W, crowd, scene_motion
 from video_to_motion.core.common import rotations
 from video_to_motion.core.common.camera import default_focal_length
-from video_to_motion.core.common.protocol import SilentEvents
+from video_to_motion.core.common.protocol import STAGES, SilentEvents
 from video_to_motion.core.training import camera_views
 from video_to_motion.core.worker import camera_motion
 from video_to_motion.core.worker.world import place_people, posed_joints
@@ -157,6 +157,9 @@ def test_the_worker_reports_a_panning_camera_and_writes_its_path(room, tmp_path)
     motion = estimate_video(video, WorkerOptions(estimator="doubles:FakeEstimator"), events)
     report = next(i["camera_motion"] for i in events.infos if "camera_motion" in i)
     assert report["moving"] and report["translation"] == "none"
+    stages = list(dict.fromkeys(stage for stage, _, _ in events.progress_calls))
+    # The protocol lists every stage, in order (the fake estimator detects nothing).
+    assert {"camera", "world"} <= set(stages) and stages == [s for s in STAGES if s in stages]
     # The fake estimator guesses the image diagonal for the focal length; the turns tell the views' own.
     assert report["focal_from_turns"] and report["focal_px"] == pytest.approx(FOCAL, rel=0.02)
     assert report["max_rotation_deg"] == pytest.approx(1.5 * 19, abs=0.5)
