@@ -372,36 +372,63 @@ def overlay(images: list, path, out: Path) -> Path:
     return out
 
 
+def people_boxes(clip: Path, stop: int | None) -> tuple[dict[int, np.ndarray], str]:
+    """The people's boxes per video frame as the worker finds them (core.worker.tracks:
+    its default detector, or the offline fallback without a network; its detector stride
+    on the CPU), and the detector used."""
+    from video_to_motion.core.estimators import RunContext
+    from video_to_motion.core.worker.tracks import find_people
+    from video_to_motion.core.worker.video import probe
+
+    used = []
+    run = RunContext(video=probe(clip), start_frame=0, stop_frame=stop, progress=lambda *a, **k: None,
+                     warn=lambda text: None, info=lambda **kw: used.append(kw.get("detector")))
+    tracks = find_people(run, None, "cpu", detect_every=None)
+    boxes: dict[int, list] = {}
+    for track in tracks:
+        for f, box in zip(track.frames.tolist(), track.boxes):
+            boxes.setdefault(int(f), []).append(box)
+    return {f: np.asarray(b, np.float64) for f, b in boxes.items()}, next((d for d in used if d), "?")
+
+
 def run_real(clips: list[Path], frames: int | None, overlays: Path | None = None) -> None:
     from video_to_motion.core.common.camera import default_focal_length
-    from video_to_motion.core.worker import camera_motion
     from video_to_motion.core.worker.video import iter_frames, probe
 
-    print("\nreal clips (no people masked; no ground truth): the decision per segment, and consistency: the clip "
-          "tracked backwards must give the same rotations (deg between the two, median / p95)")
-    print(f"{'clip':>22} {'size':>9} {'frames':>6} | {'moving':>6} {'segments':>40} {'max turn°':>9} {'focal':>8} | "
-          f"{'fwd/back° med':>13} {'p95':>6} {'cuts':>5} {'ms/frame':>8}")
+    print("\nreal clips (no ground truth): the decision per segment, and consistency: the clip tracked backwards "
+          "must give the same rotations (deg between the two, median / p95). BEFORE: no people masked; AFTER: "
+          "the people the worker's detection finds masked, as the worker does")
+    print(f"{'clip':>22} {'size':>9} {'frames':>6} {'people':>6} | {'moving':>6} {'segments':>40} {'max turn°':>9} "
+          f"{'focal':>8} | {'fwd/back° med':>13} {'p95':>6} {'cuts':>5} {'ms/frame':>8}")
+    detectors = set()
     for clip in clips:
         info = probe(clip)
         stop = min(info.frame_count or 10 ** 9, frames) if frames else None
         images = list(iter_frames(clip, 0, stop))
         guess = default_focal_length(info.width, info.height)
-        fwd, per_frame = solve(images, guess, info.fps)
-        back, _ = solve(images[::-1], fwd.focal, info.fps)
-        # Backwards the reference is the last frame: R_fwd(t) = R_back(t) R_back(last)^-1 reversed.
-        rb = back.rotations[::-1]
-        rb = rb @ np.swapaxes(rb[:1], 1, 2)
-        diff = angle_deg(fwd.rotations @ np.swapaxes(rb, 1, 2))
-        segments = " ".join(f"{a}-{b}:{'M' if m else 'S'}" for a, b, m in fwd.segments)
-        focal = f"{fwd.focal:.0f}" + ("*" if fwd.focal_from_turns else "")
-        if overlays is not None:
-            overlays.mkdir(parents=True, exist_ok=True)
-            overlay(images, fwd, overlays / f"{clip.stem}_overlay.png")
-        print(f"{clip.name[:22]:>22} {info.width}x{info.height:<4} {len(images):>6} | {str(fwd.moving):>6} "
-              f"{segments[:40]:>40} {fwd.angles_deg().max():>9.1f} {focal:>8} | {np.median(diff):>13.2f} "
-              f"{np.percentile(diff, 95):>6.2f} {len(fwd.cuts):>5} {1000 * per_frame:>8.1f}")
-    print("(focal with * found from the camera's turns, else the default guess; segments: video frames, "
-          "S static, M moving; cuts: new shots found, the rotation held across them)")
+        boxes, detector = people_boxes(clip, stop)
+        detectors.add(detector)
+        for masked in (False, True):
+            people = boxes if masked else None
+            fwd, per_frame = solve(images, guess, info.fps, people)
+            back, _ = solve(images[::-1], fwd.focal, info.fps, people)
+            # Backwards the reference is the last frame: R_fwd(t) = R_back(t) R_back(last)^-1 reversed.
+            rb = back.rotations[::-1]
+            rb = rb @ np.swapaxes(rb[:1], 1, 2)
+            diff = angle_deg(fwd.rotations @ np.swapaxes(rb, 1, 2))
+            segments = " ".join(f"{a}-{b}:{'M' if m else 'S'}" for a, b, m in fwd.segments)
+            focal = f"{fwd.focal:.0f}" + ("*" if fwd.focal_from_turns else "")
+            if overlays is not None:
+                overlays.mkdir(parents=True, exist_ok=True)
+                overlay(images, fwd, overlays / f"{clip.stem}_{'masked' if masked else 'unmasked'}_overlay.png")
+            seen = f"{sum(len(b) for b in boxes.values()) / max(len(images), 1):.1f}" if masked else "-"
+            print(f"{clip.name[:22]:>22} {info.width}x{info.height:<4} {len(images):>6} {seen:>6} | "
+                  f"{str(fwd.moving):>6} {segments[:40]:>40} {fwd.angles_deg().max():>9.1f} {focal:>8} | "
+                  f"{np.median(diff):>13.2f} {np.percentile(diff, 95):>6.2f} {len(fwd.cuts):>5} "
+                  f"{1000 * per_frame:>8.1f}")
+    print("(people: boxes masked per frame, '-' none (BEFORE); focal with * found from the camera's turns, else the "
+          "default guess; segments: video frames, S static, M moving; cuts: new shots found, the rotation held "
+          f"across them; detector: {', '.join(sorted(detectors))})")
 
 
 def run_worker(video: Path, frames: int) -> None:
