@@ -331,22 +331,20 @@ def closed_loops(corners: Corners, rots: np.ndarray, focal: float) -> np.ndarray
         return rots
     shot = np.searchsorted(np.asarray(corners.cuts, np.int64), corners.frames, side="right")
     out = rots.copy()
+    keys = np.asarray(order)
     for n, later in enumerate(order):
-        candidates = [p for p in order[:max(0, n - LOOP_MIN_KEYFRAMES + 1)] if shot[p] == shot[later]]
-        tried = 0
-        for earlier in candidates:
-            predicted = out[later] @ out[earlier].T
-            if math.degrees(math.acos(np.clip((np.trace(predicted) - 1) / 2, -1, 1))) > LOOP_MAX_DEG:
-                continue
-            tried += 1
-            measured = tie(corners.keyframes[earlier], corners.keyframes[later], predicted, focal,
+        earlier = keys[:max(0, n - LOOP_MIN_KEYFRAMES + 1)]
+        # The chain's turn between each earlier keyframe and this one: cos = (trace(A B^T) - 1) / 2.
+        cos = (np.einsum("kij,ij->k", out[earlier], out[later]) - 1) / 2
+        near = earlier[(shot[earlier] == shot[later]) & (cos > math.cos(math.radians(LOOP_MAX_DEG)))]
+        for p in near[:LOOP_TRIES].tolist():
+            predicted = out[later] @ out[p].T
+            measured = tie(corners.keyframes[p], corners.keyframes[later], predicted, focal,
                            corners.principal, corners.scale)
             if measured is not None:
-                error = rot_maths.matrix_to_axis_angle(out[later].T @ measured @ out[earlier])
-                t = np.clip((np.arange(len(out)) - earlier) / (later - earlier), 0.0, 1.0)
+                error = rot_maths.matrix_to_axis_angle(out[later].T @ measured @ out[p])
+                t = np.clip((np.arange(len(out)) - p) / (later - p), 0.0, 1.0)
                 out = out @ rot_maths.axis_angle_to_matrix(t[:, None] * error[None])
-                break
-            if tried >= LOOP_TRIES:
                 break
     return out
 
