@@ -287,7 +287,8 @@ def tie(earlier: tuple, later: tuple, predicted: np.ndarray, focal: float, princ
         scale: float) -> np.ndarray | None:
     """The rotation [3, 3] from an earlier keyframe's camera to a later one's, measured by
     following the earlier one's corners into the later image from where `predicted` (the
-    chained rotation) puts them; None when too few of them are found there (another view).
+    chained rotation) puts them; None when too few of them are found there (another view)
+    or they show parallax (the camera travelled between the two).
     Keyframes are (working-size grey, corners [M, 2], people's boxes) as in Corners."""
     (image_a, points, _), (image_b, _, people) = earlier, later
     if len(points) < 2 * MIN_CORNERS:
@@ -315,7 +316,8 @@ def tie(earlier: tuple, later: tuple, predicted: np.ndarray, focal: float, princ
         return None
     keep = mask.ravel().astype(bool)
     pose = relative_pose(a[keep].reshape(-1, 2), b[keep].reshape(-1, 2), focal, principal)
-    return None if pose is None else pose[0]
+    # Across the wide baseline of a travelling camera the turn is less sure than the chain's.
+    return None if pose is None or pose[1] is not None else pose[0]
 
 
 def closed_loops(corners: Corners, rots: np.ndarray, focal: float) -> np.ndarray:
