@@ -7,7 +7,9 @@ keyframe on: each frame's rotation relative to its keyframe is the rotation that
 maps the keyframe's bearings onto the frame's (Wahba's problem, solved by SVD) on the
 inliers of a robust homography, H = K R K^-1 for a pure rotation. Measuring against a
 keyframe, not the previous frame, keeps the error from growing frame by frame; a new
-keyframe starts when too few corners survive. Where the corners still disagree with
+keyframe starts when too few corners survive. Where the view comes back (a pan out and
+back), a new keyframe is tied to an earlier one that sees it and the chain's drift is
+spread along the frames between (`closed_loops`). Where the corners still disagree with
 the rotation (parallax: the camera travels), the essential matrix gives the rotation and
 the direction of travel (cv2.recoverPose); its length is not measured (no metric scale
 from the background alone), and `translation` says so.
