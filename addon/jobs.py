@@ -63,7 +63,7 @@ def request_from_context(context) -> RunRequest:
         device=settings.device.lower(),
         start_frame=settings.frame_start if settings.use_frame_range else None,
         end_frame=settings.frame_end if settings.use_frame_range else None,
-        max_people=1 if settings.people == "LARGEST" else None)
+        max_people=1 if settings.people == "LARGEST" else None, camera_motion=settings.camera_motion)
     stem = Path(video).stem
     unique = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     output = str(common.user_folder("motions") / f"{stem}_{unique}.npz")

@@ -50,6 +50,7 @@ class VTM_PT_main(_VTMPanel, Panel):
         col.prop(settings, "foot_lock")
         col.prop(settings, "ground")
         col.prop(settings, "camera")
+        col.prop(settings, "camera_motion")
         prefs = common.preferences()
         mesh_row = col.row()
         mesh_row.prop(settings, "mesh")

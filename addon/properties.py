@@ -55,6 +55,9 @@ class VTM_SceneSettings(PropertyGroup):
     mesh: BoolProperty(name="Body Mesh", default=True,
                        description="Add a skinned SMPL mesh when an SMPL model file is set in the preferences")
     camera: BoolProperty(name="Camera", default=IMPORT_DEFAULT["camera"], description="Add a camera that matches the video")
+    camera_motion: BoolProperty(name="Camera Motion", default=WORKER_DEFAULT["camera_motion"],
+                                description="Find the camera's own turns from the background and animate the camera "
+                                            "along them (off: the camera is taken as static)")
 
 
 class VTM_RunState(PropertyGroup):

@@ -35,6 +35,7 @@ from batch_import import REPO, load_package
 
 load_package()  # the repository as `video_to_motion`, before any environment is set up
 from video_to_motion.core.client.worker_setup import has_nvidia_gpu, torch_index_url, venv_python  # noqa: E402
+from video_to_motion.core.common.protocol import STAGES  # noqa: E402
 
 DEFAULT_FRAMES = "0-200"
 SETUP_PYTHON = (3, 11)  # bpy 4.5 LTS (the dev extra) has wheels for Python 3.11 only
@@ -45,7 +46,7 @@ FETCHED = ("vtest.avi and CMU BVH files, from Debian's opencv-doc (96 MB) and as
            "(apt-get download, nothing installed)")
 SETUP_LOG = REPO / ".setup.log"  # pip's full output; each step prints one line
 OUTPUT_NAMES = {"blend": "demo.blend", "fbx": "demo.fbx", "preview": "preview.png"}
-WORKER_STAGES = ("start", "open", "detect", "estimate", "write")
+WORKER_STAGES = ("start", *STAGES)
 # What the demo needs in the environment: distribution names (any one of a tuple).
 REQUIRED = (("torch",), ("torchvision",), ("opencv-python", "opencv-python-headless", "opencv-contrib-python"),
             ("ultralytics",), ("lap",), ("mediapipe",), ("smplx",), ("scipy",), ("timm",), ("bpy",),

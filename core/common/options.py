@@ -70,6 +70,9 @@ WORKER = (
            choices=("auto", "fp32", "bf16", "fp16")),
     Option("compile", bool, False,
            "compile the network with torch.compile first (slow start; faster on long videos on a GPU)"),
+    Option("camera_motion", bool, True,
+           "find the camera's own turns from the background and place people along them "
+           "(--no-camera-motion: take the camera as static, one camera for the whole clip)"),
 )
 
 IMPORT = (

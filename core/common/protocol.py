@@ -15,7 +15,8 @@ import sys
 import threading
 from typing import Any, TextIO
 
-STAGES = ("open", "detect", "estimate", "write")
+# The progress stages a worker run emits, in order ("camera" only with camera motion on).
+STAGES = ("open", "detect", "estimate", "camera", "world", "write")
 
 # Exit codes of `python -m video_to_motion.core.worker`.
 EXIT_OK = 0

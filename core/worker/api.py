@@ -91,7 +91,11 @@ def estimate_video(video: str | os.PathLike, options: WorkerOptions | None = Non
         log.info("dropped track(s) posed on a person another track holds: %s",
                  ", ".join(f"{t} (same as {k})" for t, k in sorted(repeats.items())))
         events.info(same_person={str(t): k for t, k in sorted(repeats.items())})
-    path = camera_motion.apply(info.path, start, stop, motion, options.focal_length, events, progress)
+    path = None
+    if options.camera_motion:
+        path = camera_motion.apply(info.path, start, stop, motion, options.focal_length, events, progress)
+    else:
+        events.info(camera_motion={"moving": False, "switched_off": True})
     progress("world", 0, 1)
     t0, c0 = time.perf_counter(), time.process_time()
     if path is not None and path.moving:

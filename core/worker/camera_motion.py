@@ -7,7 +7,9 @@ keyframe on: each frame's rotation relative to its keyframe is the rotation that
 maps the keyframe's bearings onto the frame's (Wahba's problem, solved by SVD) on the
 inliers of a robust homography, H = K R K^-1 for a pure rotation. Measuring against a
 keyframe, not the previous frame, keeps the error from growing frame by frame; a new
-keyframe starts when too few corners survive. Where the corners still disagree with
+keyframe starts when too few corners survive. Where the view comes back (a pan out and
+back), a new keyframe is tied to an earlier one that sees it and the chain's drift is
+spread along the frames between (`closed_loops`). Where the corners still disagree with
 the rotation (parallax: the camera travels), the essential matrix gives the rotation and
 the direction of travel (cv2.recoverPose); its length is not measured (no metric scale
 from the background alone), and `translation` says so.
@@ -53,6 +55,9 @@ RESOLVE_FOCAL = 0.03           # the people's focal length this far (log) from t
 MOVING_DEG_PER_S = 1.0         # rotation speed above this (over a half-second): the camera moves
 MOVING_SPAN_DEG = 0.5          # or its orientation spans more than this over a segment
 MIN_SEGMENT_SECONDS = 0.5
+LOOP_MAX_DEG = 20.0            # an earlier keyframe turned less than this from a new one may see the same view
+LOOP_MIN_KEYFRAMES = 2         # ... and at least this many keyframes back (the previous one is the chain's link)
+LOOP_TRIES = 3                 # earlier keyframes tried per new keyframe, the earliest first
 
 
 @dataclasses.dataclass
@@ -172,7 +177,9 @@ class Corners:
     frames [T] video frame ids; key [T] the position (in frames) of each frame's keyframe;
     pairs [T] (keyframe pixels [M, 2], frame pixels [M, 2]) or None where too few corners
     were followed; principal [2] the image centre; scale working size / frame size; cuts
-    the frames where a new shot starts (the rotation is held across: shots are not related).
+    the frames where a new shot starts (the rotation is held across: shots are not related);
+    keyframes: position -> (working-size grey image, its corners [M, 2], people's boxes
+    [K, 4] in frame pixels), to tie a keyframe to an earlier one that sees the same view.
     """
 
     frames: np.ndarray
@@ -182,6 +189,7 @@ class Corners:
     scale: float
     seconds: float
     cuts: list = dataclasses.field(default_factory=list)   # video frames where a new shot starts
+    keyframes: dict = dataclasses.field(default_factory=dict, repr=False)
 
 
 def follow_corners(frames: Iterable[tuple[int, np.ndarray]], boxes: dict[int, np.ndarray] | None = None) -> Corners:
@@ -193,7 +201,7 @@ def follow_corners(frames: Iterable[tuple[int, np.ndarray]], boxes: dict[int, np
 
     started = time.perf_counter()
     boxes = boxes or {}
-    ids, keys, pairs, cuts = [], [], [], []
+    ids, keys, pairs, cuts, keyframes = [], [], [], [], {}
     prev = prev_hist = key_pts = cur = None
     key_at, key_count = 0, 0
     scale = principal = None
@@ -238,14 +246,17 @@ def follow_corners(frames: Iterable[tuple[int, np.ndarray]], boxes: dict[int, np
                                             mask=_mask(grey.shape, people, scale))
             key_pts = found.astype(np.float32) if found is not None else np.zeros((0, 1, 2), np.float32)
             cur, key_at, key_count = key_pts.copy(), len(ids) - 1, len(key_pts)
+            keyframes[key_at] = (grey, key_pts.reshape(-1, 2).copy(), people)
         prev, prev_hist = grey, hist
     return Corners(frames=np.asarray(ids, np.int64), key=np.asarray(keys, np.int64), pairs=pairs, cuts=cuts,
+                   keyframes=keyframes,
                    principal=principal if principal is not None else np.zeros(2), scale=scale or 1.0,
                    seconds=time.perf_counter() - started)
 
 
-def solve_path(corners: Corners, focal: float, fps: float) -> CameraPath:
-    """The camera path from followed corners, with the focal length (pixels of the frames)."""
+def solve_path(corners: Corners, focal: float, fps: float, loops: bool = True) -> CameraPath:
+    """The camera path from followed corners, with the focal length (pixels of the frames);
+    loops: keyframes that see an earlier keyframe's view again are tied to it (`closed_loops`)."""
     f_work = focal * corners.scale
     n = len(corners.frames)
     rots = np.tile(np.eye(3), (n, 1, 1))
@@ -267,9 +278,79 @@ def solve_path(corners: Corners, focal: float, fps: float) -> CameraPath:
         if pose[1] is not None:
             dirs[i] = key_rot.T @ pose[1]
     rots = _bridged(rots, measured)
+    if loops:
+        rots = closed_loops(corners, rots, f_work)
     segments = moving_segments(corners.frames, rots, dirs, fps)
     return CameraPath(frames=corners.frames, rotations=rots, directions=dirs, measured=measured, segments=segments,
                       focal=float(focal), fps=float(fps), seconds=corners.seconds, cuts=list(corners.cuts))
+
+
+def tie(earlier: tuple, later: tuple, predicted: np.ndarray, focal: float, principal: np.ndarray,
+        scale: float) -> np.ndarray | None:
+    """The rotation [3, 3] from an earlier keyframe's camera to a later one's, measured by
+    following the earlier one's corners into the later image from where `predicted` (the
+    chained rotation) puts them; None when too few of them are found there (another view)
+    or they show parallax (the camera travelled between the two).
+    Keyframes are (working-size grey, corners [M, 2], people's boxes) as in Corners."""
+    (image_a, points, _), (image_b, _, people) = earlier, later
+    if len(points) < 2 * MIN_CORNERS:
+        return None
+    seen = bearings(points.astype(np.float64), focal, principal) @ predicted.T
+    ahead = seen[:, 2] > 0.1
+    guess = focal * seen[:, :2] / np.where(ahead, seen[:, 2], 1.0)[:, None] + principal
+    h, w = image_b.shape[:2]
+    inside = ahead & (guess[:, 0] >= 0) & (guess[:, 0] < w) & (guess[:, 1] >= 0) & (guess[:, 1] < h)
+    if inside.sum() < 2 * MIN_CORNERS:
+        return None
+    a = points[inside].reshape(-1, 1, 2).astype(np.float32)
+    b0 = guess[inside].reshape(-1, 1, 2).astype(np.float32)
+    b, st, _ = cv2.calcOpticalFlowPyrLK(image_a, image_b, a, b0.copy(), winSize=LK_WINDOW, maxLevel=LK_LEVELS,
+                                        flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(image_b, image_a, b, None, winSize=LK_WINDOW, maxLevel=LK_LEVELS)
+    good = (st.ravel() == 1) & (st2.ravel() == 1) & \
+        (np.linalg.norm((back - a).reshape(-1, 2), axis=1) < FORWARD_BACK_PX)
+    good &= ~_inside(b.reshape(-1, 2), people, scale)
+    if good.sum() < 2 * MIN_CORNERS:
+        return None
+    a, b = a[good], b[good]
+    _, mask = cv2.findHomography(a, b, cv2.RANSAC, RANSAC_PX)
+    if mask is None or mask.sum() < max(2 * MIN_CORNERS, KEYFRAME_SURVIVORS * len(a)):
+        return None
+    keep = mask.ravel().astype(bool)
+    pose = relative_pose(a[keep].reshape(-1, 2), b[keep].reshape(-1, 2), focal, principal)
+    # Across the wide baseline of a travelling camera the turn is less sure than the chain's.
+    return None if pose is None or pose[1] is not None else pose[0]
+
+
+def closed_loops(corners: Corners, rots: np.ndarray, focal: float) -> np.ndarray:
+    """Rotations [T, 3, 3] with the drift taken out where the view comes back: each keyframe
+    is tied (`tie`) to the earliest of up to LOOP_TRIES earlier keyframes of its shot that
+    the chain says turned less than LOOP_MAX_DEG from it; the tie's disagreement with the
+    chain, E (a turn in the reference frame), is spread along the frames between the two
+    (E^t, t from 0 to 1) and taken in full after. focal: pixels of the working size."""
+    from ..common import rotations as rot_maths
+
+    order = sorted(corners.keyframes)
+    if len(order) <= LOOP_MIN_KEYFRAMES:
+        return rots
+    shot = np.searchsorted(np.asarray(corners.cuts, np.int64), corners.frames, side="right")
+    out = rots.copy()
+    keys = np.asarray(order)
+    for n, later in enumerate(order):
+        earlier = keys[:max(0, n - LOOP_MIN_KEYFRAMES + 1)]
+        # The chain's turn between each earlier keyframe and this one: cos = (trace(A B^T) - 1) / 2.
+        cos = (np.einsum("kij,ij->k", out[earlier], out[later]) - 1) / 2
+        near = earlier[(shot[earlier] == shot[later]) & (cos > math.cos(math.radians(LOOP_MAX_DEG)))]
+        for p in near[:LOOP_TRIES].tolist():
+            predicted = out[later] @ out[p].T
+            measured = tie(corners.keyframes[p], corners.keyframes[later], predicted, focal,
+                           corners.principal, corners.scale)
+            if measured is not None:
+                error = rot_maths.matrix_to_axis_angle(out[later].T @ measured @ out[p])
+                t = np.clip((np.arange(len(out)) - p) / (later - p), 0.0, 1.0)
+                out = out @ rot_maths.axis_angle_to_matrix(t[:, None] * error[None])
+                break
+    return out
 
 
 def focal_from_turns(corners: Corners, guess: float) -> float | None:

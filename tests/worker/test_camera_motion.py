@@ -12,7 +12,7 @@ from camera_paths import turns
 from scenes import H, W, crowd, scene_motion
 from video_to_motion.core.common import rotations
 from video_to_motion.core.common.camera import default_focal_length
-from video_to_motion.core.common.protocol import SilentEvents
+from video_to_motion.core.common.protocol import STAGES, SilentEvents
 from video_to_motion.core.training import camera_views
 from video_to_motion.core.worker import camera_motion
 from video_to_motion.core.worker.world import place_people, posed_joints
@@ -64,6 +64,19 @@ def test_a_pan_with_tilt_and_roll_is_recovered_within_a_fraction_of_a_degree(roo
     err = errors_deg(found, path)
     assert found.moving and found.angles_deg().max() > 60
     assert np.median(err) < 0.3 and err.max() < 1.0, err
+
+
+def test_a_pan_that_comes_back_is_tied_to_where_it_started(room):
+    yaw = [3.0 * i for i in range(30)] + [3.0 * (30 - i) for i in range(31)]      # 87 degrees out and back
+    path = [rotations.axis_angle_to_matrix(np.array([0.0, 0.0, -math.radians(y)])) @ LEVEL @
+            rotations.axis_angle_to_matrix(np.array([math.radians(0.3 * y), 0.0, 0.0])) for y in yaw]
+    corners = camera_motion.follow_corners(views(room, path))
+    drifted = errors_deg(camera_motion.solve_path(corners, FOCAL, FPS, loops=False), path)
+    closed = errors_deg(camera_motion.solve_path(corners, FOCAL, FPS), path)
+    assert len(corners.keyframes) > 5                    # a chain of keyframes out and back
+    # The chain's drift shows at the end; tied to the first view it is (nearly) gone.
+    assert closed[-1] < 0.01 and closed[-1] < 0.3 * drifted[-1]
+    assert np.median(closed) < 0.1
 
 
 def test_people_are_masked_out_of_the_background(room):
@@ -134,24 +147,32 @@ def test_the_world_of_a_panning_camera_is_the_world_of_a_static_one():
     assert np.median(err_before) > 1.0
 
 
-def test_the_worker_reports_a_panning_camera_and_writes_its_path(room, tmp_path):
+def pan_video(room, path):
+    """A 20-frame video of the room panning 1.5 degrees a frame."""
     import cv2
 
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+    for _, grey in views(room, [rotations.axis_angle_to_matrix(np.array([0.0, 0.0, -math.radians(1.5 * i)])) @ LEVEL
+                                for i in range(20)]):
+        writer.write(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
+def test_the_worker_reports_a_panning_camera_and_writes_its_path(room, tmp_path):
     from test_api import Recorded
     from video_to_motion.core.common.motion import read_motion, write_motion
     from video_to_motion.core.common.options import WorkerOptions
     from video_to_motion.core.worker.api import estimate_video
 
-    video = tmp_path / "pan.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
-    for _, grey in views(room, [rotations.axis_angle_to_matrix(np.array([0.0, 0.0, -math.radians(1.5 * i)])) @ LEVEL
-                                for i in range(20)]):
-        writer.write(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
-    writer.release()
+    video = pan_video(room, tmp_path / "pan.mp4")
     events = Recorded()
     motion = estimate_video(video, WorkerOptions(estimator="doubles:FakeEstimator"), events)
     report = next(i["camera_motion"] for i in events.infos if "camera_motion" in i)
     assert report["moving"] and report["translation"] == "none"
+    stages = list(dict.fromkeys(stage for stage, _, _ in events.progress_calls))
+    # The protocol lists every stage, in order (the fake estimator detects nothing).
+    assert {"camera", "world"} <= set(stages) and stages == [s for s in STAGES if s in stages]
     # The fake estimator guesses the image diagonal for the focal length; the turns tell the views' own.
     assert report["focal_from_turns"] and report["focal_px"] == pytest.approx(FOCAL, rel=0.02)
     assert report["max_rotation_deg"] == pytest.approx(1.5 * 19, abs=0.5)
@@ -160,6 +181,22 @@ def test_the_worker_reports_a_panning_camera_and_writes_its_path(room, tmp_path)
     assert np.abs(m[-1] - m[0]).max() > 0.1 and np.allclose(m[:, :3, 3], m[0, :3, 3], atol=1e-4)
     back = read_motion(write_motion(tmp_path / "pan.npz", motion))
     assert np.allclose(back.camera_to_world, motion.camera_to_world)
+
+
+def test_with_camera_motion_switched_off_the_camera_of_a_pan_stays_still(room, tmp_path):
+    from test_api import Recorded
+    from video_to_motion.core.common.options import WorkerOptions, worker_argv
+    from video_to_motion.core.worker.api import estimate_video
+
+    options = WorkerOptions(estimator="doubles:FakeEstimator", camera_motion=False)
+    assert "--no-camera-motion" in worker_argv(options)
+    events = Recorded()
+    motion = estimate_video(pan_video(room, tmp_path / "pan.mp4"), options, events)
+    report = next(i["camera_motion"] for i in events.infos if "camera_motion" in i)
+    assert report == {"moving": False, "switched_off": True}
+    assert "camera" not in {stage for stage, _, _ in events.progress_calls}     # the stage did not run
+    m = np.asarray(motion.camera_to_world, np.float64)
+    assert len(m) >= 1 and np.allclose(m, m[0], atol=1e-6)                     # one camera, never turning
 
 
 def test_without_turns_to_tell_it_the_path_is_solved_again_with_the_peoples_focal_length():
