@@ -249,7 +249,7 @@ def animate_character(context, character, smpl_armature, mapping: dict | None = 
         if character.animation_data is not None:
             character.animation_data.action = None
         if generated:
-            saved["fk"] = rigify_rig.set_fk(character)
+            saved["switches"] = rigify_rig.set_switches(character)
             residual = _key_rigify_controls(context, writer, character, rig, result, frames)
         else:
             _key_bones(writer, character, result, frames)
@@ -307,9 +307,8 @@ def _key_rigify_controls(context, writer, character, deform: retarget.Character,
     for i in range(3):
         writer.curve(f'pose.bones["{rigify_rig.TORSO}"].location', i, f, locations[:, i].astype(np.float32),
                      LINEAR, group=rigify_rig.TORSO)
-    for name in rigify_rig.FK_SWITCHES:
-        writer.curve(f'pose.bones["{name}"]["{rigify_rig.FK_PROPERTY}"]', 0, f[:1], np.ones(1, np.float32),
-                     LINEAR, group=name)
+    for name, prop, value in rigify_rig.SWITCHES:
+        writer.curve(f'pose.bones["{name}"]["{prop}"]', 0, f[:1], np.full(1, value, np.float32), LINEAR, group=name)
     return residual
 
 
@@ -324,8 +323,8 @@ def _saved_state(obj) -> dict:
 
 
 def _restore(obj, saved: dict) -> None:
-    if "fk" in saved:
-        rigify_rig.restore_fk(obj, saved["fk"])
+    if "switches" in saved:
+        rigify_rig.restore_switches(obj, saved["switches"])
     for name, mode in saved["modes"].items():
         obj.pose.bones[name].rotation_mode = mode
         obj.pose.bones[name].matrix_basis = saved["basis"][name]

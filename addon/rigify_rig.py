@@ -26,10 +26,15 @@ CONTROLS = (
 ) + tuple((f"{c}.{s}", f"DEF-{d}.{s}") for s in "LR" for c, d in (
     ("shoulder", "shoulder"), ("upper_arm_fk", "upper_arm"), ("forearm_fk", "forearm"), ("hand_fk", "hand"),
     ("thigh_fk", "thigh"), ("shin_fk", "shin"), ("foot_fk", "foot"), ("toe_fk", "toe")))
+# Read back instead of the DEF- bone: the hips' DEF- bone takes its twist from a tweak
+# bone; the ORG- bone it lies along carries the legs (and the facing) with the hips.
+READ_BACK = {"DEF-spine": "ORG-spine"}
 TORSO = "torso"   # carries the whole body: its location puts DEF-spine's head in place
-# The bones carrying each limb's IK/FK switch (the property IK_FK: 0 IK, 1 FK).
-FK_SWITCHES = tuple(f"{b}.{s}" for b in ("thigh_parent", "upper_arm_parent") for s in "LR")
-FK_PROPERTY = "IK_FK"
+# The rig's switches, as the solve needs them: limbs in FK (IK_FK 1), and limbs, neck and
+# head following the body's rotation (so a control's DEF- bone turns with its parent's).
+SWITCHES = tuple((f"{b}.{s}", p, 1.0) for b in ("thigh_parent", "upper_arm_parent") for s in "LR"
+                 for p in ("IK_FK", "FK_limb_follow")) + ((TORSO, "neck_follow", 1.0), (TORSO, "head_follow", 1.0))
+FK_SWITCHES = tuple(dict.fromkeys(b for b, p, _ in SWITCHES if p == "IK_FK"))
 MAX_PASSES = 8
 
 
@@ -37,7 +42,7 @@ def is_generated(obj) -> bool:
     """True for an armature made by Rigify's Generate (its FK controls and DEF- bones)."""
     bones = obj.data.bones
     return (TORSO in bones and all(c in bones and d in bones for c, d in CONTROLS)
-            and all(s in obj.pose.bones and FK_PROPERTY in obj.pose.bones[s] for s in FK_SWITCHES))
+            and all(b in obj.pose.bones and p in obj.pose.bones[b] for b, p, _ in SWITCHES))
 
 
 def deform_character(obj, base: retarget.Character) -> retarget.Character:
@@ -57,17 +62,17 @@ def deform_character(obj, base: retarget.Character) -> retarget.Character:
                               matrix_world=base.matrix_world, floor_z=base.floor_z)
 
 
-def set_fk(obj) -> dict:
-    """Switch every limb to FK; returns the previous values (for restore_fk)."""
-    saved = {s: obj.pose.bones[s][FK_PROPERTY] for s in FK_SWITCHES}
-    for s in FK_SWITCHES:
-        obj.pose.bones[s][FK_PROPERTY] = 1.0
+def set_switches(obj) -> dict:
+    """Set the rig's SWITCHES; returns the previous values (for restore_switches)."""
+    saved = {(b, p): obj.pose.bones[b][p] for b, p, _ in SWITCHES}
+    for b, p, value in SWITCHES:
+        obj.pose.bones[b][p] = value
     return saved
 
 
-def restore_fk(obj, saved: dict) -> None:
-    for s, value in saved.items():
-        obj.pose.bones[s][FK_PROPERTY] = value
+def restore_switches(obj, saved: dict) -> None:
+    for (b, p), value in saved.items():
+        obj.pose.bones[b][p] = value
 
 
 def _parent_controls() -> list[int]:
@@ -114,7 +119,7 @@ def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_de
     max_passes = MAX_PASSES if max_passes is None else max_passes
     pose = obj.pose.bones
     ctrls = [pose[c] for c, _ in CONTROLS]
-    defs = [pose[d] for _, d in CONTROLS]
+    defs = [pose[READ_BACK.get(d, d)] for _, d in CONTROLS]
     torso, hips_def = pose[TORSO], pose["DEF-spine"]
     parent = _parent_controls()
     for pb in ctrls + [torso]:
@@ -133,13 +138,17 @@ def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_de
             residual[f] = _angles(have, targets[f])
             if step == max_passes or residual[f].max() < tolerance_deg:
                 break
-            ctrl_rot = np.array([nearest_rotation(np.array(c.matrix)[:3, :3]) for c in ctrls])
-            basis = np.array([nearest_rotation(np.array(c.matrix_basis)[:3, :3]) for c in ctrls])
             _place_torso(torso, hips_def, hips_head[f])
-            for k, ctrl in enumerate(ctrls):
-                rel = have[parent[k]].T @ have[k] if parent[k] >= 0 else have[k]
-                fix = have[k] @ (rel.T @ rel_target[f, k]) @ have[k].T       # armature-space turn of DEF k
-                ctrl.rotation_quaternion = Matrix((basis[k] @ ctrl_rot[k].T @ fix @ ctrl_rot[k]).tolist()).to_quaternion()
+            for k, (ctrl, bone) in enumerate(zip(ctrls, defs)):
+                # Parents first, each read back after the one before: a control turns its
+                # DEF- bone onto the target with its parents already in place.
+                context.view_layer.update()
+                have_k = nearest_rotation(np.array(bone.matrix)[:3, :3])
+                ctrl_rot = nearest_rotation(np.array(ctrl.matrix)[:3, :3])
+                basis = nearest_rotation(np.array(ctrl.matrix_basis)[:3, :3])
+                fix = targets[f, k] @ have_k.T                               # armature-space turn of DEF k
+                ctrl.rotation_quaternion = Matrix((basis @ ctrl_rot.T @ fix @ ctrl_rot).tolist()).to_quaternion()
+            context.view_layer.update()
         _place_torso(torso, hips_def, hips_head[f])   # the rotations are final: one move puts the hips
         quats[f] = [tuple(c.rotation_quaternion) for c in ctrls]
         locations[f] = tuple(torso.location)
