@@ -7,9 +7,9 @@ switched to FK (the rig's IK_FK properties), the retarget is solved on the DEF- 
 (with the metarig's hierarchy, which the ORG- bones keep), and then, frame by frame,
 each FK control is turned by the rotation that takes its DEF- bone from where the rig
 puts it to where it should be (and the torso moved so the hips' DEF- bone is in place),
-parents before children, reading the DEF- bones back from the evaluated rig. The
-controls follow their DEF- bones nearly one to one, so two passes per frame bring every
-bone within a small fraction of a degree; the residual is returned and measured.
+parents before children, reading each DEF- bone back from the evaluated rig after its
+parents were set. The residual per bone is returned (the limbs' first segments keep
+part of the twist, which Rigify spreads over their B-Bone segments).
 """
 from __future__ import annotations
 
@@ -26,9 +26,6 @@ CONTROLS = (
 ) + tuple((f"{c}.{s}", f"DEF-{d}.{s}") for s in "LR" for c, d in (
     ("shoulder", "shoulder"), ("upper_arm_fk", "upper_arm"), ("forearm_fk", "forearm"), ("hand_fk", "hand"),
     ("thigh_fk", "thigh"), ("shin_fk", "shin"), ("foot_fk", "foot"), ("toe_fk", "toe")))
-# Read back instead of the DEF- bone: the hips' DEF- bone takes its twist from a tweak
-# bone; the ORG- bone it lies along carries the legs (and the facing) with the hips.
-READ_BACK = {"DEF-spine": "ORG-spine"}
 TORSO = "torso"   # carries the whole body: its location puts DEF-spine's head in place
 # The rig's switches, as the solve needs them: limbs in FK (IK_FK 1), and limbs, neck and
 # head following the body's rotation (so a control's DEF- bone turns with its parent's).
@@ -119,7 +116,7 @@ def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_de
     max_passes = MAX_PASSES if max_passes is None else max_passes
     pose = obj.pose.bones
     ctrls = [pose[c] for c, _ in CONTROLS]
-    defs = [pose[READ_BACK.get(d, d)] for _, d in CONTROLS]
+    defs = [pose[d] for _, d in CONTROLS]
     torso, hips_def = pose[TORSO], pose["DEF-spine"]
     parent = _parent_controls()
     for pb in ctrls + [torso]:
