@@ -32,7 +32,7 @@ TORSO = "torso"   # carries the whole body: its location puts DEF-spine's head i
 SWITCHES = tuple((f"{b}.{s}", p, 1.0) for b in ("thigh_parent", "upper_arm_parent") for s in "LR"
                  for p in ("IK_FK", "FK_limb_follow")) + ((TORSO, "neck_follow", 1.0), (TORSO, "head_follow", 1.0))
 FK_SWITCHES = tuple(dict.fromkeys(b for b, p, _ in SWITCHES if p == "IK_FK"))
-MAX_PASSES = 8
+MAX_PASSES = 2   # the twist Rigify spreads over B-Bone segments keeps some bones above the tolerance
 
 
 def is_generated(obj) -> bool:
