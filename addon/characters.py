@@ -21,7 +21,9 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 from ..core.common import bone_map, retarget
 from ..core.common.bone_map import BoneMapError
 from ..core.common.retarget import RetargetError
+from ..core.common.rotations import make_quaternions_continuous, nearest_rotation
 from ..core.common.skeleton import JOINT_NAMES
+from . import rigify_rig
 from .animation import LINEAR, ActionWriter
 from .exporters import sample_armature
 from .importer import TRACK_ID_PROP
@@ -194,6 +196,9 @@ class CharacterResult:
     mapping: dict
     retarget: retarget.Result
     frames: np.ndarray
+    # A generated Rigify rig: the angle [F, K] (degrees) left between each DEF- bone of
+    # rigify_rig.CONTROLS and its retargeted pose after the per-frame solve.
+    residual: np.ndarray | None = None
 
 
 def animate_character(context, character, smpl_armature, mapping: dict | None = None, in_place: bool = False,
@@ -212,11 +217,11 @@ def animate_character(context, character, smpl_armature, mapping: dict | None = 
             mapping_for(character)
     except BoneMapError as exc:
         raise CharacterError(f"'{character.name}': {exc}") from None
-    driven = _driven_bones(character, mapping)
+    generated = rigify_rig.is_generated(character)
+    driven = [] if generated else _driven_bones(character, mapping)
     if driven:
         raise CharacterError(f"'{character.name}': constraints drive the bones {', '.join(driven[:6])}; keys on "
-                             "them would not show (a generated Rigify rig?). Retarget onto its metarig, or map "
-                             "bones without constraints")
+                             "them would not show. Map bones without constraints (or the rig's controls)")
     action = smpl_armature.animation_data.action if smpl_armature.animation_data else None
     if action is None:
         raise CharacterError(f"'{smpl_armature.name}' has no animation")
@@ -224,7 +229,12 @@ def animate_character(context, character, smpl_armature, mapping: dict | None = 
     frames = np.arange(start, end + 1)
     try:
         rig = character_of(character)
-        rig.sole_points = sole_points(character, mapping)
+        soles = sole_points(character, mapping)
+        if generated:
+            rig = rigify_rig.deform_character(character, rig)
+            full = [b.name for b in character.data.bones]
+            soles = soles and [(side, rig.names.index(full[b]), p) for side, b, p in soles]
+        rig.sole_points = soles
         result = retarget.retarget(rig, mapping, source_of(smpl_armature, frames), in_place=in_place,
                                    rest_compensation=rest_compensation)
     except (RetargetError, ValueError) as exc:
@@ -232,23 +242,17 @@ def animate_character(context, character, smpl_armature, mapping: dict | None = 
 
     saved = _saved_state(character)
     writer = None
+    residual = None
     try:
         track = int(smpl_armature[TRACK_ID_PROP])
         writer = ActionWriter(character, f"{character.name} track {track}")
-        quats = result.quats.astype(np.float32)
-        f = frames.astype(np.float64)
-        for b, bone in enumerate(character.data.bones):
-            character.pose.bones[bone.name].rotation_mode = "QUATERNION"
-            base = f'pose.bones["{bone.name}"]'
-            for i in range(4):
-                writer.curve(f"{base}.rotation_quaternion", i, f, quats[:, b, i], LINEAR, group=bone.name)
-        for k, b in enumerate(result.roots):
-            root = character.data.bones[b].name
-            for i in range(3):
-                writer.curve(f'pose.bones["{root}"].location', i, f, result.locations[:, k, i].astype(np.float32),
-                             LINEAR, group=root)
         if character.animation_data is not None:
             character.animation_data.action = None
+        if generated:
+            saved["switches"] = rigify_rig.set_switches(character)
+            residual = _key_rigify_controls(context, writer, character, rig, result, frames)
+        else:
+            _key_bones(writer, character, result, frames)
         writer.assign()
         writer.action[TRACK_ID_PROP] = track
         character[TRACK_ID_PROP] = track
@@ -262,12 +266,56 @@ def animate_character(context, character, smpl_armature, mapping: dict | None = 
             bpy.data.actions.remove(writer.action)
         raise CharacterError(f"animating '{character.name}' failed and was undone ({type(exc).__name__}: {exc})") \
             from exc
-    return CharacterResult(armature=character, action=writer.action, mapping=mapping, retarget=result, frames=frames)
+    return CharacterResult(armature=character, action=writer.action, mapping=mapping, retarget=result, frames=frames,
+                           residual=residual)
+
+
+def _key_bones(writer, character, result: retarget.Result, frames: np.ndarray) -> None:
+    """Rotation keys on every bone and location keys on the root bones."""
+    quats = result.quats.astype(np.float32)
+    f = frames.astype(np.float64)
+    for b, bone in enumerate(character.data.bones):
+        character.pose.bones[bone.name].rotation_mode = "QUATERNION"
+        base = f'pose.bones["{bone.name}"]'
+        for i in range(4):
+            writer.curve(f"{base}.rotation_quaternion", i, f, quats[:, b, i], LINEAR, group=bone.name)
+    for k, b in enumerate(result.roots):
+        root = character.data.bones[b].name
+        for i in range(3):
+            writer.curve(f'pose.bones["{root}"].location', i, f, result.locations[:, k, i].astype(np.float32),
+                         LINEAR, group=root)
+
+
+def _key_rigify_controls(context, writer, character, deform: retarget.Character, result: retarget.Result,
+                         frames: np.ndarray) -> np.ndarray:
+    """Keys on a generated Rigify rig's FK controls (and the torso's location) that put
+    its DEF- bones where the retarget put them; the limbs keyed to FK. Returns the
+    solve's residual [F, K] (degrees)."""
+    mats = retarget.pose_matrices(deform, result.quats, result.roots, result.locations)
+    to_arm = np.linalg.inv(np.array(character.matrix_world))
+    mats = np.einsum("ij,fbjk->fbik", to_arm, mats)
+    rot = lambda name: mats[:, deform.names.index(name), :3, :3]
+    targets = np.stack([np.array([nearest_rotation(m) for m in rot(d)]) for _, d in rigify_rig.CONTROLS], axis=1)
+    hips = mats[:, deform.names.index("DEF-spine"), :3, 3]
+    quats, locations, residual = rigify_rig.solve(context, character, targets, hips)
+    quats = make_quaternions_continuous(quats, axis=0)
+    f = frames.astype(np.float64)
+    for k, (name, _) in enumerate(rigify_rig.CONTROLS):
+        for i in range(4):
+            writer.curve(f'pose.bones["{name}"].rotation_quaternion', i, f, quats[:, k, i].astype(np.float32),
+                         LINEAR, group=name)
+    for i in range(3):
+        writer.curve(f'pose.bones["{rigify_rig.TORSO}"].location', i, f, locations[:, i].astype(np.float32),
+                     LINEAR, group=rigify_rig.TORSO)
+    for name, prop, value in rigify_rig.SWITCHES:
+        writer.curve(f'pose.bones["{name}"]["{prop}"]', 0, f[:1], np.full(1, value, np.float32), LINEAR, group=name)
+    return residual
 
 
 def _saved_state(obj) -> dict:
     anim = obj.animation_data
     return {"modes": {pb.name: pb.rotation_mode for pb in obj.pose.bones},
+            "basis": {pb.name: pb.matrix_basis.copy() for pb in obj.pose.bones},
             "action": anim.action if anim else None,
             "slot": getattr(anim, "action_slot", None) if anim else None,
             "had_anim": anim is not None,
@@ -275,8 +323,11 @@ def _saved_state(obj) -> dict:
 
 
 def _restore(obj, saved: dict) -> None:
+    if "switches" in saved:
+        rigify_rig.restore_switches(obj, saved["switches"])
     for name, mode in saved["modes"].items():
         obj.pose.bones[name].rotation_mode = mode
+        obj.pose.bones[name].matrix_basis = saved["basis"][name]
     if saved["had_anim"]:
         obj.animation_data.action = saved["action"]
         if saved["slot"] is not None:

@@ -264,21 +264,61 @@ def case_batch_import_puts_the_track_on_a_character_file(ctx):
     assert code == 1 and "left upper leg" in entry["error"] and not (ctx.tmp / "bad.blend").exists()
 
 
-def case_generated_rigify_rig_is_refused_clearly(ctx):
+def case_generated_rigify_rig_follows_on_its_deform_bones(ctx):
+    """Rigify's generated rig: keys on its FK controls (limbs switched to FK), measured on
+    the DEF- bones the mesh follows, as the depsgraph evaluates them."""
     characters = ctx.module("addon.characters")
+    rigify_rig = ctx.module("addon.rigify_rig")
     check = check_module()
-    smpl = imported_track(ctx, frames=8)
-    check.rigify_metarig(bpy.context)
-    assert bpy.ops.pose.rigify_generate() == {"FINISHED"}
-    rig = bpy.data.objects["rig"]
+    smpl = imported_track(ctx, frames=10)
+    rig = check.rigify_generated(bpy.context)
+    assert rigify_rig.is_generated(rig) and not rigify_rig.is_generated(smpl)
+    mapping = characters.mapping_for(rig)
+    assert mapping["leftUpperLeg"] == "DEF-thigh.L" and mapping["hips"] == "DEF-spine"
+    result = characters.animate_character(bpy.context, rig, smpl)
+    assert result.residual is not None and result.residual.shape == (len(result.frames), len(rigify_rig.CONTROLS))
+    paths = {c.data_path for c in ctx.module("addon.animation").action_fcurves(result.action, rig)}
+    assert 'pose.bones["thigh_fk.L"].rotation_quaternion' in paths and 'pose.bones["torso"].location' in paths
+    assert not any('"DEF-' in p for p in paths), "keys on constraint-driven DEF- bones"
+    bpy.context.scene.frame_set(int(result.frames[0]))
+    assert all(rig.pose.bones[s]["IK_FK"] == 1.0 for s in rigify_rig.FK_SWITCHES), "limbs not in FK"
+    row = check.measure(bpy.context, rig, smpl, result)
+    for key in ("thigh", "shin", "upper arm", "forearm"):   # the limbs' DEF- bones: exact but for rounding
+        assert row[key] <= 0.5, f"rigify generated: {key} {row[key]:.2f} deg"
+    for key in ("spine", "neck"):
+        assert row[key] <= LIMIT_DEG, f"rigify generated: {key} {row[key]:.2f} deg (> {LIMIT_DEG})"
+    # Facing is not checked here: on these random poses the generated rig's hips stay up
+    # to 16 degrees off (see the issue's closing note); check_characters.py measures it.
+    assert row["root %"] <= 10.0, f"rigify generated: root displacement off by {row['root %']:.1f} %"
+
+
+def case_generated_rigify_failure_restores_the_rig(ctx):
+    characters = ctx.module("addon.characters")
+    rigify_rig = ctx.module("addon.rigify_rig")
+    check = check_module()
+    smpl = imported_track(ctx, frames=4)
+    rig = check.rigify_generated(bpy.context)
+    switches = {(b, p): rig.pose.bones[b][p] for b, p, _ in rigify_rig.SWITCHES}
+    basis = {pb.name: tuple(map(tuple, pb.matrix_basis)) for pb in rig.pose.bones}
     before = snapshot()
+    original = rigify_rig.solve
+
+    def broken(*args, **kwargs):
+        original(*args, **kwargs)   # the controls are moved, then it fails
+        raise RuntimeError("simulated failure")
+
+    rigify_rig.solve = broken
     try:
         characters.animate_character(bpy.context, rig, smpl)
     except characters.CharacterError as exc:
-        assert "constraints drive" in str(exc) and "DEF-" in str(exc), str(exc)
+        assert "undone" in str(exc)
     else:
-        raise AssertionError("keys on constraint-driven bones were written")
+        raise AssertionError("the failure did not surface")
+    finally:
+        rigify_rig.solve = original
     assert snapshot() == before
+    assert {(b, p): rig.pose.bones[b][p] for b, p, _ in rigify_rig.SWITCHES} == switches
+    assert {pb.name: tuple(map(tuple, pb.matrix_basis)) for pb in rig.pose.bones} == basis
 
 
 def case_panel_section_draws_the_bone_list(ctx):
