@@ -64,7 +64,7 @@ class Character:
     """A character armature at rest. rest [B, 4, 4] armature-space rest matrices (Blender's
     bone.matrix_local), parents [B], names [B], tails [B, 3] (armature space), matrix_world
     [4, 4] the armature object's (rotation, uniform scale, translation), floor_z the world
-    height of its soles at rest (its meshes' lowest point, or its feet bones')."""
+    height of its meshes' lowest point at rest (the soles when no sole points are known)."""
 
     names: list[str]
     parents: np.ndarray
@@ -207,7 +207,11 @@ def hip_height(character: Character, mapping: dict) -> float:
 
 
 def sole_height(character: Character, mapping: dict) -> float:
-    """World Z of the character's soles at rest: floor_z, else its lowest foot bone point."""
+    """World Z of the character's soles at rest: the lowest of its sole points, else floor_z,
+    else its lowest foot bone point. The feet's own vertices come first: a mesh may reach
+    below the soles (a base, a cape, a root bone's shape) and would lift the planted feet."""
+    if character.sole_points:
+        return float(min(p[2] for _, _, p in character.sole_points))
     if character.floor_z is not None:
         return float(character.floor_z)
     return float(min(p[2] for _, _, p in _foot_points(character, mapping)))

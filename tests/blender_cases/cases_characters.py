@@ -78,8 +78,7 @@ def imported_track(ctx, frames=30, seed=4):
     motion, _ = random_motion(ctx.body_model, tracks={1: np.arange(frames)}, seed=seed, pose_scale=0.25)
     path = write_motion(ctx.tmp / "clip.npz", motion)
     importer = ctx.module("addon.importer")
-    # Random poses, not a walk: the transfer is under test here, not the SMPL result's foot lock.
-    options = importer.ImportOptions(root_smoothing=0.0, foot_lock=0.0)
+    options = importer.ImportOptions(root_smoothing=0.0)   # the foot lock on, as by default
     return importer.import_motion(bpy.context, path, options).armatures[0]
 
 

@@ -195,6 +195,26 @@ def test_planted_feet_touch_the_floor():
     assert np.abs(np.diff(res.foot_shift)).max() < 0.05   # interpolated between contacts, no jumps
 
 
+def test_a_mesh_reaching_below_the_soles_does_not_lift_planted_feet():
+    """The meshes' lowest point (floor_z) 3 cm under the feet, as a root bone's shape or a
+    base would put it: the feet's own sole points give the floor."""
+    ch = character("blender")
+    mapping = bone_map.auto_map(ch.skeleton())
+    src = source()
+    idx = ch.names.index
+    sk = ch.skeleton()
+    soles = [(side, idx(mapping[f"{side}{part}"]), p) for side in ("left", "right") for part in ("Foot", "Toes")
+             for p in (sk.heads[idx(mapping[f"{side}{part}"])], sk.tails[idx(mapping[f"{side}{part}"])])]
+    ch.sole_points = soles
+    ch.floor_z = None
+    want = retarget.retarget(ch, mapping, src)
+    ch.floor_z = min(p[2] for _, _, p in soles) - 0.03
+    got = retarget.retarget(ch, mapping, src)
+    assert retarget.sole_height(ch, mapping) == min(p[2] for _, _, p in soles)
+    np.testing.assert_allclose(got.locations, want.locations, atol=1e-9)
+    assert got.scale == want.scale
+
+
 def test_rotation_between_vectors_is_smallest_and_handles_opposites():
     from video_to_motion.core.common.rotations import rotation_between_vectors
 
