@@ -333,10 +333,12 @@ def _aim_spine(targets: list, source: Source, turn: np.ndarray, heads_w: np.ndar
 
 
 def retarget(character: Character, mapping: dict, source: Source, in_place: bool = False,
-             feet_on_floor: bool = True, rest_compensation: bool = True) -> Result:
+             feet_on_floor: bool = True, rest_compensation: bool = True, lock_feet: bool = True) -> Result:
     """Pose-bone rotations and the root location for every frame of `source`.
 
     feet_on_floor moves the hips up or down so the lower planted foot touches the floor.
+    lock_feet holds each planted foot in one place (_locked_legs): a character's legs are
+    not the person's in proportion to its hips, so following the limbs alone slides it.
 
     rest_compensation=False copies SMPL's rotations from rest as they are (the whole
     body turned to face SMPL's way only, no alignment of rest directions, no aiming): what a plain rotation copy does,
@@ -404,10 +406,56 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
         shift = _foot_shift(character, mapping, arm, roots_at(target), contact)
         target[:, 2] += shift
     placed = roots_at(target)
+    if lock_feet and contact.any():
+        world = _locked_legs(character, mapping, world, placed, contact)
+        arm, quats = _locals(world, crot, rest_rot, parents)
     roots = list(placed)
     locations = np.stack([_root_locations(character, b, placed[b]) for b in roots], axis=1)
     return Result(quats=quats, keyed=keyed, roots=roots, locations=locations, scale=float(scale), contact=contact,
                   foot_shift=shift)
+
+
+def _locked_legs(character: Character, mapping: dict, world: np.ndarray, roots_world: dict,
+                 contact: np.ndarray) -> np.ndarray:
+    """World rotations [F, B, 3, 3] with the thighs and shins turned so that a planted foot's
+    ankle stays at its run's median place across the floor (its heights as they were): two-
+    bone IK in the leg's bending plane (the knee keeps its side), the foot's own rotation
+    kept; faded in and out over a few frames around each run as core.common.foot_lock does."""
+    from .foot_lock import lock_weights
+
+    idx = character.names.index
+    crot = character.rotation
+    rest_rot = np.array([_unit_rot(r[:3, :3]) for r in character.rest])
+    arm, _ = _locals(world, crot, rest_rot, np.asarray(character.parents))
+    heads, _ = posed_heads(character, arm, roots_world)
+    world = world.copy()
+    for s, side in enumerate(("left", "right")):
+        thigh, shin, foot = (idx(mapping[f"{side}{r}"]) for r in ("UpperLeg", "LowerLeg", "Foot"))
+        planted = contact[:, s]
+        weight, nearest = lock_weights(planted, 1.0)   # nearest: the planted frame a weight is from
+        f = np.flatnonzero(weight > 0)
+        if not len(f):
+            continue
+        run = np.cumsum(np.diff(np.concatenate([[0], planted.astype(np.int8)])) == 1)
+        goal = heads[:, foot].copy()
+        for r in np.unique(run[planted]):
+            members = planted & (run == r)
+            goal[f[run[nearest[f]] == r], :2] = np.median(heads[members, foot, :2], axis=0)
+        hip, knee, ankle = heads[f, thigh], heads[f, shin], heads[f, foot]
+        want = ankle + weight[f, None] * (goal[f] - ankle)
+        l1 = np.linalg.norm(knee - hip, axis=-1)
+        l2 = np.linalg.norm(ankle - knee, axis=-1)
+        reach = want - hip
+        d = np.clip(np.linalg.norm(reach, axis=-1), np.abs(l1 - l2) + 1e-6, 0.999 * (l1 + l2))
+        u = _unit(reach)
+        along = (l1 ** 2 - l2 ** 2 + d ** 2) / (2 * d)
+        side_v = (knee - hip) - np.einsum("fi,fi->f", knee - hip, u)[:, None] * u
+        new_knee = hip + along[:, None] * u + np.sqrt(np.maximum(l1 ** 2 - along ** 2, 0.0))[:, None] * _unit(side_v)
+        turn_thigh = rotations.rotation_between_vectors(knee - hip, new_knee - hip)
+        turn_shin = rotations.rotation_between_vectors(ankle - knee, hip + d[:, None] * u - new_knee)
+        world[f, thigh] = turn_thigh @ world[f, thigh]
+        world[f, shin] = turn_shin @ world[f, shin]
+    return world
 
 
 def _locals(world: np.ndarray, crot: np.ndarray, rest_rot: np.ndarray, parents: np.ndarray) -> tuple:
