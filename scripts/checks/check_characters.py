@@ -15,7 +15,7 @@ size: divided by the character/person hip-height ratio; a rig without a mesh, as
 generated Rigify one: the ends of its foot and toe bones) beside the same for SMPL's own
 planted foot joints ("src feet cm"), how fast planted feet slide over the floor (95th
 percentile, cm/s in the person's size; "src slide": SMPL's ankles), whether the mesh moves, and the FBX round trip
-(exported, read back, joint positions compared).
+(exported, read back, deform joint positions compared).
 """
 from __future__ import annotations
 
@@ -109,14 +109,12 @@ def foot_bone_points(character, mapping) -> dict:
 
 def lowest_bone_point(character, points) -> tuple[float, np.ndarray]:
     """(gap, where): how far the foot's bone ends are above the floor, each less its rest
-    height above the foot's lowest end, and the lowest end's world position [3]."""
+    height above the foot's lowest end, and their centre [3] (where the foot is)."""
     m = np.array(character.matrix_world)
-    best, where = np.inf, np.zeros(3)
-    for b, end, above in points:
-        p = m[:3, :3] @ np.array(getattr(character.pose.bones[b], end)) + m[:3, 3]
-        if p[2] - above < best:
-            best, where = p[2] - above, p
-    return best, where
+    if not points:
+        return np.inf, np.zeros(3)
+    pts = np.array([m[:3, :3] @ np.array(getattr(character.pose.bones[b], end)) + m[:3, 3] for b, end, _ in points])
+    return float((pts[:, 2] - [above for _, _, above in points]).min()), pts.mean(axis=0)
 
 
 def slide_speeds(points: dict, fps: float) -> np.ndarray:
@@ -247,11 +245,13 @@ def _mesh_points(context, meshes) -> np.ndarray:
 
 def fbx_round_trip(context, character, frames, path: Path) -> float:
     """Export the character to FBX (Unreal preset), read it back in a fresh scene and
-    return the largest difference of its bones' world heads over the frames (m)."""
+    return the largest difference of its deform bones' world heads over the frames (m):
+    the skeleton an engine skins with (a generated Rigify rig's controls and helpers are
+    driven by constraints and custom properties FBX does not carry)."""
     import bpy
     from video_to_motion.addon import exporters
 
-    names = [b.name for b in character.data.bones]
+    names = [b.name for b in character.data.bones if b.use_deform] or [b.name for b in character.data.bones]
     before = []
     for f in frames:
         context.scene.frame_set(int(f))
