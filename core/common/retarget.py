@@ -407,7 +407,7 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
         target[:, 2] += shift
     placed = roots_at(target)
     if lock_feet and contact.any():
-        world = _locked_legs(character, mapping, world, placed, contact)
+        world = _locked_legs(character, mapping, world, placed, contact, scale * source.joints[:, [7, 8]])
         arm, quats = _locals(world, crot, rest_rot, parents)
     roots = list(placed)
     locations = np.stack([_root_locations(character, b, placed[b]) for b in roots], axis=1)
@@ -416,11 +416,14 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
 
 
 def _locked_legs(character: Character, mapping: dict, world: np.ndarray, roots_world: dict,
-                 contact: np.ndarray) -> np.ndarray:
-    """World rotations [F, B, 3, 3] with the thighs and shins turned so that a planted foot's
-    ankle stays at its run's median place across the floor (its heights as they were): two-
-    bone IK in the leg's bending plane (the knee keeps its side), the foot's own rotation
-    kept; faded in and out over a few frames around each run as core.common.foot_lock does."""
+                 contact: np.ndarray, ankles: np.ndarray) -> np.ndarray:
+    """World rotations [F, B, 3, 3] with the thighs and shins turned so that, over each run
+    of a planted foot, the character's ankle moves across the floor exactly as the source's
+    ankle (ankles [F, 2, 3], scaled to the character) does, from the run's median offset
+    between them (heights as they were): a locked source foot stays locked whatever the
+    character's proportions. Two-bone IK in the leg's bending plane (the knee keeps its
+    side), the foot's own rotation kept; faded in and out over a few frames around each
+    run as core.common.foot_lock does."""
     from .foot_lock import lock_weights
 
     idx = character.names.index
@@ -440,7 +443,9 @@ def _locked_legs(character: Character, mapping: dict, world: np.ndarray, roots_w
         goal = heads[:, foot].copy()
         for r in np.unique(run[planted]):
             members = planted & (run == r)
-            goal[f[run[nearest[f]] == r], :2] = np.median(heads[members, foot, :2], axis=0)
+            offset = np.median(heads[members, foot, :2] - ankles[members, s, :2], axis=0)
+            at = f[run[nearest[f]] == r]
+            goal[at, :2] = offset + ankles[at, s, :2]
         hip, knee, ankle = heads[f, thigh], heads[f, shin], heads[f, foot]
         want = ankle + weight[f, None] * (goal[f] - ankle)
         l1 = np.linalg.norm(knee - hip, axis=-1)

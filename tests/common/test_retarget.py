@@ -196,17 +196,24 @@ def test_planted_feet_touch_the_floor():
     assert np.abs(np.diff(res.foot_shift)).max() < 0.05   # interpolated between contacts, no jumps
 
 
-def test_planted_ankles_hold_their_place_and_the_legs_keep_their_length():
+def test_planted_feet_move_as_the_source_feet_do_whatever_the_legs_length():
     ch = character("mixamo")
+    # Short legs for the body: the trunk raised 20 cm above the hip joints, so the hips'
+    # scale (hip height) is not the legs' and limb-by-limb feet would slide.
+    up = np.linalg.inv(ch.matrix_world)[:3, :3] @ [0.0, 0.0, 0.2]
+    trunk = [i for i, n in enumerate(ch.names) if not any(k in n for k in ("Leg", "Foot", "Toe"))]
+    ch.rest[trunk, :3, 3] += up
+    ch.tails[trunk] += up
     mapping = bone_map.auto_map(ch.skeleton())
     src = source()
     idx = ch.names.index
 
     def run_spread(res):
+        """Largest wander, over a planted run, of the character's ankle from the scaled source's."""
         heads, _ = retarget.posed_points(ch, res.quats, res.roots, res.locations)
         out = []
         for s, side in enumerate(("left", "right")):
-            ankle = heads[:, idx(mapping[f"{side}Foot"]), :2]
+            ankle = heads[:, idx(mapping[f"{side}Foot"]), :2] - res.scale * src.joints[:, 7 + s, :2]
             planted = res.contact[:, s]
             starts = np.cumsum(np.diff(np.concatenate([[0], planted.astype(np.int8)])) == 1)
             for r in np.unique(starts[planted]):
@@ -216,7 +223,7 @@ def test_planted_ankles_hold_their_place_and_the_legs_keep_their_length():
 
     locked, heads = run_spread(retarget.retarget(ch, mapping, src))
     free, _ = run_spread(retarget.retarget(ch, mapping, src, lock_feet=False))
-    assert free > 0.01 and locked < 1e-6, (free, locked)
+    assert free > 0.005 and locked < 5e-4, (free, locked)   # the leg never quite straightens (IK reach)
     bones = [idx(mapping[r]) for r in ("leftUpperLeg", "leftLowerLeg", "leftFoot")]
     lengths = np.linalg.norm(np.diff(heads[:, bones], axis=1), axis=-1)
     np.testing.assert_allclose(lengths, np.broadcast_to(lengths[0], lengths.shape), rtol=1e-9)
