@@ -13,7 +13,9 @@ pose relative to their parent.
 Root: the hips follow the SMPL pelvis, displacements scaled by the ratio of hip heights
 (character / person), or in place. Feet: on frames where an SMPL foot is planted (low and
 slow), the hips are moved up or down so that the character's foot is on the floor
-(Z = 0); between such frames the correction is interpolated.
+(Z = 0); between such frames the correction is interpolated. Over each such run the
+thigh and shin are turned so the character's foot moves across the floor as the source's
+(scaled) does: a foot the import locked stays locked whatever the character's proportions.
 
 Blender's pose convention: a bone's armature-space matrix is
 parent_pose @ inv(parent_rest) @ rest @ basis, where basis = T(location) R(quaternion).
