@@ -202,10 +202,10 @@ class CharacterResult:
 
 
 def animate_character(context, character, smpl_armature, mapping: dict | None = None, in_place: bool = False,
-                      rest_compensation: bool = True) -> CharacterResult:
+                      rest_compensation: bool = True, lock_feet: bool = True) -> CharacterResult:
     """Key `character` (an armature object) with the motion of `smpl_armature` (an imported
     track). One new action, named after the character and the track; the scene is left
-    as it was on failure."""
+    as it was on failure. lock_feet: planted feet move as the track's do (retarget.retarget)."""
     if context.mode != "OBJECT":
         raise CharacterError("switch to Object Mode before animating a character")
     if character.type != "ARMATURE" or smpl_armature.type != "ARMATURE":
@@ -236,7 +236,7 @@ def animate_character(context, character, smpl_armature, mapping: dict | None = 
             soles = soles and [(side, rig.names.index(full[b]), p) for side, b, p in soles]
         rig.sole_points = soles
         result = retarget.retarget(rig, mapping, source_of(smpl_armature, frames), in_place=in_place,
-                                   rest_compensation=rest_compensation)
+                                   rest_compensation=rest_compensation, lock_feet=lock_feet)
     except (RetargetError, ValueError) as exc:
         raise CharacterError(f"'{character.name}': {exc}") from None
 

@@ -13,7 +13,9 @@ pose relative to their parent.
 Root: the hips follow the SMPL pelvis, displacements scaled by the ratio of hip heights
 (character / person), or in place. Feet: on frames where an SMPL foot is planted (low and
 slow), the hips are moved up or down so that the character's foot is on the floor
-(Z = 0); between such frames the correction is interpolated.
+(Z = 0); between such frames the correction is interpolated. Over each such run the
+thigh and shin are turned so the character's foot moves across the floor as the source's
+(scaled) does: a foot the import locked stays locked whatever the character's proportions.
 
 Blender's pose convention: a bone's armature-space matrix is
 parent_pose @ inv(parent_rest) @ rest @ basis, where basis = T(location) R(quaternion).
@@ -64,7 +66,7 @@ class Character:
     """A character armature at rest. rest [B, 4, 4] armature-space rest matrices (Blender's
     bone.matrix_local), parents [B], names [B], tails [B, 3] (armature space), matrix_world
     [4, 4] the armature object's (rotation, uniform scale, translation), floor_z the world
-    height of its soles at rest (its meshes' lowest point, or its feet bones')."""
+    height of its meshes' lowest point at rest (the soles when no sole points are known)."""
 
     names: list[str]
     parents: np.ndarray
@@ -207,7 +209,11 @@ def hip_height(character: Character, mapping: dict) -> float:
 
 
 def sole_height(character: Character, mapping: dict) -> float:
-    """World Z of the character's soles at rest: floor_z, else its lowest foot bone point."""
+    """World Z of the character's soles at rest: the lowest of its sole points, else floor_z,
+    else its lowest foot bone point. The feet's own vertices come first: a mesh may reach
+    below the soles (a base, a cape, a root bone's shape) and would lift the planted feet."""
+    if character.sole_points:
+        return float(min(p[2] for _, _, p in character.sole_points))
     if character.floor_z is not None:
         return float(character.floor_z)
     return float(min(p[2] for _, _, p in _foot_points(character, mapping)))
@@ -329,10 +335,12 @@ def _aim_spine(targets: list, source: Source, turn: np.ndarray, heads_w: np.ndar
 
 
 def retarget(character: Character, mapping: dict, source: Source, in_place: bool = False,
-             feet_on_floor: bool = True, rest_compensation: bool = True) -> Result:
+             feet_on_floor: bool = True, rest_compensation: bool = True, lock_feet: bool = True) -> Result:
     """Pose-bone rotations and the root location for every frame of `source`.
 
     feet_on_floor moves the hips up or down so the lower planted foot touches the floor.
+    lock_feet holds each planted foot in one place (_locked_legs): a character's legs are
+    not the person's in proportion to its hips, so following the limbs alone slides it.
 
     rest_compensation=False copies SMPL's rotations from rest as they are (the whole
     body turned to face SMPL's way only, no alignment of rest directions, no aiming): what a plain rotation copy does,
@@ -400,10 +408,61 @@ def retarget(character: Character, mapping: dict, source: Source, in_place: bool
         shift = _foot_shift(character, mapping, arm, roots_at(target), contact)
         target[:, 2] += shift
     placed = roots_at(target)
+    if lock_feet and contact.any():
+        world = _locked_legs(character, mapping, world, placed, contact, scale * source.joints[:, [7, 8]])
+        arm, quats = _locals(world, crot, rest_rot, parents)
     roots = list(placed)
     locations = np.stack([_root_locations(character, b, placed[b]) for b in roots], axis=1)
     return Result(quats=quats, keyed=keyed, roots=roots, locations=locations, scale=float(scale), contact=contact,
                   foot_shift=shift)
+
+
+def _locked_legs(character: Character, mapping: dict, world: np.ndarray, roots_world: dict,
+                 contact: np.ndarray, ankles: np.ndarray) -> np.ndarray:
+    """World rotations [F, B, 3, 3] with the thighs and shins turned so that, over each run
+    of a planted foot, the character's ankle moves across the floor exactly as the source's
+    ankle (ankles [F, 2, 3], scaled to the character) does, from the run's median offset
+    between them (heights as they were): a locked source foot stays locked whatever the
+    character's proportions. Two-bone IK in the leg's bending plane (the knee keeps its
+    side), the foot's own rotation kept; faded in and out over a few frames around each
+    run as core.common.foot_lock does."""
+    from .foot_lock import lock_weights
+
+    idx = character.names.index
+    crot = character.rotation
+    rest_rot = np.array([_unit_rot(r[:3, :3]) for r in character.rest])
+    arm, _ = _locals(world, crot, rest_rot, np.asarray(character.parents))
+    heads, _ = posed_heads(character, arm, roots_world)
+    world = world.copy()
+    for s, side in enumerate(("left", "right")):
+        thigh, shin, foot = (idx(mapping[f"{side}{r}"]) for r in ("UpperLeg", "LowerLeg", "Foot"))
+        planted = contact[:, s]
+        weight, nearest = lock_weights(planted, 1.0)   # nearest: the planted frame a weight is from
+        f = np.flatnonzero(weight > 0)
+        if not len(f):
+            continue
+        run = np.cumsum(np.diff(np.concatenate([[0], planted.astype(np.int8)])) == 1)
+        goal = heads[:, foot].copy()
+        for r in np.unique(run[planted]):
+            members = planted & (run == r)
+            offset = np.median(heads[members, foot, :2] - ankles[members, s, :2], axis=0)
+            at = f[run[nearest[f]] == r]
+            goal[at, :2] = offset + ankles[at, s, :2]
+        hip, knee, ankle = heads[f, thigh], heads[f, shin], heads[f, foot]
+        want = ankle + weight[f, None] * (goal[f] - ankle)
+        l1 = np.linalg.norm(knee - hip, axis=-1)
+        l2 = np.linalg.norm(ankle - knee, axis=-1)
+        reach = want - hip
+        d = np.clip(np.linalg.norm(reach, axis=-1), np.abs(l1 - l2) + 1e-6, 0.999 * (l1 + l2))
+        u = _unit(reach)
+        along = (l1 ** 2 - l2 ** 2 + d ** 2) / (2 * d)
+        side_v = (knee - hip) - np.einsum("fi,fi->f", knee - hip, u)[:, None] * u
+        new_knee = hip + along[:, None] * u + np.sqrt(np.maximum(l1 ** 2 - along ** 2, 0.0))[:, None] * _unit(side_v)
+        turn_thigh = rotations.rotation_between_vectors(knee - hip, new_knee - hip)
+        turn_shin = rotations.rotation_between_vectors(ankle - knee, hip + d[:, None] * u - new_knee)
+        world[f, thigh] = turn_thigh @ world[f, thigh]
+        world[f, shin] = turn_shin @ world[f, shin]
+    return world
 
 
 def _locals(world: np.ndarray, crot: np.ndarray, rest_rot: np.ndarray, parents: np.ndarray) -> tuple:

@@ -11,9 +11,11 @@ Rigify human metarig and the rig Rigify generates from it (measured on its DEF- 
 on the character and on the SMPL source (thighs, shins, upper arms, forearms, spine,
 neck), facing, root displacement against the scaled source, the lowest vertex of each
 planted foot (SMPL's foot low and slow) off the floor (95th percentile, in the person's
-size: divided by the character/person hip-height ratio) beside the same for SMPL's own
-planted foot joints ("src feet cm"), whether the mesh moves, and the FBX round trip
-(exported, read back, joint positions compared).
+size: divided by the character/person hip-height ratio; a rig without a mesh, as the
+generated Rigify one: the ends of its foot and toe bones) beside the same for SMPL's own
+planted foot joints ("src feet cm"), how fast planted feet slide over the floor (95th
+percentile, cm/s in the person's size; "src slide": SMPL's ankles), whether the mesh moves, and the FBX round trip
+(exported, read back, deform joint positions compared).
 """
 from __future__ import annotations
 
@@ -91,19 +93,57 @@ def foot_vertices(character, mapping, meshes) -> dict:
     return out
 
 
-def lowest_of(context, parts) -> float:
-    """World Z of the lowest of the given vertices [(mesh, indices)] as the meshes are posed now."""
+def foot_bone_points(character, mapping) -> dict:
+    """{side: [(bone, 'head'|'tail', rest height above the lowest of them)]}: a rig without
+    a mesh (a generated Rigify rig) is measured on its foot and toe bones' ends."""
+    out = {}
+    m = np.array(character.matrix_world)
+    for side in ("left", "right"):
+        bones = [b for b in (mapping.get(f"{side}Foot"), mapping.get(f"{side}Toes")) if b]
+        ends = [(b, end) for b in bones for end in ("head", "tail")]
+        z = [float((m[:3, :3] @ np.array(getattr(character.data.bones[b], f"{end}_local")) + m[:3, 3])[2])
+             for b, end in ends]
+        out[side] = [(b, end, h - min(z)) for (b, end), h in zip(ends, z)] if ends else []
+    return out
+
+
+def lowest_bone_point(character, points) -> tuple[float, np.ndarray]:
+    """(gap, where): how far the foot's bone ends are above the floor, each less its rest
+    height above the foot's lowest end, and their centre [3] (where the foot is)."""
+    m = np.array(character.matrix_world)
+    if not points:
+        return np.inf, np.zeros(3)
+    pts = np.array([m[:3, :3] @ np.array(getattr(character.pose.bones[b], end)) + m[:3, 3] for b, end, _ in points])
+    return float((pts[:, 2] - [above for _, _, above in points]).min()), pts.mean(axis=0)
+
+
+def slide_speeds(points: dict, fps: float) -> np.ndarray:
+    """Horizontal speed (m/s) of planted feet between consecutive planted frames: points
+    {side: [(frame index, world point [3])]}."""
+    out = []
+    for track in points.values():
+        for (k0, p0), (k1, p1) in zip(track, track[1:]):
+            if k1 == k0 + 1:
+                out.append(np.linalg.norm(np.asarray(p1[:2]) - np.asarray(p0[:2])) * fps)
+    return np.array(out)
+
+
+def lowest_of(context, parts) -> tuple[float, np.ndarray]:
+    """World Z of the lowest of the given vertices [(mesh, indices)] as the meshes are posed
+    now, and their centre [3] (where the foot is)."""
     depsgraph = context.evaluated_depsgraph_get()
-    low = np.inf
+    low, pts = np.inf, []
     for mesh, idx in parts:
         ev = mesh.evaluated_get(depsgraph)
         data = ev.to_mesh()
         co = np.empty(3 * len(data.vertices))
         data.vertices.foreach_get("co", co)
         m = np.array(ev.matrix_world)
-        low = min(low, float((co.reshape(-1, 3)[idx] @ m[:3, :3].T + m[:3, 3])[:, 2].min()))
+        world = co.reshape(-1, 3)[idx] @ m[:3, :3].T + m[:3, 3]
+        low = min(low, float(world[:, 2].min()))
+        pts.append(world)
         ev.to_mesh_clear()
-    return low
+    return low, np.concatenate(pts).mean(axis=0)
 
 
 def angle(a, b) -> np.ndarray:
@@ -126,16 +166,25 @@ def measure(context, character, smpl, result) -> dict:
     src, dst, tails, planted = [], [], [], []
     meshes = skinned_meshes(character)
     feet = foot_vertices(character, mapping, meshes)
+    bone_feet = foot_bone_points(character, mapping)
     contact = result.retarget.contact
+    where = {"left": [], "right": []}        # (frame index, foot position) on planted frames
+    src_where = {"left": [], "right": []}
     for k, f in enumerate(frames):
         context.scene.frame_set(int(f))
         src.append(world_heads(smpl, JOINT_NAMES))
         dst.append(world_heads(character, names))
         m = np.array(character.matrix_world)
         tails.append(np.array([character.pose.bones[n].tail for n in names]) @ m[:3, :3].T + m[:3, 3])
-        for side, c in zip(("left", "right"), contact[k]):
-            if c and feet[side]:   # a planted foot: how far its lowest vertex is from the floor
-                planted.append(lowest_of(context, feet[side]))
+        for side, c, ankle in zip(("left", "right"), contact[k], (7, 8)):
+            if not c:
+                continue
+            # A planted foot: how far its lowest vertex (no mesh: foot bone end) is from the floor.
+            gap, at = lowest_of(context, feet[side]) if feet[side] else lowest_bone_point(character, bone_feet[side])
+            if np.isfinite(gap):
+                planted.append(gap)
+                where[side].append((k, at))
+            src_where[side].append((k, src[-1][ankle]))
     src, dst, tails = np.array(src), np.array(dst), np.array(tails)
     at = {r: i for i, r in enumerate(roles)}
     out = {}
@@ -165,6 +214,11 @@ def measure(context, character, smpl, result) -> dict:
 
     src_planted = np.abs(src[:, [10, 11], 2] - FOOT_JOINT_HEIGHT)[contact]
     out["src feet cm"] = float(100 * np.percentile(src_planted, 95)) if src_planted.size else float("nan")
+    # Sliding: horizontal speed of a planted foot between planted frames (p95, cm/s in the person's size).
+    fps = context.scene.render.fps / context.scene.render.fps_base
+    slide, src_slide = slide_speeds(where, fps) / result.retarget.scale, slide_speeds(src_where, fps)
+    out["slide cm/s"] = float(100 * np.percentile(slide, 95)) if slide.size else float("nan")
+    out["src slide cm/s"] = float(100 * np.percentile(src_slide, 95)) if src_slide.size else float("nan")
     out["mesh moves cm"] = float("nan")
     if meshes:
         context.scene.frame_set(int(frames[0]))
@@ -191,11 +245,13 @@ def _mesh_points(context, meshes) -> np.ndarray:
 
 def fbx_round_trip(context, character, frames, path: Path) -> float:
     """Export the character to FBX (Unreal preset), read it back in a fresh scene and
-    return the largest difference of its bones' world heads over the frames (m)."""
+    return the largest difference of its deform bones' world heads over the frames (m):
+    the skeleton an engine skins with (a generated Rigify rig's controls and helpers are
+    driven by constraints and custom properties FBX does not carry)."""
     import bpy
     from video_to_motion.addon import exporters
 
-    names = [b.name for b in character.data.bones]
+    names = [b.name for b in character.data.bones if b.use_deform] or [b.name for b in character.data.bones]
     before = []
     for f in frames:
         context.scene.frame_set(int(f))
@@ -296,7 +352,7 @@ def main(argv=None) -> int:
         except Exception as exc:  # noqa: BLE001 - one rig failing is a row of the table
             rows.append({"rig": label, "error": f"{type(exc).__name__}: {exc}"})
     cols = ["bones", "thigh", "shin", "upper arm", "forearm", "spine", "neck", "facing", "root %", "root m", "feet cm",
-            "src feet cm", "mesh moves cm"] + (["fbx mm"] if fbx_dir else [])
+            "src feet cm", "slide cm/s", "src slide cm/s", "mesh moves cm"] + (["fbx mm"] if fbx_dir else [])
     print(f"source: {motion} ({args.people}); rest-pose compensation {'off' if args.no_compensation else 'on'} "
           "(limb and facing columns: 95th percentile of the angle, degrees)")
     print("| rig | " + " | ".join(cols) + " |")

@@ -137,7 +137,8 @@ def test_limbs_point_where_the_source_limbs_point(family):
     ch = character(family)
     mapping = bone_map.check_map(bone_map.auto_map(ch.skeleton()), ch.names)
     src = source()
-    res = retarget.retarget(ch, mapping, src)
+    # The transfer alone: random poses' "planted" feet wander, and the lock would bend the legs.
+    res = retarget.retarget(ch, mapping, src, lock_feet=False)
     errors, heads = limb_errors(ch, mapping, src, res)
     for limb, err in errors.items():
         assert np.percentile(err, 95) < 1.0, f"{family} {limb}: {np.percentile(err, 95):.2f} deg"
@@ -195,6 +196,59 @@ def test_planted_feet_touch_the_floor():
     assert np.abs(np.diff(res.foot_shift)).max() < 0.05   # interpolated between contacts, no jumps
 
 
+def test_planted_feet_move_as_the_source_feet_do_whatever_the_legs_length():
+    ch = character("mixamo")
+    # Short legs for the body: the trunk raised 20 cm above the hip joints, so the hips'
+    # scale (hip height) is not the legs' and limb-by-limb feet would slide.
+    up = np.linalg.inv(ch.matrix_world)[:3, :3] @ [0.0, 0.0, 0.2]
+    trunk = [i for i, n in enumerate(ch.names) if not any(k in n for k in ("Leg", "Foot", "Toe"))]
+    ch.rest[trunk, :3, 3] += up
+    ch.tails[trunk] += up
+    mapping = bone_map.auto_map(ch.skeleton())
+    src = source()
+    idx = ch.names.index
+
+    def run_spread(res):
+        """Largest wander, over a planted run, of the character's ankle from the scaled source's."""
+        heads, _ = retarget.posed_points(ch, res.quats, res.roots, res.locations)
+        out = []
+        for s, side in enumerate(("left", "right")):
+            ankle = heads[:, idx(mapping[f"{side}Foot"]), :2] - res.scale * src.joints[:, 7 + s, :2]
+            planted = res.contact[:, s]
+            starts = np.cumsum(np.diff(np.concatenate([[0], planted.astype(np.int8)])) == 1)
+            for r in np.unique(starts[planted]):
+                pts = ankle[planted & (starts == r)]
+                out.append(np.linalg.norm(pts - pts.mean(0), axis=-1).max())
+        return max(out), heads
+
+    locked, heads = run_spread(retarget.retarget(ch, mapping, src))
+    free, _ = run_spread(retarget.retarget(ch, mapping, src, lock_feet=False))
+    assert free > 0.005 and locked < 5e-4, (free, locked)   # the leg never quite straightens (IK reach)
+    bones = [idx(mapping[r]) for r in ("leftUpperLeg", "leftLowerLeg", "leftFoot")]
+    lengths = np.linalg.norm(np.diff(heads[:, bones], axis=1), axis=-1)
+    np.testing.assert_allclose(lengths, np.broadcast_to(lengths[0], lengths.shape), rtol=1e-9)
+
+
+def test_a_mesh_reaching_below_the_soles_does_not_lift_planted_feet():
+    """The meshes' lowest point (floor_z) 3 cm under the feet, as a root bone's shape or a
+    base would put it: the feet's own sole points give the floor."""
+    ch = character("blender")
+    mapping = bone_map.auto_map(ch.skeleton())
+    src = source()
+    idx = ch.names.index
+    sk = ch.skeleton()
+    soles = [(side, idx(mapping[f"{side}{part}"]), p) for side in ("left", "right") for part in ("Foot", "Toes")
+             for p in (sk.heads[idx(mapping[f"{side}{part}"])], sk.tails[idx(mapping[f"{side}{part}"])])]
+    ch.sole_points = soles
+    ch.floor_z = None
+    want = retarget.retarget(ch, mapping, src)
+    ch.floor_z = min(p[2] for _, _, p in soles) - 0.03
+    got = retarget.retarget(ch, mapping, src)
+    assert retarget.sole_height(ch, mapping) == min(p[2] for _, _, p in soles)
+    np.testing.assert_allclose(got.locations, want.locations, atol=1e-9)
+    assert got.scale == want.scale
+
+
 def test_rotation_between_vectors_is_smallest_and_handles_opposites():
     from video_to_motion.core.common.rotations import rotation_between_vectors
 
@@ -225,7 +279,7 @@ def test_legs_rooted_beside_the_hips_move_with_them():
         ch.parents[ch.names.index(name)] = -1
     mapping = bone_map.auto_map(ch.skeleton())
     src = source()
-    res = retarget.retarget(ch, mapping, src)
+    res = retarget.retarget(ch, mapping, src, lock_feet=False)   # the transfer alone
     assert len(res.roots) == 3
     errors, heads = limb_errors(ch, mapping, src, res)
     assert max(np.percentile(e, 95) for e in errors.values()) < 1.0
@@ -251,7 +305,7 @@ def test_a_tilted_source_armature_is_followed_in_3d():
     ch = character("unreal")
     mapping = bone_map.auto_map(ch.skeleton())
     src = source(tilt_deg=25.0)
-    res = retarget.retarget(ch, mapping, src)
+    res = retarget.retarget(ch, mapping, src, lock_feet=False)   # the transfer alone
     errors, heads = limb_errors(ch, mapping, src, res)
     assert max(np.percentile(e, 95) for e in errors.values()) < 1.0
     idx = ch.names.index
