@@ -3,9 +3,11 @@
 Needs no downloaded weights: the person detector falls back to one shipped in a package
 (core.detection) and BlazePose's models ship inside the mediapipe wheel.
 
-Pass 1 ("detect"): people are detected and tracked (core.detection, core.tracks); with
---detect-every k the detector sees every k-th frame and boxes are interpolated between
-(both passes are offline, so interpolating between detections beats propagating boxes).
+Pass 1 ("detect"): people are detected and tracked (core.detection, core.tracks); on a
+CPU the detector sees every frame while people come, go or move fast and fewer while
+everyone tracked is steady (--max-detect-interval; core.tracks.next_stride), or every
+k-th frame with --detect-every k; boxes are interpolated between (both passes are
+offline, so interpolating between detections beats propagating boxes).
 Pass 2 ("estimate"): the video is decoded again; each tracked person is cut out as a
 square of CROP_SCALE x the box's longer side, resized to CROP_SIZE (BlazePose misses
 people of 100-200 px in the full frame) and given to BlazePose (core.mediapipe_pose).
@@ -39,6 +41,7 @@ detector's tracks):
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -52,6 +55,7 @@ from ...common.motion import Motion
 from .root_fit import (body_height, crop_camera_rotation, depth_confidence, fit_translation,
                         smooth_translation)
 from ...common.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
+from ...worker.prefetch import prefetched
 from ...worker.video import iter_frames
 from .. import EstimatorError, WorkerOptions, RunContext
 
@@ -60,6 +64,7 @@ log = logging.getLogger("vtm.blazepose")
 NAME = "blazepose"
 POSE_MODEL = "MediaPipe BlazePose GHUM 3D (mediapipe 0.10.21, model_complexity=1)"
 DETECT_BATCH = 8
+PREFETCH_FRAMES = 8       # decoded frames waiting for BlazePose at most
 CROP_SIZE = 256           # BlazePose's landmark model works at 256x256
 CROP_SCALE = 2.2          # square side / longer box side: see the module docstring
 # MediaPipe's own landmark filter is off: it is causal (lags) and its 3D filter cannot be
@@ -150,7 +155,7 @@ class BlazePoseEstimator:
         t0, c0 = time.perf_counter(), time.process_time()
         tracks = find_people(run, self.options.detector, self.options.device, max_people=self.options.max_people,
                              track_id=self.options.track_id, detect_every=self.options.detect_every,
-                             batch_size=DETECT_BATCH)
+                             max_detect_interval=self.options.max_detect_interval, batch_size=DETECT_BATCH)
         t1, c1 = time.perf_counter(), time.process_time()
         found = self._landmarks_pass(run, tracks, focal)
         false = false_people(tracks, found)
@@ -185,9 +190,11 @@ class BlazePoseEstimator:
         total = tracks.stop_frame - tracks.start_frame
         run.progress("estimate", 0, total)
         retried = 0
+        # Decoding runs on a thread ahead of BlazePose (OpenCV releases the GIL), on the other core.
+        frames = prefetched(iter_frames(run.video.path, tracks.start_frame, tracks.stop_frame), PREFETCH_FRAMES)
         with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as pose, \
-                BlazePoseCrops(static_mode=True) as single:
-            for index, frame in iter_frames(run.video.path, tracks.start_frame, tracks.stop_frame):
+                BlazePoseCrops(static_mode=True) as single, contextlib.closing(frames) as decoded:
+            for index, frame in decoded:
                 for track_id, row in per_frame.get(index, ()):
                     track = tracks[track_id]
                     center, side = square_box(track.boxes[row], CROP_SCALE)
