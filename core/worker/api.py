@@ -96,7 +96,9 @@ def estimate_video(video: str | os.PathLike, options: WorkerOptions | None = Non
         events.info(same_person={str(t): k for t, k in sorted(repeats.items())})
     path = None
     if options.camera_motion:
+        t0, c0 = time.perf_counter(), time.process_time()
         path = camera_motion.apply(info.path, start, stop, motion, options.focal_length, events, progress)
+        log.info("camera stage: %.2f s, cpu %.2f s", time.perf_counter() - t0, time.process_time() - c0)
     else:
         events.info(camera_motion={"moving": False, "switched_off": True})
     progress("world", 0, 1)

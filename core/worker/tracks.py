@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
+import time
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -32,6 +34,8 @@ from ..estimators import EstimatorError, RunContext
 from .prefetch import prefetched
 from .same_person import repeated_tracks
 from .video import iter_frames
+
+log = logging.getLogger("vtm.worker")
 
 DEFAULT_MAX_GAP = 30  # frames; ByteTrack itself forgets a track after 30 unmatched frames (at 30 fps)
 DEFAULT_MIN_FRAMES = 5
@@ -58,13 +62,16 @@ PROGRESS_EVERY = 64  # frames between progress reports when the detector skips f
 # the tracker loses small people over two frames (vtest.avi 0-200: 1322 poses detecting
 # every frame, 1026 every 2nd, 603 every 5th). A GPU detects every frame.
 DETECT_INTERVAL_S = {"cpu": 0.18, "cuda": 0.0}
-# From that stride the detector's stride adapts (`next_stride`, up to `max_detect_interval`
-# seconds of video, the options table): it doubles after each detection where the same
-# people are tracked, none is being confirmed, and every box is where its motion over
-# the two detections before put it; it falls back to the default stride as soon as that
-# fails (a person appears or is lost, turns, stops, is occluded). So a crowd where people
-# come and go is detected as often as before, and steady walkers far less often; boxes
-# are interpolated between detections either way.
+# With --max-detect-interval the stride adapts from there (`next_stride`): it doubles
+# after each detection where the same people are tracked, no newcomer is being confirmed
+# and every box is where its motion over the two detections before put it, up to that many
+# seconds of video; it falls back to the default stride as soon as that fails (a person
+# appears or is lost, turns, stops). A crowd is detected as often as without it (vtest.avi
+# 0-200 at 10 fps: 21 vs 22 tracks, 1484 vs 1496 detected boxes), a steady performer far
+# less often. It is off by default: each detection decides where the next one is, so the
+# detector sees one frame per call, and on the 720p walker of scripts/bench/bench_pipeline.py
+# (background people keep coming and going) it saved 10% of the detections (55 vs 60) while
+# single frames on torch's 2 threads cost far more CPU than batches of 8 on a loaded machine.
 STEADY_MOVE = 0.05  # box heights a steady box may be off (any side) from where its motion put it
 STEADY_STEP = 0.3   # box heights a steady box may move (any side) between two detections
 # A box the tracker has seen once that lies mostly (this share of its area) inside a tracked
@@ -158,9 +165,12 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
     run.progress("detect", 0, total)
     stride = _AdaptiveStride(detect_every, max_stride or detect_every, detector)
 
+    detections = [0]
+
     def flush() -> None:
         if not batch_frames:
             return
+        detections[0] += len(batch_frames)
         for index, dets in zip(batch_ids, detector.track(batch_frames)):
             for box, score, tid in zip(dets.boxes, dets.scores, dets.track_ids):
                 rows.setdefault(int(tid), []).append((index, box, float(score)))
@@ -199,6 +209,8 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
                              f"no person was detected in frames {run.start_frame}\u2013{stop_frame - 1} of {video}; "
                              "check the frame range, use a video where people are clearly visible, or try "
                              "another detector (--detector)")
+    log.info("detector ran on %d of %d frames (%s)", detections[0], done,
+             f"adaptive stride {detect_every}-{max_stride}" if adaptive else f"every {detect_every}")
     tracks = [_track_from_rows(tid, r) for tid, r in rows.items()]
     gap = (max_stride if adaptive else detect_every) - 1
     if gap > 0:
@@ -538,7 +550,9 @@ def find_people(run: RunContext, weights: str | None, device: str, *, max_people
     """
     from .detection import PersonDetector
 
+    t0, c0 = time.perf_counter(), time.process_time()
     detector = PersonDetector(weights, device, run.warn, conf=conf, imgsz=imgsz, tracker=tracker)
+    log.info("detector loaded: %.2f s, cpu %.2f s", time.perf_counter() - t0, time.process_time() - c0)
     run.info(detector=detector.source)
     kind = str(detector.device).split(":")[0]
     if batch_size is None:

