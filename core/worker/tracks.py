@@ -70,7 +70,7 @@ DETECT_INTERVAL_S = {"cpu": 0.18, "cuda": 0.0}
 # 0-200 at 10 fps: 21 vs 22 tracks, 1484 vs 1496 detected boxes), a steady performer far
 # less often. It is off by default: each detection decides where the next one is, so the
 # detector sees one frame per call, and on the 720p walker of scripts/bench/bench_pipeline.py
-# (background people keep coming and going) it saved 10% of the detections (55 vs 60) while
+# (background people keep coming and going) it saved 10% of the detections (55 vs 61) while
 # single frames on torch's 2 threads cost far more CPU than batches of 8 on a loaded machine.
 STEADY_MOVE = 0.05  # box heights a steady box may be off (any side) from where its motion put it
 STEADY_STEP = 0.3   # box heights a steady box may move (any side) between two detections
@@ -164,8 +164,7 @@ def detect_and_track(run: RunContext, detector, batch_size: int = 8, detect_ever
     done = 0
     run.progress("detect", 0, total)
     stride = _AdaptiveStride(detect_every, max_stride or detect_every, detector)
-
-    detections = [0]
+    detections = [0]  # frames the detector saw
 
     def flush() -> None:
         if not batch_frames:
