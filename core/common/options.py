@@ -66,6 +66,10 @@ WORKER = (
     Option("detect_every", int, None,
            "run the person detector on every k-th frame and interpolate boxes between "
            "(default: blazepose on a CPU every 0.18 s of video, e.g. 5 at 30 fps; else 1)"),
+    Option("max_detect_interval", float, 0.0,
+           "without --detect-every, blazepose on a CPU: let the detector's stride grow while every tracked "
+           "person is steady, up to this many seconds of video, one frame per detector call; back to the "
+           "default stride when people appear, are lost or change course (default 0: a fixed stride)"),
     Option("precision", str, "auto", "network arithmetic: auto = bf16 (or fp16) autocast on a GPU, fp32 on the CPU",
            choices=("auto", "fp32", "bf16", "fp16")),
     Option("compile", bool, False,

@@ -58,6 +58,9 @@ def check_options(options: WorkerOptions) -> None:
                              f"--focal-length must be a positive finite number of pixels (got {options.focal_length})")
     if options.detect_every is not None and options.detect_every < 1:
         raise EstimatorError("bad_argument", f"--detect-every must be at least 1 (got {options.detect_every})")
+    if not (math.isfinite(options.max_detect_interval) and options.max_detect_interval >= 0):
+        raise EstimatorError("bad_argument", "--max-detect-interval must be 0 or a positive number of seconds "
+                             f"(got {options.max_detect_interval})")
     # A bare name (yolo11s.pt) is the detector library's to download; a path must exist.
     if options.detector and Path(options.detector).parent != Path(".") and not Path(options.detector).exists():
         raise EstimatorError("detector_not_found", f"detector weights '{options.detector}' do not exist; "
@@ -93,7 +96,9 @@ def estimate_video(video: str | os.PathLike, options: WorkerOptions | None = Non
         events.info(same_person={str(t): k for t, k in sorted(repeats.items())})
     path = None
     if options.camera_motion:
+        t0, c0 = time.perf_counter(), time.process_time()
         path = camera_motion.apply(info.path, start, stop, motion, options.focal_length, events, progress)
+        log.info("camera stage: %.2f s, cpu %.2f s", time.perf_counter() - t0, time.process_time() - c0)
     else:
         events.info(camera_motion={"moving": False, "switched_off": True})
     progress("world", 0, 1)

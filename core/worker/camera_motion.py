@@ -21,6 +21,7 @@ a static camera, runs unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from typing import Iterable, Iterator
@@ -58,6 +59,7 @@ MIN_SEGMENT_SECONDS = 0.5
 LOOP_MAX_DEG = 20.0            # an earlier keyframe turned less than this from a new one may see the same view
 LOOP_MIN_KEYFRAMES = 2         # ... and at least this many keyframes back (the previous one is the chain's link)
 LOOP_TRIES = 3                 # earlier keyframes tried per new keyframe, the earliest first
+PREFETCH_FRAMES = 8            # frames decoded ahead of the corner following
 
 
 @dataclasses.dataclass
@@ -472,15 +474,19 @@ def estimate_path(video, start: int, stop: int | None, motion: Motion, focal: fl
     """The camera path of a video's frames start <= i < stop, people (the motion's boxes)
     masked. focal: the known focal length (pixels), or None to find it from the camera's
     turns when it turns enough (else the motion's focal length is used)."""
+    from .prefetch import prefetched
     from .video import iter_frames
 
     total = None if stop is None else stop - start
 
     def frames() -> Iterator[tuple[int, np.ndarray]]:
-        for i, (index, image) in enumerate(iter_frames(video, start, stop)):
-            if progress is not None:
-                progress("camera", i, total)
-            yield index, image
+        # Decoded and made grey on a thread ahead of the corner following (OpenCV releases the GIL).
+        grey = ((index, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)) for index, image in iter_frames(video, start, stop))
+        with contextlib.closing(prefetched(grey, PREFETCH_FRAMES)) as ahead:
+            for i, (index, image) in enumerate(ahead):
+                if progress is not None:
+                    progress("camera", i, total)
+                yield index, image
 
     corners = follow_corners(frames(), boxes_by_frame(motion))
     found = None if focal else focal_from_turns(corners, float(motion.focal_length))

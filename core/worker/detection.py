@@ -325,6 +325,19 @@ class PersonDetector:
             torch.set_num_threads(threads)
         return [_frame_detections(r, self.max_box_area) for r in results]
 
+    def unconfirmed_boxes(self) -> np.ndarray | None:
+        """Boxes float32[K,4] (x1, y1, x2, y2) of the tracks the tracker holds but has not
+        confirmed yet (seen on the last frame only, so not among those `track` returned),
+        scored at least `conf`; None when ultralytics' tracker cannot be read (BYTETracker/
+        BOTSORT `tracked_stracks`)."""
+        trackers = getattr(getattr(self.model, "predictor", None), "trackers", None)
+        try:
+            boxes = [np.asarray(t.xyxy, np.float32) for t in trackers[0].tracked_stracks
+                     if not t.is_activated and float(t.score) >= self.conf]
+        except (AttributeError, IndexError, TypeError):
+            return None
+        return np.stack(boxes) if boxes else np.zeros((0, 4), np.float32)
+
 
 def fp16_arguments(device: str) -> dict:
     """ultralytics' switch for fp16 inference, on a GPU only: `quantize=16` (8.4 on), `half=True` before."""

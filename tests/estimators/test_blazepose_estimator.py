@@ -121,3 +121,34 @@ def test_given_focal_length_is_used(vtest, offline, tmp_path):
     assert common
     ratios = [depths[1920.0][t] / depths[None][t] for t in common]
     np.testing.assert_allclose(ratios, 2.0, rtol=0.05)
+
+
+def test_landmarks_pass_with_decoding_and_retries_on_threads_gives_the_same_poses(vtest, offline, monkeypatch):
+    from video_to_motion.core.common.options import WorkerOptions
+    from video_to_motion.core.estimators import RunContext
+    from video_to_motion.core.estimators.blazepose import estimator as bp
+    from video_to_motion.core.worker.tracks import find_people
+    from video_to_motion.core.worker.video import probe
+
+    run = RunContext(video=probe(vtest), start_frame=300, stop_frame=310, progress=lambda *a: None,
+                     warn=lambda m: None, info=lambda **k: None)
+    tracks = find_people(run, None, "cpu", detect_every=1, max_people=4)
+    est = bp.BlazePoseEstimator(WorkerOptions())
+    retries = []
+    real_retry = bp.masked_retry
+    monkeypatch.setattr(bp, "masked_retry", lambda *a: retries.append(1) or real_retry(*a))
+    found = {}
+    # Sequential: decoded on the calling thread, each retry awaited at once; then both on threads.
+    for ahead, pending in ((0, 0), (bp.PREFETCH_FRAMES, bp.MAX_PENDING_RETRIES)):
+        monkeypatch.setattr(bp, "PREFETCH_FRAMES", ahead)
+        monkeypatch.setattr(bp, "MAX_PENDING_RETRIES", pending)
+        found[ahead] = est._landmarks_pass(run, tracks, 1000.0)
+    sequential, concurrent = found[0], found[bp.PREFETCH_FRAMES]
+    assert sum(len(obs.frames) for obs in sequential.values()) >= 20  # most of 4 people on 10 frames
+    assert len(retries) >= 2  # BlazePose missed someone and was asked again on masked crops
+    assert sequential.keys() == concurrent.keys()
+    for tid, obs in sequential.items():
+        assert obs.frames == concurrent[tid].frames and obs.rows == concurrent[tid].rows
+        np.testing.assert_array_equal(np.array(obs.image), np.array(concurrent[tid].image))
+        np.testing.assert_array_equal(np.array(obs.world), np.array(concurrent[tid].world))
+        np.testing.assert_array_equal(np.array(obs.visibility), np.array(concurrent[tid].visibility))

@@ -243,3 +243,17 @@ def test_a_cut_to_another_shot_is_not_a_turn(room):
     found = camera_motion.track_frames(first + second, FOCAL, FPS)
     assert found.cuts == [12]
     assert not found.moving and found.angles_deg().max() < 0.05
+
+
+def test_decoding_ahead_on_a_thread_gives_the_same_path(room, tmp_path, monkeypatch):
+    video = pan_video(room, tmp_path / "pan.mp4")
+    motion = scene_motion(crowd(3, seed=2), FOCAL, 3.0, 15.0, 0.0, frames=20)  # boxes to mask
+    found = {}
+    for ahead in (0, camera_motion.PREFETCH_FRAMES):  # 0: decoded on the calling thread
+        monkeypatch.setattr(camera_motion, "PREFETCH_FRAMES", ahead)
+        found[ahead] = camera_motion.estimate_path(video, 0, None, motion, None)
+    a, b = found[0], found[camera_motion.PREFETCH_FRAMES]
+    assert a.moving and len(a.frames) == 20
+    np.testing.assert_array_equal(a.frames, b.frames)
+    np.testing.assert_array_equal(a.rotations, b.rotations)
+    assert a.focal == b.focal

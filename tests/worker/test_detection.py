@@ -208,10 +208,57 @@ def test_find_people_without_a_stride_takes_the_default_for_device_and_frame_rat
         writer.write(frame)
     writer.release()
     rec = Recorder()
-    tracks = find_people(rec.context(video, 0, None), None, "cpu", detect_every=None)
-    assert {"detect_every": 5} in rec.infos
+    tracks = find_people(rec.context(video, 0, None), None, "cpu", detect_every=None, max_detect_interval=0)
+    assert {"detect_every": 5, "max_detect_stride": 5} in rec.infos
     detected = set().union(*(t.frames[t.observed].tolist() for t in tracks))
     assert detected and detected <= {0, 5, 10}
+
+
+class CountingDetector:
+    """The real detector, remembering the frames it was given (by their order in the clip)."""
+
+    def __init__(self, detector, first: int = 0):
+        self.detector, self.calls = detector, []
+
+    def track(self, frames):
+        self.calls.append(len(frames))
+        return self.detector.track(frames)
+
+    def unconfirmed_boxes(self):
+        return self.detector.unconfirmed_boxes()
+
+
+def test_adaptive_stride_grows_on_steady_people_and_falls_back_when_people_appear(tmp_path, vtest, offline):
+    from video_to_motion.core.worker.tracks import detect_and_track
+
+    # 30 fps: one vtest frame held still (steady people), its left half greyed out, then
+    # the whole frame: the people on the left appear at frame 40.
+    cap = cv2.VideoCapture(str(vtest))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 300)
+    frame = cap.read()[1]
+    cap.release()
+    covered = frame.copy()
+    covered[:, : frame.shape[1] // 2] = 127
+    video = tmp_path / "appear.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, frame.shape[1::-1])
+    for i in range(64):
+        writer.write(covered if i < 40 else frame)
+    writer.release()
+    detector = CountingDetector(make_detector())
+    tracks = detect_and_track(Recorder().context(video, 0, None), detector, detect_every=5, max_stride=15)
+    detected = sorted(set().union(*(t.frames[t.observed].tolist() for t in tracks)))
+    assert all(n == 1 for n in detector.calls)  # one frame per call: each result picks the next frame
+    before, after = [f for f in detected if f < 40], [f for f in detected if f >= 40]
+    # Steady: 5 apart three times, then twice the stride up to 15 (0, 5, 10, 20, 35).
+    assert before == [0, 5, 10, 20, 35], detected
+    # The newcomers are seen at the next detection (50), and the stride falls back to 5
+    # until they are tracked and steady; the last frame is always detected.
+    assert after[:3] == [50, 55, 60] and after[-1] == 63, detected
+    left = [t for t in tracks if t.frames[0] >= 40 and t.boxes[:, 2].mean() < frame.shape[1] / 2]
+    assert left, "the people who appeared on the left were not tracked"
+    # Every track is filled between its detections (interpolated, not observed).
+    for track in tracks:
+        assert track.is_contiguous
 
 
 def _blank_video(path: Path, frames: int = 6) -> Path:

@@ -138,3 +138,40 @@ def test_a_second_id_on_one_person_goes_and_neighbours_stay():
     assert [t.track_id for t in kept] == [1, 3, 5]
     raw = Tracks({t.track_id: t for t in (person, second_id, neighbour)}, 0, 40)
     assert postprocess(raw).ids() == [1, 3]
+
+
+def _dets(ids, boxes):
+    from video_to_motion.core.worker.detection import FrameDetections
+
+    return FrameDetections(np.asarray(boxes, np.float32).reshape(-1, 4), np.full(len(ids), 0.9, np.float32),
+                           np.asarray(ids, np.int32))
+
+
+def test_next_stride_doubles_on_steady_motion_and_falls_back_on_any_change():
+    from video_to_motion.core.worker.tracks import new_people, next_stride
+
+    def walker(x):  # 200 px tall, walking right at constant speed
+        return [x, 100, x + 80, 300]
+
+    steady = [(0, _dets([1], [walker(0)])), (5, _dets([1], [walker(10)])), (10, _dets([1], [walker(20)]))]
+    none = np.zeros((0, 4))
+    assert next_stride(5, 5, 15, steady, none) == 10
+    assert next_stride(10, 5, 15, steady, none) == 15  # at most the longest stride
+    assert next_stride(5, 5, 15, steady[:2], none) == 5  # too few detections to know the motion
+    assert next_stride(10, 5, 15, steady, None) == 5  # the tracker's state unknown
+    # A person seen once, away from the tracked one: a newcomer; inside the tracked box: a second box.
+    assert next_stride(10, 5, 15, steady, np.array([[500, 100, 580, 300]])) == 5
+    assert next_stride(10, 5, 15, steady, np.array([[25, 120, 95, 290]])) == 15
+    np.testing.assert_array_equal(new_people(np.array([[500, 100, 580, 300], [25, 120, 95, 290]]),
+                                             np.array([walker(20)])), [True, False])
+    # A person appears among the tracked, or one is lost.
+    appeared = steady[:2] + [(10, _dets([1, 2], [walker(20), [400, 100, 480, 300]]))]
+    lost = [(0, _dets([1, 2], [walker(0), [400, 100, 480, 300]])), (5, _dets([1, 2], [walker(10), [400, 100, 480, 300]])),
+            (10, _dets([1], [walker(20)]))]
+    assert next_stride(10, 5, 15, appeared, none) == 5 and next_stride(10, 5, 15, lost, none) == 5
+    # Stops (off its motion by 10 px = 5% of its height is allowed, 11 px is not) or runs.
+    stop = steady[:2] + [(10, _dets([1], [walker(9)]))]
+    almost = steady[:2] + [(10, _dets([1], [walker(30)]))]
+    assert next_stride(10, 5, 15, stop, none) == 5 and next_stride(10, 5, 15, almost, none) == 15
+    fast = [(0, _dets([1], [walker(0)])), (5, _dets([1], [walker(70)])), (10, _dets([1], [walker(140)]))]
+    assert next_stride(10, 5, 15, fast, none) == 5  # 70 px = 35% of its height between detections

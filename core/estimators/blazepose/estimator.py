@@ -4,8 +4,11 @@ Needs no downloaded weights: the person detector falls back to one shipped in a 
 (core.detection) and BlazePose's models ship inside the mediapipe wheel.
 
 Pass 1 ("detect"): people are detected and tracked (core.detection, core.tracks); with
---detect-every k the detector sees every k-th frame and boxes are interpolated between
-(both passes are offline, so interpolating between detections beats propagating boxes).
+--detect-every k the detector sees every k-th frame (by default a CPU's stride for the
+frame rate; with --max-detect-interval a stride that grows while everyone tracked is
+steady, core.tracks.next_stride) and boxes are interpolated between (both passes are
+offline, so interpolating between detections beats propagating boxes).
+Pass 2 decodes on a thread ahead of BlazePose (core.prefetch).
 Pass 2 ("estimate"): the video is decoded again; each tracked person is cut out as a
 square of CROP_SCALE x the box's longer side, resized to CROP_SIZE (BlazePose misses
 people of 100-200 px in the full frame) and given to BlazePose (core.mediapipe_pose).
@@ -39,6 +42,9 @@ detector's tracks):
 """
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import time
@@ -52,6 +58,7 @@ from ...common.motion import Motion
 from .root_fit import (body_height, crop_camera_rotation, depth_confidence, fit_translation,
                         smooth_translation)
 from ...common.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
+from ...worker.prefetch import prefetched
 from ...worker.video import iter_frames
 from .. import EstimatorError, WorkerOptions, RunContext
 
@@ -60,6 +67,8 @@ log = logging.getLogger("vtm.blazepose")
 NAME = "blazepose"
 POSE_MODEL = "MediaPipe BlazePose GHUM 3D (mediapipe 0.10.21, model_complexity=1)"
 DETECT_BATCH = 8
+PREFETCH_FRAMES = 8       # decoded frames waiting for BlazePose at most
+MAX_PENDING_RETRIES = 16  # masked retries queued behind the one running at most
 CROP_SIZE = 256           # BlazePose's landmark model works at 256x256
 CROP_SCALE = 2.2          # square side / longer box side: see the module docstring
 # MediaPipe's own landmark filter is off: it is causal (lags) and its 3D filter cannot be
@@ -150,7 +159,7 @@ class BlazePoseEstimator:
         t0, c0 = time.perf_counter(), time.process_time()
         tracks = find_people(run, self.options.detector, self.options.device, max_people=self.options.max_people,
                              track_id=self.options.track_id, detect_every=self.options.detect_every,
-                             batch_size=DETECT_BATCH)
+                             max_detect_interval=self.options.max_detect_interval, batch_size=DETECT_BATCH)
         t1, c1 = time.perf_counter(), time.process_time()
         found = self._landmarks_pass(run, tracks, focal)
         false = false_people(tracks, found)
@@ -184,21 +193,40 @@ class BlazePoseEstimator:
         found = {t.track_id: _TrackLandmarks() for t in tracks}
         total = tracks.stop_frame - tracks.start_frame
         run.progress("estimate", 0, total)
-        retried = 0
+        # (track id, frame, row, landmarks or a Future of them, crop centre), in frame order.
+        poses: list[tuple[int, int, int, object, np.ndarray]] = []
+        retrying: collections.deque = collections.deque()
+        # Decoding runs on a thread ahead of BlazePose (OpenCV releases the GIL), and the
+        # masked retries on another: the one-image graph's answer does not change what the
+        # tracks' own graphs do next, so the result is the same as one after the other.
+        frames = prefetched(iter_frames(run.video.path, tracks.start_frame, tracks.stop_frame), PREFETCH_FRAMES)
         with BlazePoseCrops(static_mode=False, smooth_landmarks=False) as pose, \
-                BlazePoseCrops(static_mode=True) as single:
-            for index, frame in iter_frames(run.video.path, tracks.start_frame, tracks.stop_frame):
-                for track_id, row in per_frame.get(index, ()):
-                    track = tracks[track_id]
-                    center, side = square_box(track.boxes[row], CROP_SCALE)
-                    crop, m = crop_square(frame, center, float(side), CROP_SIZE, rgb=True)
-                    result = pose.process(track_id, crop, m)
-                    if result is not None and not fits_box(result.image, track.boxes[row]):
-                        # Start this track's pose afresh: following a wrong lock-on keeps it.
-                        pose.forget(track_id)
-                        result = None
-                    if result is None:
-                        result = masked_retry(single, frame, track.boxes[row])
+                BlazePoseCrops(static_mode=True) as single, contextlib.closing(frames) as decoded:
+            retries = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vtm-retry")
+            try:
+                for index, frame in decoded:
+                    for track_id, row in per_frame.get(index, ()):
+                        track = tracks[track_id]
+                        center, side = square_box(track.boxes[row], CROP_SCALE)
+                        crop, m = crop_square(frame, center, float(side), CROP_SIZE, rgb=True)
+                        result = pose.process(track_id, crop, m)
+                        if result is not None and not fits_box(result.image, track.boxes[row]):
+                            # Start this track's pose afresh: following a wrong lock-on keeps it.
+                            pose.forget(track_id)
+                            result = None
+                        if result is None:
+                            result = retries.submit(masked_retry, single, frame, track.boxes[row])
+                            retrying.append(result)
+                            while len(retrying) > MAX_PENDING_RETRIES:  # each holds a frame
+                                retrying.popleft().result()
+                        poses.append((track_id, index, row, result, center))
+                        if index == last_frame[track_id]:
+                            pose.close_stream(track_id)
+                    run.progress("estimate", index + 1 - tracks.start_frame, total)
+                retried = 0
+                for track_id, index, row, result, center in poses:
+                    if isinstance(result, concurrent.futures.Future):
+                        result = result.result()
                         retried += result is not None
                     if result is not None:
                         rot = crop_camera_rotation(center, (run.video.width, run.video.height), focal)
@@ -209,9 +237,8 @@ class BlazePoseEstimator:
                         obs.world.append(result.world)
                         obs.crop_rotation.append(rot)
                         obs.visibility.append(result.visibility)
-                    if index == last_frame[track_id]:
-                        pose.close_stream(track_id)
-                run.progress("estimate", index + 1 - tracks.start_frame, total)
+            finally:
+                retries.shutdown(wait=True, cancel_futures=True)  # before the graph it uses closes
         if retried:
             log.info("blazepose: %d pose(s) found on masked crops after the first attempt failed", retried)
         return found
