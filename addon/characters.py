@@ -296,8 +296,10 @@ def _key_rigify_controls(context, writer, character, deform: retarget.Character,
     mats = np.einsum("ij,fbjk->fbik", to_arm, mats)
     rot = lambda name: mats[:, deform.names.index(name), :3, :3]
     targets = np.stack([np.array([nearest_rotation(m) for m in rot(d)]) for _, d in rigify_rig.CONTROLS], axis=1)
-    hips = mats[:, deform.names.index("DEF-spine"), :3, 3]
-    quats, locations, residual = rigify_rig.solve(context, character, targets, hips)
+    head = lambda name: mats[:, deform.names.index(name), :3, 3]
+    legs = np.stack([np.stack([head(f"DEF-{b}.{s}") for b in ("thigh", "shin", "foot")], axis=1) for s in "LR"],
+                    axis=1)
+    quats, locations, residual = rigify_rig.solve(context, character, targets, head("DEF-spine"), legs)
     quats = make_quaternions_continuous(quats, axis=0)
     f = frames.astype(np.float64)
     for k, (name, _) in enumerate(rigify_rig.CONTROLS):

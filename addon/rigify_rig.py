@@ -8,8 +8,9 @@ switched to FK (the rig's IK_FK properties), the retarget is solved on the DEF- 
 each FK control is turned by the rotation that takes its DEF- bone from where the rig
 puts it to where it should be (and the torso moved so the hips' DEF- bone is in place),
 parents before children, reading each DEF- bone back from the evaluated rig after its
-parents were set. The residual per bone is returned (the limbs' first segments keep
-part of the twist, which Rigify spreads over their B-Bone segments).
+parents were set. Rigify spreads twist over B-Bone segments, so some DEF- bones keep a
+residual (returned per bone); the hips' residual moves the legs' roots, so the thighs and
+shins are aimed by two-bone IK at the ankles the retarget asked for: planted feet stay put.
 """
 from __future__ import annotations
 
@@ -72,20 +73,6 @@ def restore_switches(obj, saved: dict) -> None:
         obj.pose.bones[b][p] = value
 
 
-def _parent_controls() -> list[int]:
-    """For each of CONTROLS, the index of the control whose DEF- bone is its DEF- bone's
-    parent in the metarig's tree (-1 for the hips)."""
-    parent = {"DEF-spine.001": "DEF-spine", "DEF-spine.002": "DEF-spine.001", "DEF-spine.003": "DEF-spine.002",
-              "DEF-spine.004": "DEF-spine.003", "DEF-spine.006": "DEF-spine.004"}
-    for s in "LR":
-        parent.update({f"DEF-shoulder.{s}": "DEF-spine.003", f"DEF-upper_arm.{s}": f"DEF-shoulder.{s}",
-                       f"DEF-forearm.{s}": f"DEF-upper_arm.{s}", f"DEF-hand.{s}": f"DEF-forearm.{s}",
-                       f"DEF-thigh.{s}": "DEF-spine", f"DEF-shin.{s}": f"DEF-thigh.{s}",
-                       f"DEF-foot.{s}": f"DEF-shin.{s}", f"DEF-toe.{s}": f"DEF-foot.{s}"})
-    defs = [d for _, d in CONTROLS]
-    return [defs.index(parent[d]) if d in parent else -1 for d in defs]
-
-
 def _angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Angles (degrees) between rotations a, b [..., 3, 3]."""
     cos = (np.einsum("...ij,...ij->...", a, b) - 1) / 2
@@ -99,26 +86,31 @@ def _place_torso(torso, hips_def, head: np.ndarray) -> None:
     torso.location = tuple(np.array(torso.location) + axes.T @ (head - np.array(hips_def.head)))
 
 
-def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_deg: float = 0.05,
-          max_passes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, legs: np.ndarray | None = None,
+          tolerance_deg: float = 0.05, max_passes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Control poses putting the DEF- bones at `targets`.
 
     targets [F, K, 3, 3] armature-space rotations of the DEF- bones of CONTROLS (rest
-    rotation included), hips_head [F, 3] armature-space head of DEF-spine. Returns the
-    controls' rotation quaternions [F, K, 4] (w, x, y, z), the torso's location [F, 3]
-    and the remaining angle of each DEF- bone [F, K] (degrees).
+    rotation included), hips_head [F, 3] armature-space head of DEF-spine; legs [F, 2, 3,
+    3] (left, right; hip, knee, ankle) the heads of the DEF- thigh, shin and foot where
+    the retarget put them (armature space), or None. Returns the controls' rotation
+    quaternions [F, K, 4] (w, x, y, z), the torso's location [F, 3] and the remaining
+    angle of each DEF- bone [F, K] (degrees).
 
-    Each pass reads the evaluated rig once and corrects every control at once: a control
-    takes the rotation that fixes its DEF- bone relative to the parent's DEF- bone (so the
-    parents' corrections, made in the same pass, are not counted twice), and the torso
-    the hips' offset. A pass costs one depsgraph update; frames start from the previous
+    Each pass reads the evaluated rig and corrects every control, parents first, each
+    read back after the one before: a control turns its DEF- bone onto the target with
+    its parents already in place. The rig's hips keep part of their twist in the B-Bone
+    segments, which moves the legs' roots: with `legs`, each thigh and shin are turned
+    (two-bone IK from where the rig put the hip) so the ankle still lands where the
+    retarget put it, and a planted foot stays planted. Frames start from the previous
     frame's pose."""
     max_passes = MAX_PASSES if max_passes is None else max_passes
     pose = obj.pose.bones
     ctrls = [pose[c] for c, _ in CONTROLS]
     defs = [pose[d] for _, d in CONTROLS]
     torso, hips_def = pose[TORSO], pose["DEF-spine"]
-    parent = _parent_controls()
+    names = [d for _, d in CONTROLS]
+    thighs = {names.index(f"DEF-thigh.{s}"): (i, names.index(f"DEF-shin.{s}")) for i, s in enumerate("LR")}
     for pb in ctrls + [torso]:
         pb.rotation_mode = "QUATERNION"
         pb.matrix_basis.identity()
@@ -126,26 +118,30 @@ def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_de
     quats = np.empty((n_frames, n_ctrl, 4))
     locations = np.empty((n_frames, 3))
     residual = np.empty((n_frames, n_ctrl))
-    rel_target = np.array([[t[parent[k]].T @ t[k] if parent[k] >= 0 else t[k] for k in range(n_ctrl)]
-                           for t in targets])
     for f in range(n_frames):
+        want = targets[f].copy()
         for step in range(max_passes + 1):
             context.view_layer.update()
             have = np.array([nearest_rotation(np.array(d.matrix)[:3, :3]) for d in defs])
-            residual[f] = _angles(have, targets[f])
+            residual[f] = _angles(have, want)
             if step == max_passes or residual[f].max() < tolerance_deg:
                 break
             _place_torso(torso, hips_def, hips_head[f])
             for k, (ctrl, bone) in enumerate(zip(ctrls, defs)):
-                # Parents first, each read back after the one before: a control turns its
-                # DEF- bone onto the target with its parents already in place.
                 context.view_layer.update()
+                if legs is not None and k in thighs:
+                    side, shin = thighs[k]
+                    hip, knee, ankle = legs[f, side]
+                    turn_thigh, turn_shin = retarget.two_bone_turns(hip, knee, ankle, np.array(bone.head), ankle)
+                    want[k], want[shin] = turn_thigh @ targets[f, k], turn_shin @ targets[f, shin]
                 have_k = nearest_rotation(np.array(bone.matrix)[:3, :3])
                 ctrl_rot = nearest_rotation(np.array(ctrl.matrix)[:3, :3])
                 basis = nearest_rotation(np.array(ctrl.matrix_basis)[:3, :3])
-                fix = targets[f, k] @ have_k.T                               # armature-space turn of DEF k
+                fix = want[k] @ have_k.T                                     # armature-space turn of DEF k
                 ctrl.rotation_quaternion = Matrix((basis @ ctrl_rot.T @ fix @ ctrl_rot).tolist()).to_quaternion()
-            context.view_layer.update()
+                if k == 0:   # the hips turn about the torso's pivot: put them back before the legs
+                    context.view_layer.update()
+                    _place_torso(torso, hips_def, hips_head[f])
         _place_torso(torso, hips_def, hips_head[f])   # the rotations are final: one move puts the hips
         quats[f] = [tuple(c.rotation_quaternion) for c in ctrls]
         locations[f] = tuple(torso.location)
