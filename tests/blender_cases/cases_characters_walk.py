@@ -37,9 +37,9 @@ def case_planted_feet_stay_on_the_floor_with_the_foot_lock(ctx):
 
 
 def case_generated_rigify_rig_keeps_planted_feet(ctx):
-    """Rigify's generated rig on the walk: its hips keep part of their twist in B-Bone
-    segments, which moves the legs' roots; the thighs and shins are turned so the feet
-    still land where the retarget put them, so planted feet neither float nor slide."""
+    """Rigify's generated rig on the walk (turning round): the legs hang from the hips,
+    which the hips control alone could not turn past 180° nor reach with spine_fk.001 bent;
+    the feet land where the retarget put them, so planted feet neither float nor slide."""
     sample = Path(os.environ.get("VTM_SAMPLE_DATA", "sample_data")) / "bvh" / "01_01.bvh"
     check = check_module()
     motion = check.motion_from_bvh(sample, 60, ctx.tmp / "walk.npz")
