@@ -288,7 +288,7 @@ def _key_bones(writer, character, result: retarget.Result, frames: np.ndarray) -
 
 def _key_rigify_controls(context, writer, character, deform: retarget.Character, result: retarget.Result,
                          frames: np.ndarray) -> np.ndarray:
-    """Keys on a generated Rigify rig's FK controls (and the torso's location) that put
+    """Keys on a generated Rigify rig's FK controls (and the torso's turn and location) that put
     its DEF- bones where the retarget put them; the limbs keyed to FK. Returns the
     solve's residual [F, K] (degrees)."""
     mats = retarget.pose_matrices(deform, result.quats, result.roots, result.locations)
@@ -297,10 +297,10 @@ def _key_rigify_controls(context, writer, character, deform: retarget.Character,
     rot = lambda name: mats[:, deform.names.index(name), :3, :3]
     targets = np.stack([np.array([nearest_rotation(m) for m in rot(d)]) for _, d in rigify_rig.CONTROLS], axis=1)
     hips = mats[:, deform.names.index("DEF-spine"), :3, 3]
-    quats, locations, residual = rigify_rig.solve(context, character, targets, hips)
-    quats = make_quaternions_continuous(quats, axis=0)
+    quats, torso_quats, locations, residual = rigify_rig.solve(context, character, targets, hips)
+    quats = make_quaternions_continuous(np.concatenate([quats, torso_quats[:, None]], axis=1), axis=0)
     f = frames.astype(np.float64)
-    for k, (name, _) in enumerate(rigify_rig.CONTROLS):
+    for k, name in enumerate([c for c, _ in rigify_rig.CONTROLS] + [rigify_rig.TORSO]):
         for i in range(4):
             writer.curve(f'pose.bones["{name}"].rotation_quaternion', i, f, quats[:, k, i].astype(np.float32),
                          LINEAR, group=name)

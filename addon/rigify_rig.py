@@ -4,12 +4,14 @@ deform (DEF-) bones, which the mesh follows, take the pose the retarget asks of 
 A generated rig poses its DEF- bones through constraints (ORG and MCH helpers, tweak
 bones, IK/FK switches), so keys on the DEF- bones would not show. Here the limbs are
 switched to FK (the rig's IK_FK properties), the retarget is solved on the DEF- bones
-(with the metarig's hierarchy, which the ORG- bones keep), and then, frame by frame,
-each FK control is turned by the rotation that takes its DEF- bone from where the rig
-puts it to where it should be (and the torso moved so the hips' DEF- bone is in place),
-parents before children, reading each DEF- bone back from the evaluated rig after its
-parents were set. The residual per bone is returned (the limbs' first segments keep
-part of the twist, which Rigify spreads over their B-Bone segments).
+(with the metarig's hierarchy, which the ORG- bones keep), and then, frame by frame, the
+controls are set from the evaluated rig: the torso takes the hips' turn and puts the
+hips' DEF- bone in place, the hips control and spine_fk.001 are solved together (below
+the torso's pivot the chain hangs reversed and each of them turns both the hips and the
+lower back), and every other FK control is turned by the rotation that takes its DEF-
+bone from where the rig puts it to where it should be, parents before children. The hips
+being exact, the legs' roots are, and planted feet stay planted. Rigify spreads twist
+over B-Bone segments, so some DEF- bones keep a twist residual (returned per bone).
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ import numpy as np
 from mathutils import Matrix
 
 from ..core.common import retarget
-from ..core.common.rotations import nearest_rotation
+from ..core.common.rotations import (axis_angle_to_matrix, matrix_to_axis_angle, nearest_rotation,
+                                    quaternion_to_matrix)
 
 # (control, its DEF- bone) parents first: the order in which a frame is solved.
 CONTROLS = (
@@ -26,12 +29,16 @@ CONTROLS = (
 ) + tuple((f"{c}.{s}", f"DEF-{d}.{s}") for s in "LR" for c, d in (
     ("shoulder", "shoulder"), ("upper_arm_fk", "upper_arm"), ("forearm_fk", "forearm"), ("hand_fk", "hand"),
     ("thigh_fk", "thigh"), ("shin_fk", "shin"), ("foot_fk", "foot"), ("toe_fk", "toe")))
-TORSO = "torso"   # carries the whole body: its location puts DEF-spine's head in place
+TORSO = "torso"   # carries the whole body: its turn and location put the hips' DEF- bone in place
 # The rig's switches, as the solve needs them: limbs in FK (IK_FK 1), and limbs, neck and
 # head following the body's rotation (so a control's DEF- bone turns with its parent's).
 SWITCHES = tuple((f"{b}.{s}", p, 1.0) for b in ("thigh_parent", "upper_arm_parent") for s in "LR"
                  for p in ("IK_FK", "FK_limb_follow")) + ((TORSO, "neck_follow", 1.0), (TORSO, "head_follow", 1.0))
 FK_SWITCHES = tuple(dict.fromkeys(b for b, p, _ in SWITCHES if p == "IK_FK"))
+N_SPINE = 4      # hips .. spine_fk.003, solved before the rest (they move each other's DEF- bones)
+SPINE_ROUNDS = 2
+LOWER_SPINE_ITERATIONS = 6
+LM_TRIES = 4
 MAX_PASSES = 2   # the twist Rigify spreads over B-Bone segments keeps some bones above the tolerance
 
 
@@ -72,20 +79,6 @@ def restore_switches(obj, saved: dict) -> None:
         obj.pose.bones[b][p] = value
 
 
-def _parent_controls() -> list[int]:
-    """For each of CONTROLS, the index of the control whose DEF- bone is its DEF- bone's
-    parent in the metarig's tree (-1 for the hips)."""
-    parent = {"DEF-spine.001": "DEF-spine", "DEF-spine.002": "DEF-spine.001", "DEF-spine.003": "DEF-spine.002",
-              "DEF-spine.004": "DEF-spine.003", "DEF-spine.006": "DEF-spine.004"}
-    for s in "LR":
-        parent.update({f"DEF-shoulder.{s}": "DEF-spine.003", f"DEF-upper_arm.{s}": f"DEF-shoulder.{s}",
-                       f"DEF-forearm.{s}": f"DEF-upper_arm.{s}", f"DEF-hand.{s}": f"DEF-forearm.{s}",
-                       f"DEF-thigh.{s}": "DEF-spine", f"DEF-shin.{s}": f"DEF-thigh.{s}",
-                       f"DEF-foot.{s}": f"DEF-shin.{s}", f"DEF-toe.{s}": f"DEF-foot.{s}"})
-    defs = [d for _, d in CONTROLS]
-    return [defs.index(parent[d]) if d in parent else -1 for d in defs]
-
-
 def _angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Angles (degrees) between rotations a, b [..., 3, 3]."""
     cos = (np.einsum("...ij,...ij->...", a, b) - 1) / 2
@@ -99,54 +92,128 @@ def _place_torso(torso, hips_def, head: np.ndarray) -> None:
     torso.location = tuple(np.array(torso.location) + axes.T @ (head - np.array(hips_def.head)))
 
 
+def _turn(ctrl, bone, want: np.ndarray) -> None:
+    """Turn the control `ctrl` by the armature-space rotation that takes its DEF- bone
+    (as last evaluated) onto `want` [3, 3]."""
+    have = nearest_rotation(np.array(bone.matrix)[:3, :3])
+    ctrl_rot = nearest_rotation(np.array(ctrl.matrix)[:3, :3])
+    basis = nearest_rotation(np.array(ctrl.matrix_basis)[:3, :3])
+    fix = want @ have.T
+    ctrl.rotation_quaternion = Matrix((basis @ ctrl_rot.T @ fix @ ctrl_rot).tolist()).to_quaternion()
+
+
+def _rotation(pb) -> np.ndarray:
+    return nearest_rotation(np.array(pb.matrix)[:3, :3])
+
+
+def _spine_error(defs, want: np.ndarray) -> np.ndarray:
+    """Angles (degrees) [K] of the spine's DEF- bones from `want` [K, 3, 3]: the hips in
+    full, the others by their direction (their twist is the hips', Rigify gives them none)."""
+    have = np.array([_rotation(d) for d in defs])
+    hips = _angles(have[0], want[0])
+    rest = np.degrees(np.arccos(np.clip(np.einsum("ki,ki->k", have[1:, :, 1], want[1:, :, 1]), -1.0, 1.0)))
+    return np.concatenate([[hips], rest])
+
+
+def _lower_spine_residual(defs, want_hips: np.ndarray, want_back: np.ndarray) -> np.ndarray:
+    """[6]: the hips' DEF- bone's rotation from its goal (rotation vector) and the lower
+    back's direction (Y axis) from its goal."""
+    hips, back = _rotation(defs[0]), _rotation(defs[1])
+    return np.concatenate([matrix_to_axis_angle(hips @ want_hips.T), back[:, 1] - want_back[:, 1]])
+
+
+def _solve_lower_spine(context, ctrls, defs, want_hips: np.ndarray, want_back: np.ndarray, tolerance_deg: float,
+                       iterations: int = LOWER_SPINE_ITERATIONS, step: float = 1e-3) -> None:
+    """Turn the hips control and spine_fk.001 (`ctrls`) so the hips' and the lower back's
+    DEF- bones (`defs`) meet their goals. Below the pivot each of the two controls turns
+    both bones (the hips' turn passes half through each of two helpers with spine_fk.001
+    between), so they are solved together: Levenberg-Marquardt on their six local angles,
+    the Jacobian by finite differences on the evaluated rig, a step kept only if it helps."""
+    def residual():
+        context.view_layer.update()
+        return _lower_spine_residual(defs, want_hips, want_back)
+
+    def set_turns(bases, delta):
+        for c, basis, d in zip(ctrls, bases, delta.reshape(2, 3)):
+            c.rotation_quaternion = Matrix((basis @ axis_angle_to_matrix(d)).tolist()).to_quaternion()
+
+    tolerance = np.radians(tolerance_deg)
+    damping = 1e-3
+    r = residual()
+    for _ in range(iterations):
+        if np.abs(r).max() < tolerance:
+            return
+        bases = [quaternion_to_matrix(np.array(c.rotation_quaternion)) for c in ctrls]
+        jac = np.empty((6, 6))
+        for j in range(6):
+            set_turns(bases, np.eye(6)[j] * step)
+            jac[:, j] = (residual() - r) / step
+        normal, gradient = jac.T @ jac, jac.T @ r
+        for _ in range(LM_TRIES):
+            set_turns(bases, np.linalg.solve(normal + damping * (np.diag(np.diag(normal)) + np.eye(6)), -gradient))
+            tried = residual()
+            if tried @ tried < r @ r:
+                r, damping = tried, damping / 4
+                break
+            damping *= 8
+        else:
+            set_turns(bases, np.zeros(6))
+            return
+
+
 def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_deg: float = 0.05,
-          max_passes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          max_passes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Control poses putting the DEF- bones at `targets`.
 
     targets [F, K, 3, 3] armature-space rotations of the DEF- bones of CONTROLS (rest
     rotation included), hips_head [F, 3] armature-space head of DEF-spine. Returns the
-    controls' rotation quaternions [F, K, 4] (w, x, y, z), the torso's location [F, 3]
-    and the remaining angle of each DEF- bone [F, K] (degrees).
+    controls' rotation quaternions [F, K, 4] (w, x, y, z), the torso's rotation quaternion
+    [F, 4] and location [F, 3], and the remaining angle of each DEF- bone [F, K] (degrees).
 
-    Each pass reads the evaluated rig once and corrects every control at once: a control
-    takes the rotation that fixes its DEF- bone relative to the parent's DEF- bone (so the
-    parents' corrections, made in the same pass, are not counted twice), and the torso
-    the hips' offset. A pass costs one depsgraph update; frames start from the previous
-    frame's pose."""
+    The torso takes the hips' turn from rest: the hips control passes half of its own turn
+    through each of two helpers, which cannot turn the body past 180°, and keeps the rest
+    small. Each pass then reads the evaluated rig and corrects the spine (see
+    _solve_lower_spine), then every other control, parents first, each read back after
+    the one before. Frames start from the previous frame's pose."""
     max_passes = MAX_PASSES if max_passes is None else max_passes
     pose = obj.pose.bones
     ctrls = [pose[c] for c, _ in CONTROLS]
     defs = [pose[d] for _, d in CONTROLS]
     torso, hips_def = pose[TORSO], pose["DEF-spine"]
-    parent = _parent_controls()
     for pb in ctrls + [torso]:
         pb.rotation_mode = "QUATERNION"
         pb.matrix_basis.identity()
     n_frames, n_ctrl = targets.shape[:2]
     quats = np.empty((n_frames, n_ctrl, 4))
+    torso_quats = np.empty((n_frames, 4))
     locations = np.empty((n_frames, 3))
     residual = np.empty((n_frames, n_ctrl))
-    rel_target = np.array([[t[parent[k]].T @ t[k] if parent[k] >= 0 else t[k] for k in range(n_ctrl)]
-                           for t in targets])
+    context.view_layer.update()
+    hips_rest, torso_rest = _rotation(hips_def), _rotation(torso)
     for f in range(n_frames):
+        want = targets[f]
+        torso.rotation_quaternion = Matrix((torso_rest.T @ want[0] @ hips_rest.T @ torso_rest).tolist()).to_quaternion()
         for step in range(max_passes + 1):
             context.view_layer.update()
-            have = np.array([nearest_rotation(np.array(d.matrix)[:3, :3]) for d in defs])
-            residual[f] = _angles(have, targets[f])
+            residual[f] = _angles(np.array([_rotation(d) for d in defs]), want)
             if step == max_passes or residual[f].max() < tolerance_deg:
                 break
-            _place_torso(torso, hips_def, hips_head[f])
-            for k, (ctrl, bone) in enumerate(zip(ctrls, defs)):
-                # Parents first, each read back after the one before: a control turns its
-                # DEF- bone onto the target with its parents already in place.
+            for _ in range(SPINE_ROUNDS):
+                _place_torso(torso, hips_def, hips_head[f])
+                _solve_lower_spine(context, ctrls[:2], defs[:2], want[0], want[1], tolerance_deg)
+                for k in range(2, N_SPINE):
+                    context.view_layer.update()
+                    _turn(ctrls[k], defs[k], want[k])
                 context.view_layer.update()
-                have_k = nearest_rotation(np.array(bone.matrix)[:3, :3])
-                ctrl_rot = nearest_rotation(np.array(ctrl.matrix)[:3, :3])
-                basis = nearest_rotation(np.array(ctrl.matrix_basis)[:3, :3])
-                fix = targets[f, k] @ have_k.T                               # armature-space turn of DEF k
-                ctrl.rotation_quaternion = Matrix((basis @ ctrl_rot.T @ fix @ ctrl_rot).tolist()).to_quaternion()
-            context.view_layer.update()
-        _place_torso(torso, hips_def, hips_head[f])   # the rotations are final: one move puts the hips
+                if _spine_error(defs[:N_SPINE], want[:N_SPINE]).max() < tolerance_deg:
+                    break
+            _place_torso(torso, hips_def, hips_head[f])
+            for k in range(N_SPINE, n_ctrl):
+                context.view_layer.update()
+                _turn(ctrls[k], defs[k], want[k])
+        context.view_layer.update()
+        _place_torso(torso, hips_def, hips_head[f])
         quats[f] = [tuple(c.rotation_quaternion) for c in ctrls]
+        torso_quats[f] = tuple(torso.rotation_quaternion)
         locations[f] = tuple(torso.location)
-    return quats, locations, residual
+    return quats, torso_quats, locations, residual

@@ -280,17 +280,16 @@ def case_generated_rigify_rig_follows_on_its_deform_bones(ctx):
     result = characters.animate_character(bpy.context, rig, smpl, lock_feet=False)
     assert result.residual is not None and result.residual.shape == (len(result.frames), len(rigify_rig.CONTROLS))
     paths = {c.data_path for c in ctx.module("addon.animation").action_fcurves(result.action, rig)}
-    assert 'pose.bones["thigh_fk.L"].rotation_quaternion' in paths and 'pose.bones["torso"].location' in paths
+    assert {'pose.bones["thigh_fk.L"].rotation_quaternion', 'pose.bones["torso"].rotation_quaternion',
+            'pose.bones["torso"].location'} <= paths
     assert not any('"DEF-' in p for p in paths), "keys on constraint-driven DEF- bones"
     bpy.context.scene.frame_set(int(result.frames[0]))
     assert all(rig.pose.bones[s]["IK_FK"] == 1.0 for s in rigify_rig.FK_SWITCHES), "limbs not in FK"
     row = check.measure(bpy.context, rig, smpl, result)
-    for key in ("thigh", "shin", "upper arm", "forearm"):   # the limbs' DEF- bones: exact but for rounding
-        assert row[key] <= 0.5, f"rigify generated: {key} {row[key]:.2f} deg"
-    for key in ("spine", "neck"):
-        assert row[key] <= LIMIT_DEG, f"rigify generated: {key} {row[key]:.2f} deg (> {LIMIT_DEG})"
-    # Facing is not checked here: on these random poses the generated rig's hips stay up
-    # to 16 degrees off (see the issue's closing note); check_characters.py measures it.
+    for key, limit in (("thigh", 0.5), ("shin", 0.5), ("upper arm", 0.5), ("forearm", 0.5), ("spine", 1.0),
+                       ("facing", 1.0)):   # exact but for rounding (the spine and facing: the solve's tolerance)
+        assert row[key] <= limit, f"rigify generated: {key} {row[key]:.2f} deg"
+    assert row["neck"] <= LIMIT_DEG, f"rigify generated: neck {row['neck']:.2f} deg (> {LIMIT_DEG})"
     assert row["root %"] <= 10.0, f"rigify generated: root displacement off by {row['root %']:.1f} %"
 
 
