@@ -14,8 +14,8 @@ planted foot (SMPL's foot low and slow) off the floor (95th percentile, in the p
 size: divided by the character/person hip-height ratio; a rig without a mesh, as the
 generated Rigify one: the ends of its foot and toe bones) beside the same for SMPL's own
 planted foot joints ("src feet cm"), how fast planted feet slide over the floor (95th
-percentile, cm/s in the person's size; "src slide": SMPL's ankles), whether the mesh moves, and the FBX round trip
-(exported, read back, deform joint positions compared).
+percentile, cm/s in the person's size; "src slide": SMPL's ankles), whether the mesh moves, and the FBX
+and glTF round trips (exported, read back with Blender's importers, deform joint positions compared).
 """
 from __future__ import annotations
 
@@ -243,11 +243,12 @@ def _mesh_points(context, meshes) -> np.ndarray:
     return np.concatenate(pts)
 
 
-def fbx_round_trip(context, character, frames, path: Path) -> float:
-    """Export the character to FBX (Unreal preset), read it back in a fresh scene and
-    return the largest difference of its deform bones' world heads over the frames (m):
+def round_trips(context, character, frames, paths: dict) -> dict:
+    """Export the character to each of `paths` ({"fbx": P, "glb": P}; FBX with the Unreal
+    preset), read each back with Blender's own importer in a fresh scene and return, per
+    format, the largest difference of its deform bones' world heads over the frames (m):
     the skeleton an engine skins with (a generated Rigify rig's controls and helpers are
-    driven by constraints and custom properties FBX does not carry)."""
+    driven by constraints and custom properties the files do not carry)."""
     import bpy
     from video_to_motion.addon import exporters
 
@@ -256,17 +257,25 @@ def fbx_round_trip(context, character, frames, path: Path) -> float:
     for f in frames:
         context.scene.frame_set(int(f))
         before.append(world_heads(character, names))
-    exporters.export_fbx(context, path, [character], preset="UNREAL")
+    exports = {"fbx": lambda p: exporters.export_fbx(context, p, [character], preset="UNREAL"),
+               "glb": lambda p: exporters.export_gltf(context, p, [character])}
+    for kind, path in paths.items():
+        exports[kind](path)
     fps = context.scene.render.fps
-    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
-    bpy.context.scene.render.fps = fps
-    assert bpy.ops.import_scene.fbx(filepath=str(path), anim_offset=0.0) == {"FINISHED"}
-    back = max((o for o in bpy.data.objects if o.type == "ARMATURE"), key=lambda o: len(o.data.bones))
-    err = 0.0
-    for f, want in zip(frames, before):
-        bpy.context.scene.frame_set(int(f))
-        err = max(err, float(np.abs(world_heads(back, names) - want).max()))
-    return err
+    imports = {"fbx": lambda p: bpy.ops.import_scene.fbx(filepath=str(p), anim_offset=0.0),
+               "glb": lambda p: bpy.ops.import_scene.gltf(filepath=str(p))}
+    out = {}
+    for kind, path in paths.items():
+        bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+        bpy.context.scene.render.fps = fps
+        assert imports[kind](path) == {"FINISHED"}
+        back = max((o for o in bpy.data.objects if o.type == "ARMATURE"), key=lambda o: len(o.data.bones))
+        err = 0.0
+        for f, want in zip(frames, before):
+            bpy.context.scene.frame_set(int(f))
+            err = max(err, float(np.abs(world_heads(back, names) - want).max()))
+        out[kind] = err
+    return out
 
 
 def rigify_metarig(context):
@@ -305,7 +314,9 @@ def run_one(label, make_character, motion_path: Path, fbx_dir: Path | None, comp
     row = {"rig": label, "bones": len(character.data.bones)}
     row.update(measure(bpy.context, character, smpl, anim))
     if fbx_dir is not None:
-        row["fbx mm"] = 1000 * fbx_round_trip(bpy.context, character, anim.frames[::10], fbx_dir / f"{label}.fbx")
+        errs = round_trips(bpy.context, character, anim.frames[::10],
+                           {kind: fbx_dir / f"{label}.{kind}" for kind in ("fbx", "glb")})
+        row.update({f"{kind} mm": 1000 * err for kind, err in errs.items()})
     return row
 
 
@@ -318,7 +329,7 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=150)
     p.add_argument("--rigify", action="store_true",
                    help="also Blender's bundled Rigify human metarig and the rig Rigify generates from it")
-    p.add_argument("--fbx-dir", help="export each character to FBX here and check the round trip")
+    p.add_argument("--fbx-dir", help="export each character to FBX and glTF here and check the round trips")
     p.add_argument("--no-compensation", action="store_true",
                    help="copy SMPL's rotations without rest-pose compensation (the baseline)")
     args = p.parse_args(argv)
@@ -352,7 +363,7 @@ def main(argv=None) -> int:
         except Exception as exc:  # noqa: BLE001 - one rig failing is a row of the table
             rows.append({"rig": label, "error": f"{type(exc).__name__}: {exc}"})
     cols = ["bones", "thigh", "shin", "upper arm", "forearm", "spine", "neck", "facing", "root %", "root m", "feet cm",
-            "src feet cm", "slide cm/s", "src slide cm/s", "mesh moves cm"] + (["fbx mm"] if fbx_dir else [])
+            "src feet cm", "slide cm/s", "src slide cm/s", "mesh moves cm"] + (["fbx mm", "glb mm"] if fbx_dir else [])
     print(f"source: {motion} ({args.people}); rest-pose compensation {'off' if args.no_compensation else 'on'} "
           "(limb and facing columns: 95th percentile of the angle, degrees)")
     print("| rig | " + " | ".join(cols) + " |")
