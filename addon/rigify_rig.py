@@ -106,9 +106,10 @@ def _rotation(pb) -> np.ndarray:
     return nearest_rotation(np.array(pb.matrix)[:3, :3])
 
 
-def _spine_error(defs, want: np.ndarray) -> np.ndarray:
-    """Angles (degrees) [K] of the spine's DEF- bones from `want` [K, 3, 3]: the hips in
-    full, the others by their direction (their twist is the hips', Rigify gives them none)."""
+def _direction_error(defs, want: np.ndarray) -> np.ndarray:
+    """Angles (degrees) [K] of DEF- bones (the hips first) from `want` [K, 3, 3]: the hips
+    in full, the others by their direction (the twist Rigify keeps in B-Bone segments, or
+    gives the spine from the hips, no control can take away)."""
     have = np.array([_rotation(d) for d in defs])
     hips = _angles(have[0], want[0])
     rest = np.degrees(np.arccos(np.clip(np.einsum("ki,ki->k", have[1:, :, 1], want[1:, :, 1]), -1.0, 1.0)))
@@ -196,7 +197,7 @@ def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_de
         for step in range(max_passes + 1):
             context.view_layer.update()
             residual[f] = _angles(np.array([_rotation(d) for d in defs]), want)
-            if step == max_passes or residual[f].max() < tolerance_deg:
+            if step == max_passes or _direction_error(defs, want).max() < tolerance_deg:
                 break
             for _ in range(SPINE_ROUNDS):
                 _place_torso(torso, hips_def, hips_head[f])
@@ -205,7 +206,7 @@ def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_de
                     context.view_layer.update()
                     _turn(ctrls[k], defs[k], want[k])
                 context.view_layer.update()
-                if _spine_error(defs[:N_SPINE], want[:N_SPINE]).max() < tolerance_deg:
+                if _direction_error(defs[:N_SPINE], want[:N_SPINE]).max() < tolerance_deg:
                     break
             _place_torso(torso, hips_def, hips_head[f])
             for k in range(N_SPINE, n_ctrl):

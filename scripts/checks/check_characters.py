@@ -7,7 +7,8 @@ Source: a motion file, or (default) CMU motion capture from the sample data
 ($VTM_SAMPLE_DATA/bvh/01_01.bvh, scripts/get_sample_data.sh) turned into an SMPL track.
 Characters: every .glb/.gltf/.fbx/.blend in --characters (scripts/checks/get_test_characters.py
 fetches the public ones the project checks against) and, with --rigify, Blender's bundled
-Rigify human metarig and the rig Rigify generates from it (measured on its DEF- bones). For each rig: the 95th percentile of the angle between each limb
+Rigify human metarig and the rig Rigify generates from it (measured on its DEF- bones). For each rig: how
+long the retarget keeps Blender busy ("animate s"), the 95th percentile of the angle between each limb
 on the character and on the SMPL source (thighs, shins, upper arms, forearms, spine,
 neck), facing, root displacement against the scaled source, the lowest vertex of each
 planted foot (SMPL's foot low and slow) off the floor (95th percentile, in the person's
@@ -25,6 +26,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -310,8 +312,9 @@ def run_one(label, make_character, motion_path: Path, fbx_dir: Path | None, comp
     smpl = result.armatures[0]
     character = make_character()
     bpy.ops.object.select_all(action="DESELECT")
+    started = time.perf_counter()
     anim = characters.animate_character(bpy.context, character, smpl, rest_compensation=compensate)
-    row = {"rig": label, "bones": len(character.data.bones)}
+    row = {"rig": label, "bones": len(character.data.bones), "animate s": time.perf_counter() - started}
     row.update(measure(bpy.context, character, smpl, anim))
     if fbx_dir is not None:
         errs = round_trips(bpy.context, character, anim.frames[::10],
@@ -362,7 +365,7 @@ def main(argv=None) -> int:
                                 people=args.people))
         except Exception as exc:  # noqa: BLE001 - one rig failing is a row of the table
             rows.append({"rig": label, "error": f"{type(exc).__name__}: {exc}"})
-    cols = ["bones", "thigh", "shin", "upper arm", "forearm", "spine", "neck", "facing", "root %", "root m", "feet cm",
+    cols = ["bones", "animate s", "thigh", "shin", "upper arm", "forearm", "spine", "neck", "facing", "root %", "root m", "feet cm",
             "src feet cm", "slide cm/s", "src slide cm/s", "mesh moves cm"] + (["fbx mm", "glb mm"] if fbx_dir else [])
     print(f"source: {motion} ({args.people}); rest-pose compensation {'off' if args.no_compensation else 'on'} "
           "(limb and facing columns: 95th percentile of the angle, degrees)")
