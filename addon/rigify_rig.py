@@ -22,22 +22,26 @@ from ..core.common import retarget
 from ..core.common.rotations import (axis_angle_to_matrix, matrix_to_axis_angle, nearest_rotation,
                                     quaternion_to_matrix)
 
-# (control, its DEF- bone) parents first: the order in which a frame is solved.
-CONTROLS = (
-    ("hips", "DEF-spine"), ("spine_fk.001", "DEF-spine.001"), ("spine_fk.002", "DEF-spine.002"),
-    ("spine_fk.003", "DEF-spine.003"), ("neck", "DEF-spine.004"), ("head", "DEF-spine.006"),
-) + tuple((f"{c}.{s}", f"DEF-{d}.{s}") for s in "LR" for c, d in (
-    ("shoulder", "shoulder"), ("upper_arm_fk", "upper_arm"), ("forearm_fk", "forearm"), ("hand_fk", "hand"),
-    ("thigh_fk", "thigh"), ("shin_fk", "shin"), ("foot_fk", "foot"), ("toe_fk", "toe")))
+# (control, its DEF- bone): the spine (hips first), then chains from it, each parents first.
+SPINE = (("hips", "DEF-spine"), ("spine_fk.001", "DEF-spine.001"), ("spine_fk.002", "DEF-spine.002"),
+         ("spine_fk.003", "DEF-spine.003"))
+CHAINS = ((("neck", "DEF-spine.004"), ("head", "DEF-spine.006")),) + tuple(
+    tuple((f"{c}.{s}", f"DEF-{d}.{s}") for c, d in chain) for s in "LR" for chain in (
+        (("shoulder", "shoulder"), ("upper_arm_fk", "upper_arm"), ("forearm_fk", "forearm"), ("hand_fk", "hand")),
+        (("thigh_fk", "thigh"), ("shin_fk", "shin"), ("foot_fk", "foot"), ("toe_fk", "toe"))))
+CONTROLS = SPINE + tuple(pair for chain in CHAINS for pair in chain)
+# Indices into CONTROLS of the chains' bones by depth: no bone of a level moves another's,
+# so one evaluation of the rig serves a whole level.
+LEVELS = tuple(tuple(CONTROLS.index(chain[d]) for chain in CHAINS if d < len(chain))
+               for d in range(max(map(len, CHAINS))))
 TORSO = "torso"   # carries the whole body: its turn and location put the hips' DEF- bone in place
 # The rig's switches, as the solve needs them: limbs in FK (IK_FK 1), and limbs, neck and
 # head following the body's rotation (so a control's DEF- bone turns with its parent's).
 SWITCHES = tuple((f"{b}.{s}", p, 1.0) for b in ("thigh_parent", "upper_arm_parent") for s in "LR"
                  for p in ("IK_FK", "FK_limb_follow")) + ((TORSO, "neck_follow", 1.0), (TORSO, "head_follow", 1.0))
 FK_SWITCHES = tuple(dict.fromkeys(b for b, p, _ in SWITCHES if p == "IK_FK"))
-N_SPINE = 4      # hips .. spine_fk.003, solved before the rest (they move each other's DEF- bones)
 SPINE_ROUNDS = 2
-LOWER_SPINE_ITERATIONS = 6
+LOWER_SPINE_ITERATIONS = 8
 LM_TRIES = 4
 MAX_PASSES = 2   # the twist Rigify spreads over B-Bone segments keeps some bones above the tolerance
 
@@ -106,9 +110,10 @@ def _rotation(pb) -> np.ndarray:
     return nearest_rotation(np.array(pb.matrix)[:3, :3])
 
 
-def _spine_error(defs, want: np.ndarray) -> np.ndarray:
-    """Angles (degrees) [K] of the spine's DEF- bones from `want` [K, 3, 3]: the hips in
-    full, the others by their direction (their twist is the hips', Rigify gives them none)."""
+def _direction_error(defs, want: np.ndarray) -> np.ndarray:
+    """Angles (degrees) [K] of DEF- bones (the hips first) from `want` [K, 3, 3]: the hips
+    in full, the others by their direction (the twist Rigify keeps in B-Bone segments, or
+    gives the spine from the hips, no control can take away)."""
     have = np.array([_rotation(d) for d in defs])
     hips = _angles(have[0], want[0])
     rest = np.degrees(np.arccos(np.clip(np.einsum("ki,ki->k", have[1:, :, 1], want[1:, :, 1]), -1.0, 1.0)))
@@ -123,12 +128,14 @@ def _lower_spine_residual(defs, want_hips: np.ndarray, want_back: np.ndarray) ->
 
 
 def _solve_lower_spine(context, ctrls, defs, want_hips: np.ndarray, want_back: np.ndarray, tolerance_deg: float,
-                       iterations: int = LOWER_SPINE_ITERATIONS, step: float = 1e-3) -> None:
+                       memory: dict, iterations: int = LOWER_SPINE_ITERATIONS, step: float = 1e-3) -> None:
     """Turn the hips control and spine_fk.001 (`ctrls`) so the hips' and the lower back's
     DEF- bones (`defs`) meet their goals. Below the pivot each of the two controls turns
     both bones (the hips' turn passes half through each of two helpers with spine_fk.001
     between), so they are solved together: Levenberg-Marquardt on their six local angles,
-    the Jacobian by finite differences on the evaluated rig, a step kept only if it helps."""
+    the Jacobian by finite differences on the evaluated rig, a step kept only if it helps.
+    `memory` keeps the last Jacobian: the next frame tries it first (one evaluation of
+    the rig instead of seven) and measures a new one only when it does not help."""
     def residual():
         context.view_layer.update()
         return _lower_spine_residual(defs, want_hips, want_back)
@@ -144,12 +151,15 @@ def _solve_lower_spine(context, ctrls, defs, want_hips: np.ndarray, want_back: n
         if np.abs(r).max() < tolerance:
             return
         bases = [quaternion_to_matrix(np.array(c.rotation_quaternion)) for c in ctrls]
-        jac = np.empty((6, 6))
-        for j in range(6):
-            set_turns(bases, np.eye(6)[j] * step)
-            jac[:, j] = (residual() - r) / step
-        normal, gradient = jac.T @ jac, jac.T @ r
-        for _ in range(LM_TRIES):
+        fresh = "jacobian" not in memory
+        if fresh:
+            jac = np.empty((6, 6))
+            for j in range(6):
+                set_turns(bases, np.eye(6)[j] * step)
+                jac[:, j] = (residual() - r) / step
+            memory["jacobian"] = jac
+        normal, gradient = memory["jacobian"].T @ memory["jacobian"], memory["jacobian"].T @ r
+        for _ in range(LM_TRIES if fresh else 1):
             set_turns(bases, np.linalg.solve(normal + damping * (np.diag(np.diag(normal)) + np.eye(6)), -gradient))
             tried = residual()
             if tried @ tried < r @ r:
@@ -158,7 +168,10 @@ def _solve_lower_spine(context, ctrls, defs, want_hips: np.ndarray, want_back: n
             damping *= 8
         else:
             set_turns(bases, np.zeros(6))
-            return
+            if fresh:
+                return
+            del memory["jacobian"]   # an old Jacobian that does not help: measure it anew
+            damping = 1e-3
 
 
 def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_deg: float = 0.05,
@@ -190,27 +203,30 @@ def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_de
     residual = np.empty((n_frames, n_ctrl))
     context.view_layer.update()
     hips_rest, torso_rest = _rotation(hips_def), _rotation(torso)
+    memory = {}
     for f in range(n_frames):
         want = targets[f]
         torso.rotation_quaternion = Matrix((torso_rest.T @ want[0] @ hips_rest.T @ torso_rest).tolist()).to_quaternion()
         for step in range(max_passes + 1):
             context.view_layer.update()
             residual[f] = _angles(np.array([_rotation(d) for d in defs]), want)
-            if step == max_passes or residual[f].max() < tolerance_deg:
+            if step == max_passes or _direction_error(defs, want).max() < tolerance_deg:
                 break
             for _ in range(SPINE_ROUNDS):
                 _place_torso(torso, hips_def, hips_head[f])
-                _solve_lower_spine(context, ctrls[:2], defs[:2], want[0], want[1], tolerance_deg)
-                for k in range(2, N_SPINE):
+                # A tenth of the tolerance: the legs hang from the hips, planted feet then move < 0.1 mm.
+                _solve_lower_spine(context, ctrls[:2], defs[:2], want[0], want[1], tolerance_deg / 10, memory)
+                for k in range(2, len(SPINE)):
                     context.view_layer.update()
                     _turn(ctrls[k], defs[k], want[k])
                 context.view_layer.update()
-                if _spine_error(defs[:N_SPINE], want[:N_SPINE]).max() < tolerance_deg:
+                if _direction_error(defs[:len(SPINE)], want[:len(SPINE)]).max() < tolerance_deg:
                     break
             _place_torso(torso, hips_def, hips_head[f])
-            for k in range(N_SPINE, n_ctrl):
+            for level in LEVELS:
                 context.view_layer.update()
-                _turn(ctrls[k], defs[k], want[k])
+                for k in level:
+                    _turn(ctrls[k], defs[k], want[k])
         context.view_layer.update()
         _place_torso(torso, hips_def, hips_head[f])
         quats[f] = [tuple(c.rotation_quaternion) for c in ctrls]

@@ -23,7 +23,7 @@ FADE_FRAMES = 3
 REACH = 0.999                    # the leg never straightens fully (the knee direction stays defined)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of each run of True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
@@ -87,7 +87,7 @@ def lock_feet(keys, armature_matrix: np.ndarray, planted: np.ndarray, strength: 
         mask = np.asarray(planted[:, side], bool)
         target = joints[:, ankle].copy()
         target_rot = glob[:, ankle].copy()
-        for start, stop in _runs(mask):
+        for start, stop in runs(mask):
             pieces = np.split(np.arange(start, stop), np.flatnonzero(cut[start + 1:stop]) + 1)
             for piece in pieces:
                 # The place the foot rests: the median over the run, in the world's horizontal,

@@ -426,7 +426,7 @@ def _locked_legs(character: Character, mapping: dict, world: np.ndarray, roots_w
     character's proportions. Two-bone IK in the leg's bending plane (the knee keeps its
     side), the foot's own rotation kept; faded in and out over a few frames around each
     run as core.common.foot_lock does."""
-    from .foot_lock import lock_weights
+    from .foot_lock import lock_weights, runs
 
     idx = character.names.index
     crot = character.rotation
@@ -441,11 +441,13 @@ def _locked_legs(character: Character, mapping: dict, world: np.ndarray, roots_w
         f = np.flatnonzero(weight > 0)
         if not len(f):
             continue
-        run = np.cumsum(np.diff(np.concatenate([[0], planted.astype(np.int8)])) == 1)
+        spans = runs(planted)
+        run = np.full(len(planted), -1)
+        for r, (start, stop) in enumerate(spans):
+            run[start:stop] = r
         goal = heads[:, foot].copy()
-        for r in np.unique(run[planted]):
-            members = planted & (run == r)
-            offset = np.median(heads[members, foot, :2] - ankles[members, s, :2], axis=0)
+        for r, (start, stop) in enumerate(spans):
+            offset = np.median(heads[start:stop, foot, :2] - ankles[start:stop, s, :2], axis=0)
             at = f[run[nearest[f]] == r]
             goal[at, :2] = offset + ankles[at, s, :2]
         hip, knee, ankle = heads[f, thigh], heads[f, shin], heads[f, foot]

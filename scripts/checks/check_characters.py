@@ -7,15 +7,16 @@ Source: a motion file, or (default) CMU motion capture from the sample data
 ($VTM_SAMPLE_DATA/bvh/01_01.bvh, scripts/get_sample_data.sh) turned into an SMPL track.
 Characters: every .glb/.gltf/.fbx/.blend in --characters (scripts/checks/get_test_characters.py
 fetches the public ones the project checks against) and, with --rigify, Blender's bundled
-Rigify human metarig and the rig Rigify generates from it (measured on its DEF- bones). For each rig: the 95th percentile of the angle between each limb
+Rigify human metarig and the rig Rigify generates from it (measured on its DEF- bones). For each rig: how
+long the retarget keeps Blender busy ("animate s"), the 95th percentile of the angle between each limb
 on the character and on the SMPL source (thighs, shins, upper arms, forearms, spine,
 neck), facing, root displacement against the scaled source, the lowest vertex of each
 planted foot (SMPL's foot low and slow) off the floor (95th percentile, in the person's
 size: divided by the character/person hip-height ratio; a rig without a mesh, as the
 generated Rigify one: the ends of its foot and toe bones) beside the same for SMPL's own
 planted foot joints ("src feet cm"), how fast planted feet slide over the floor (95th
-percentile, cm/s in the person's size; "src slide": SMPL's ankles), whether the mesh moves, and the FBX round trip
-(exported, read back, deform joint positions compared).
+percentile, cm/s in the person's size; "src slide": SMPL's ankles), whether the mesh moves, and the FBX
+and glTF round trips (exported, read back with Blender's importers, deform joint positions compared).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -243,11 +245,12 @@ def _mesh_points(context, meshes) -> np.ndarray:
     return np.concatenate(pts)
 
 
-def fbx_round_trip(context, character, frames, path: Path) -> float:
-    """Export the character to FBX (Unreal preset), read it back in a fresh scene and
-    return the largest difference of its deform bones' world heads over the frames (m):
+def round_trips(context, character, frames, paths: dict) -> dict:
+    """Export the character to each of `paths` ({"fbx": P, "glb": P}; FBX with the Unreal
+    preset), read each back with Blender's own importer in a fresh scene and return, per
+    format, the largest difference of its deform bones' world heads over the frames (m):
     the skeleton an engine skins with (a generated Rigify rig's controls and helpers are
-    driven by constraints and custom properties FBX does not carry)."""
+    driven by constraints and custom properties the files do not carry)."""
     import bpy
     from video_to_motion.addon import exporters
 
@@ -256,17 +259,25 @@ def fbx_round_trip(context, character, frames, path: Path) -> float:
     for f in frames:
         context.scene.frame_set(int(f))
         before.append(world_heads(character, names))
-    exporters.export_fbx(context, path, [character], preset="UNREAL")
+    exports = {"fbx": lambda p: exporters.export_fbx(context, p, [character], preset="UNREAL"),
+               "glb": lambda p: exporters.export_gltf(context, p, [character])}
+    for kind, path in paths.items():
+        exports[kind](path)
     fps = context.scene.render.fps
-    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
-    bpy.context.scene.render.fps = fps
-    assert bpy.ops.import_scene.fbx(filepath=str(path), anim_offset=0.0) == {"FINISHED"}
-    back = max((o for o in bpy.data.objects if o.type == "ARMATURE"), key=lambda o: len(o.data.bones))
-    err = 0.0
-    for f, want in zip(frames, before):
-        bpy.context.scene.frame_set(int(f))
-        err = max(err, float(np.abs(world_heads(back, names) - want).max()))
-    return err
+    imports = {"fbx": lambda p: bpy.ops.import_scene.fbx(filepath=str(p), anim_offset=0.0),
+               "glb": lambda p: bpy.ops.import_scene.gltf(filepath=str(p))}
+    out = {}
+    for kind, path in paths.items():
+        bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+        bpy.context.scene.render.fps = fps
+        assert imports[kind](path) == {"FINISHED"}
+        back = max((o for o in bpy.data.objects if o.type == "ARMATURE"), key=lambda o: len(o.data.bones))
+        err = 0.0
+        for f, want in zip(frames, before):
+            bpy.context.scene.frame_set(int(f))
+            err = max(err, float(np.abs(world_heads(back, names) - want).max()))
+        out[kind] = err
+    return out
 
 
 def rigify_metarig(context):
@@ -301,11 +312,14 @@ def run_one(label, make_character, motion_path: Path, fbx_dir: Path | None, comp
     smpl = result.armatures[0]
     character = make_character()
     bpy.ops.object.select_all(action="DESELECT")
+    started = time.perf_counter()
     anim = characters.animate_character(bpy.context, character, smpl, rest_compensation=compensate)
-    row = {"rig": label, "bones": len(character.data.bones)}
+    row = {"rig": label, "bones": len(character.data.bones), "animate s": time.perf_counter() - started}
     row.update(measure(bpy.context, character, smpl, anim))
     if fbx_dir is not None:
-        row["fbx mm"] = 1000 * fbx_round_trip(bpy.context, character, anim.frames[::10], fbx_dir / f"{label}.fbx")
+        errs = round_trips(bpy.context, character, anim.frames[::10],
+                           {kind: fbx_dir / f"{label}.{kind}" for kind in ("fbx", "glb")})
+        row.update({f"{kind} mm": 1000 * err for kind, err in errs.items()})
     return row
 
 
@@ -318,7 +332,7 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=150)
     p.add_argument("--rigify", action="store_true",
                    help="also Blender's bundled Rigify human metarig and the rig Rigify generates from it")
-    p.add_argument("--fbx-dir", help="export each character to FBX here and check the round trip")
+    p.add_argument("--fbx-dir", help="export each character to FBX and glTF here and check the round trips")
     p.add_argument("--no-compensation", action="store_true",
                    help="copy SMPL's rotations without rest-pose compensation (the baseline)")
     args = p.parse_args(argv)
@@ -351,8 +365,8 @@ def main(argv=None) -> int:
                                 people=args.people))
         except Exception as exc:  # noqa: BLE001 - one rig failing is a row of the table
             rows.append({"rig": label, "error": f"{type(exc).__name__}: {exc}"})
-    cols = ["bones", "thigh", "shin", "upper arm", "forearm", "spine", "neck", "facing", "root %", "root m", "feet cm",
-            "src feet cm", "slide cm/s", "src slide cm/s", "mesh moves cm"] + (["fbx mm"] if fbx_dir else [])
+    cols = ["bones", "animate s", "thigh", "shin", "upper arm", "forearm", "spine", "neck", "facing", "root %", "root m", "feet cm",
+            "src feet cm", "slide cm/s", "src slide cm/s", "mesh moves cm"] + (["fbx mm", "glb mm"] if fbx_dir else [])
     print(f"source: {motion} ({args.people}); rest-pose compensation {'off' if args.no_compensation else 'on'} "
           "(limb and facing columns: 95th percentile of the angle, degrees)")
     print("| rig | " + " | ".join(cols) + " |")

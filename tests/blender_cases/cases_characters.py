@@ -195,14 +195,16 @@ def case_failure_while_keying_restores_the_character(ctx):
     assert {pb.name: pb.rotation_mode for pb in rig.pose.bones} == modes
 
 
-def case_character_fbx_round_trip(ctx):
+def case_character_fbx_and_gltf_round_trips(ctx):
     characters = ctx.module("addon.characters")
     check = check_module()
     smpl = imported_track(ctx)
     rig = build_rig("mixamo rig", "mixamo", scale=0.01)
     result = characters.animate_character(bpy.context, rig, smpl)
-    err = check.fbx_round_trip(bpy.context, rig, result.frames[::5], ctx.tmp / "character.fbx")
-    assert err < 1e-3, f"FBX round trip moves joints by {err * 1000:.2f} mm"
+    errs = check.round_trips(bpy.context, rig, result.frames[::5],
+                             {"fbx": ctx.tmp / "character.fbx", "glb": ctx.tmp / "character.glb"})
+    for kind, err in errs.items():
+        assert err < 1e-3, f"{kind} round trip moves joints by {err * 1000:.2f} mm"
 
 
 def case_character_file_append_and_bad_files(ctx):
