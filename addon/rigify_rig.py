@@ -43,7 +43,7 @@ FK_SWITCHES = tuple(dict.fromkeys(b for b, p, _ in SWITCHES if p == "IK_FK"))
 SPINE_ROUNDS = 2
 LOWER_SPINE_ITERATIONS = 8
 LM_TRIES = 4
-MAX_PASSES = 2   # the twist Rigify spreads over B-Bone segments keeps some bones above the tolerance
+MAX_PASSES = 2   # a second pass when a DEF- bone still points off after the first
 
 
 def is_generated(obj) -> bool:
@@ -186,8 +186,9 @@ def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_de
     The torso takes the hips' turn from rest: the hips control passes half of its own turn
     through each of two helpers, which cannot turn the body past 180°, and keeps the rest
     small. Each pass then reads the evaluated rig and corrects the spine (see
-    _solve_lower_spine), then every other control, parents first, each read back after
-    the one before. Frames start from the previous frame's pose."""
+    _solve_lower_spine), then the other controls one depth of their chains at a time,
+    parents first, each depth read back after the one before. Frames start from the
+    previous frame's pose."""
     max_passes = MAX_PASSES if max_passes is None else max_passes
     pose = obj.pose.bones
     ctrls = [pose[c] for c, _ in CONTROLS]
