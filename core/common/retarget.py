@@ -452,28 +452,28 @@ def _locked_legs(character: Character, mapping: dict, world: np.ndarray, roots_w
             goal[at, :2] = offset + ankles[at, s, :2]
         hip, knee, ankle = heads[f, thigh], heads[f, shin], heads[f, foot]
         want = ankle + weight[f, None] * (goal[f] - ankle)
-        turn_thigh, turn_shin = two_bone_turns(hip, knee, ankle, hip, want)
+        turn_thigh, turn_shin = two_bone_turns(hip, knee, ankle, want)
         world[f, thigh] = turn_thigh @ world[f, thigh]
         world[f, shin] = turn_shin @ world[f, shin]
     return world
 
 
-def two_bone_turns(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, new_hip: np.ndarray,
+def two_bone_turns(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray,
                    want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two-bone IK: the world turns [..., 3, 3] of the upper and the lower bone of a limb
-    posed hip -> knee -> ankle [..., 3] that bring its end to `want` [..., 3] with its root
-    moved to `new_hip` [..., 3]; lengths kept, the knee on its side of the hip-to-goal
-    line (the bending plane kept), a goal out of reach approached along that line."""
+    posed hip -> knee -> ankle [..., 3] that bring its end to `want` [..., 3]; lengths
+    kept, the knee on its side of the hip-to-goal line (the bending plane kept), a goal
+    out of reach approached along that line."""
     l1 = np.linalg.norm(knee - hip, axis=-1)
     l2 = np.linalg.norm(ankle - knee, axis=-1)
-    reach = want - new_hip
+    reach = want - hip
     d = np.clip(np.linalg.norm(reach, axis=-1), np.abs(l1 - l2) + 1e-6, 0.999 * (l1 + l2))
     u = _unit(reach)
     along = (l1 ** 2 - l2 ** 2 + d ** 2) / (2 * d)
-    side = (knee - new_hip) - np.einsum("...i,...i->...", knee - new_hip, u)[..., None] * u
-    new_knee = new_hip + along[..., None] * u + np.sqrt(np.maximum(l1 ** 2 - along ** 2, 0.0))[..., None] * _unit(side)
-    return (rotations.rotation_between_vectors(knee - hip, new_knee - new_hip),
-            rotations.rotation_between_vectors(ankle - knee, new_hip + d[..., None] * u - new_knee))
+    side = (knee - hip) - np.einsum("...i,...i->...", knee - hip, u)[..., None] * u
+    new_knee = hip + along[..., None] * u + np.sqrt(np.maximum(l1 ** 2 - along ** 2, 0.0))[..., None] * _unit(side)
+    return (rotations.rotation_between_vectors(knee - hip, new_knee - hip),
+            rotations.rotation_between_vectors(ankle - knee, hip + d[..., None] * u - new_knee))
 
 
 def _locals(world: np.ndarray, crot: np.ndarray, rest_rot: np.ndarray, parents: np.ndarray) -> tuple:
