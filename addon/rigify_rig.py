@@ -99,10 +99,9 @@ def _place_torso(torso, hips_def, head: np.ndarray) -> None:
 def _turn(ctrl, bone, want: np.ndarray) -> None:
     """Turn the control `ctrl` by the armature-space rotation that takes its DEF- bone
     (as last evaluated) onto `want` [3, 3]."""
-    have = nearest_rotation(np.array(bone.matrix)[:3, :3])
-    ctrl_rot = nearest_rotation(np.array(ctrl.matrix)[:3, :3])
+    ctrl_rot = _rotation(ctrl)
     basis = nearest_rotation(np.array(ctrl.matrix_basis)[:3, :3])
-    fix = want @ have.T
+    fix = want @ _rotation(bone).T
     ctrl.rotation_quaternion = Matrix((basis @ ctrl_rot.T @ fix @ ctrl_rot).tolist()).to_quaternion()
 
 
@@ -110,11 +109,10 @@ def _rotation(pb) -> np.ndarray:
     return nearest_rotation(np.array(pb.matrix)[:3, :3])
 
 
-def _direction_error(defs, want: np.ndarray) -> np.ndarray:
-    """Angles (degrees) [K] of DEF- bones (the hips first) from `want` [K, 3, 3]: the hips
-    in full, the others by their direction (the twist Rigify keeps in B-Bone segments, or
-    gives the spine from the hips, no control can take away)."""
-    have = np.array([_rotation(d) for d in defs])
+def _direction_error(have: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Angles (degrees) [K] of DEF- bones at rotations `have` (the hips first) from `want`
+    [K, 3, 3]: the hips in full, the others by their direction (the twist Rigify keeps in
+    B-Bone segments, or gives the spine from the hips, no control can take away)."""
     hips = _angles(have[0], want[0])
     rest = np.degrees(np.arccos(np.clip(np.einsum("ki,ki->k", have[1:, :, 1], want[1:, :, 1]), -1.0, 1.0)))
     return np.concatenate([[hips], rest])
@@ -153,12 +151,12 @@ def _solve_lower_spine(context, ctrls, defs, want_hips: np.ndarray, want_back: n
         bases = [quaternion_to_matrix(np.array(c.rotation_quaternion)) for c in ctrls]
         fresh = "jacobian" not in memory
         if fresh:
-            jac = np.empty((6, 6))
+            memory["jacobian"] = np.empty((6, 6))
             for j in range(6):
                 set_turns(bases, np.eye(6)[j] * step)
-                jac[:, j] = (residual() - r) / step
-            memory["jacobian"] = jac
-        normal, gradient = memory["jacobian"].T @ memory["jacobian"], memory["jacobian"].T @ r
+                memory["jacobian"][:, j] = (residual() - r) / step
+        jac = memory["jacobian"]
+        normal, gradient = jac.T @ jac, jac.T @ r
         for _ in range(LM_TRIES if fresh else 1):
             set_turns(bases, np.linalg.solve(normal + damping * (np.diag(np.diag(normal)) + np.eye(6)), -gradient))
             tried = residual()
@@ -210,8 +208,9 @@ def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_de
         torso.rotation_quaternion = Matrix((torso_rest.T @ want[0] @ hips_rest.T @ torso_rest).tolist()).to_quaternion()
         for step in range(max_passes + 1):
             context.view_layer.update()
-            residual[f] = _angles(np.array([_rotation(d) for d in defs]), want)
-            if step == max_passes or _direction_error(defs, want).max() < tolerance_deg:
+            have = np.array([_rotation(d) for d in defs])
+            residual[f] = _angles(have, want)
+            if step == max_passes or _direction_error(have, want).max() < tolerance_deg:
                 break
             for _ in range(SPINE_ROUNDS):
                 _place_torso(torso, hips_def, hips_head[f])
@@ -221,7 +220,8 @@ def solve(context, obj, targets: np.ndarray, hips_head: np.ndarray, tolerance_de
                     context.view_layer.update()
                     _turn(ctrls[k], defs[k], want[k])
                 context.view_layer.update()
-                if _direction_error(defs[:len(SPINE)], want[:len(SPINE)]).max() < tolerance_deg:
+                spine = np.array([_rotation(d) for d in defs[:len(SPINE)]])
+                if _direction_error(spine, want[:len(SPINE)]).max() < tolerance_deg:
                     break
             _place_torso(torso, hips_def, hips_head[f])
             for level in LEVELS:
