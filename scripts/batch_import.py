@@ -26,6 +26,7 @@ import importlib
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -361,7 +362,10 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(script_args(argv))
     except SystemExit as exc:
         return 2 if exc.code else 0
-    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="vtm_batch_"))
+    # PyPI's bpy run as a module: Blender's user folders go to a throwaway place, removed at the end.
+    own_resources = None
+    if "BLENDER_USER_RESOURCES" not in os.environ:
+        own_resources = os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="vtm_batch_")
     report = {"ok": False, "results": []}
     # stdout carries the report alone: until then, whatever prints there (Blender's C code
     # included) goes to stderr.
@@ -408,6 +412,9 @@ def main(argv: list[str]) -> int:
         sys.stdout.flush()
         os.dup2(stdout_fd, 1)
         os.close(stdout_fd)
+        if own_resources:
+            shutil.rmtree(own_resources, ignore_errors=True)
+            del os.environ["BLENDER_USER_RESOURCES"]
     text = json.dumps(report, indent=1)
     if args.report:
         Path(args.report).write_text(text)

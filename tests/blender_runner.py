@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -126,6 +127,12 @@ def main(argv: list[str]) -> int:
         except Exception:  # noqa: BLE001
             results.setdefault("__teardown__", {"ok": False, "error": traceback.format_exc()})
         Path(result_path).write_text(json.dumps(results, indent=1))
+        # Each run's folder holds a copy of the SMPL body and the cases' outputs (~65 MB): kept
+        # only when a case failed, for a look at what it wrote.
+        if all(r["ok"] for r in results.values()) and not os.environ.get("VTM_KEEP_TEST_DIRS"):
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"the cases' files are kept in {workdir}", file=sys.stderr, flush=True)
         sys.stdout.flush()
         sys.stderr.flush()
     os._exit(0)

@@ -53,7 +53,8 @@ def main() -> int:
     parser.add_argument("--tracks", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="vtm_bench_"))
+    resources = tempfile.TemporaryDirectory(prefix="vtm_bench_")  # removed before the exit
+    os.environ.setdefault("BLENDER_USER_RESOURCES", resources.name)
     import bpy
 
     ext = load_extension()
@@ -97,6 +98,7 @@ def main() -> int:
     for label, total, cpu, keys_s, keys in rows:
         print(f"| {label:34} | {total:7.3f} | {cpu:7.3f} | {keys_s:12.3f} | {keys:10,} |")
     sys.stdout.flush()
+    resources.cleanup()
     os._exit(0)  # bpy 4.5 can hang at exit; nothing is registered here, but be safe
 
 

@@ -318,7 +318,8 @@ def measure_import(cases: list[tuple[int, int]]) -> dict[tuple[int, int], dict]:
 
 def import_child(spec: str) -> None:
     """In a fresh process: import each synthetic motion into an empty bpy scene (best of 2)."""
-    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="vtm_bench_"))
+    resources = tempfile.TemporaryDirectory(prefix="vtm_bench_")  # removed before the exit
+    os.environ.setdefault("BLENDER_USER_RESOURCES", resources.name)
     import bpy
 
     import bench_import
@@ -342,6 +343,7 @@ def import_child(spec: str) -> None:
             results[case] = {"seconds": best, "cpu_seconds": best_cpu, "fps": frames / best}
     print(json.dumps(results), flush=True)
     sys.stdout.flush()
+    resources.cleanup()
     os._exit(0)  # bpy 4.5 can hang at exit
 
 

@@ -336,11 +336,13 @@ def main(argv=None) -> int:
     p.add_argument("--no-compensation", action="store_true",
                    help="copy SMPL's rotations without rest-pose compensation (the baseline)")
     args = p.parse_args(argv)
-    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="vtm_check_"))
+    # Throwaway folders, removed before the exit (os._exit skips any clean-up at exit).
+    scratch = tempfile.TemporaryDirectory(prefix="vtm_characters_")
+    os.environ.setdefault("BLENDER_USER_RESOURCES", str(Path(scratch.name) / "blender_user"))
     load_package()
     import bpy
 
-    tmp = Path(tempfile.mkdtemp(prefix="vtm_characters_"))
+    tmp = Path(scratch.name)
     motion = Path(args.motion) if args.motion else None
     if motion is None:
         bvh = Path(args.bvh) if args.bvh else Path(os.environ.get("VTM_SAMPLE_DATA", "sample_data")) / "bvh" / "01_01.bvh"
@@ -378,6 +380,7 @@ def main(argv=None) -> int:
         cells = [f"{row[c]:.0f}" if c == "bones" else f"{row.get(c, float('nan')):.2f}" for c in cols]
         print(f"| {row['rig']} | " + " | ".join(cells) + " |")
     sys.stdout.flush()
+    scratch.cleanup()
     os._exit(0 if all("error" not in r for r in rows) else 1)
 
 

@@ -84,3 +84,33 @@ def test_a_run_then_a_failing_run_that_keeps_the_outputs(tmp_path):
     assert "demo: error: the worker failed:" in err and "frame" in err.split("the worker failed:")[1]
     assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+
+
+def load_demo_module(monkeypatch):
+    import importlib.util
+
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))  # it imports batch_import beside it
+    spec = importlib.util.spec_from_file_location("vtm_demo_script", REPO / "scripts" / "demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_set_up_stops_before_pip_when_the_disk_cannot_take_pypis_torch(tmp_path, monkeypatch):
+    demo_py = load_demo_module(monkeypatch)
+    steps = []
+    monkeypatch.setattr(demo_py, "reachable", lambda url, timeout=10.0: False)  # no PyTorch index
+    monkeypatch.setattr(demo_py, "has_nvidia_gpu", lambda: False)
+    monkeypatch.setattr(demo_py, "run_step", lambda label, argv: steps.append(argv))
+    python = tmp_path / "env" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    monkeypatch.setattr(demo_py, "CUDA_TORCH_FREE_BYTES", 1 << 60)  # more than any disk
+    with pytest.raises(demo_py.DemoError) as err:
+        demo_py.install(python, ["torch", "bpy"])
+    assert steps == []
+    assert "needs about" in str(err.value) and "GB free on the disk of" in str(err.value)
+    assert "--index-url https://download.pytorch.org/whl/cpu" in str(err.value)
+
+    monkeypatch.setattr(demo_py, "CUDA_TORCH_FREE_BYTES", 0)
+    demo_py.install(python, ["torch", "bpy"])
+    assert steps[0][-len(demo_py.TORCH) - 2:] == demo_py.TORCH + ["--isolated", "--no-cache-dir"]
