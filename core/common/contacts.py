@@ -30,6 +30,11 @@ MIN_RUN_SECONDS = 0.1   # shorter contacts are noise; shorter breaks in a contac
 GROW_SECONDS = 0.25
 KEEP_HEIGHT = 2 * CONTACT_HEIGHT
 KEEP_SPEED = LOWER_FOOT_SPEED
+# A low foot whose 2D landmark stays still is planted whatever its 3D speed reads: a depth
+# fit's noise moves the whole body along the line of sight, which the picture does not
+# see (a seated or standing person far from a level camera reads 1-2 m/s), while a
+# swinging foot crosses the picture or lifts in it.
+IMAGE_STILL_SPEED = 0.25  # m/s across the line of sight
 
 
 def sole_heights(joints: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
@@ -52,6 +57,27 @@ def foot_speeds(joints: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarra
     balls = _smoothed(joints[:, [LEFT[1], RIGHT[1]], :2], SPEED_SMOOTH_SECONDS * float(fps))
     t = frames / float(fps)
     return np.linalg.norm(np.gradient(balls, t, axis=0), axis=-1)
+
+
+def image_speeds(pixels: np.ndarray, depths: np.ndarray, focal: float, frames: np.ndarray,
+                 fps: float) -> np.ndarray:
+    """[F, 2] speed (m/s) of each foot's toe ball across the line of sight, read from its 2D
+    landmark: pixels [F, 2, 2] (NaN where not seen), depths [F, 2] (m along the optical
+    axis), focal (px); frames [F] as in `foot_speeds`. NaN where a landmark is not seen."""
+    frames = np.asarray(frames, np.float64)
+    out = np.full((len(frames), 2), np.nan)
+    if len(frames) < 2:
+        return out
+    t = frames / float(fps)
+    for side in range(2):
+        seen = np.isfinite(pixels[:, side]).all(axis=1)
+        if seen.sum() < 2:
+            continue
+        # Unseen rows are filled between seen ones so that the smoothing does not spread NaN.
+        filled = np.stack([np.interp(t, t[seen], pixels[seen, side, k]) for k in range(2)], axis=1)
+        speed = np.linalg.norm(np.gradient(_smoothed(filled, SPEED_SMOOTH_SECONDS * float(fps)), t, axis=0), axis=1)
+        out[seen, side] = (speed * np.asarray(depths, np.float64)[:, side] / float(focal))[seen]
+    return out
 
 
 def _smoothed(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -77,8 +103,10 @@ def _cleaned(mask: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def detect(joints: np.ndarray, frames: np.ndarray, fps: float, scale: np.ndarray | float = 1.0) -> np.ndarray:
-    """[F, 2] bool: left and right foot planted, from world joints [F, 24, 3] of one track."""
+def detect(joints: np.ndarray, frames: np.ndarray, fps: float, scale: np.ndarray | float = 1.0,
+           seen_speeds: np.ndarray | None = None) -> np.ndarray:
+    """[F, 2] bool: left and right foot planted, from world joints [F, 24, 3] of one track,
+    and where there are 2D landmarks, their `image_speeds` [F, 2] (NaN: not seen)."""
     if len(joints) == 0:
         return np.zeros((0, 2), bool)
     heights = sole_heights(joints, scale)
@@ -87,10 +115,14 @@ def detect(joints: np.ndarray, frames: np.ndarray, fps: float, scale: np.ndarray
     # The clearly lower foot bears the weight; its speed may read higher than a planted
     # foot's should, from the estimate's noise, but not as fast as a swinging foot.
     lower = heights <= heights[:, ::-1] - LOWER_MARGIN
-    found = low & ((speeds < CONTACT_SPEED) | (lower & (speeds < LOWER_FOOT_SPEED)))
+    still = np.zeros_like(low)
+    if seen_speeds is not None:
+        with np.errstate(invalid="ignore"):
+            still = np.asarray(seen_speeds) < IMAGE_STILL_SPEED
+    found = low & ((speeds < CONTACT_SPEED) | (lower & (speeds < LOWER_FOOT_SPEED)) | still)
     n = max(2, int(round(MIN_RUN_SECONDS * float(fps))))
     found = np.stack([_cleaned(found[:, k], n) for k in range(2)], axis=1)
-    keep = (heights < KEEP_HEIGHT) & (speeds < KEEP_SPEED)
+    keep = (heights < KEEP_HEIGHT) & ((speeds < KEEP_SPEED) | still)
     steps = int(round(GROW_SECONDS * float(fps)))
     return np.stack([_grown(found[:, k], keep[:, k], steps) for k in range(2)], axis=1)
 

@@ -32,11 +32,13 @@ from ..common.motion import Motion
 from ..common.protocol import SilentEvents
 from ..common.skeleton import forward_kinematics
 from ..estimators.blazepose import temporal
-from .calibration import SOLE_HEIGHTS, CameraEstimate, estimate_camera
+from ..estimators.blazepose.landmarks import LM, NUM_LANDMARKS
+from .calibration import MIN_VISIBILITY, SOLE_HEIGHTS, CameraEstimate, estimate_camera
 
 log = logging.getLogger("vtm.world")
 
 FEET = (7, 8, 10, 11)          # ankles and toe balls (SOLE_HEIGHTS above a flat sole)
+TOE_LANDMARKS = (LM["left_foot_index"], LM["right_foot_index"])  # BlazePose, at SMPL joints 10 and 11
 # Below this confidence the people's camera comes with a warning. It is still used: the
 # fallback (a floor fitted to feet placed with a guessed focal length and the skeleton's
 # size) is worse (bench_world: a lone standing person's camera 22 % low from the people,
@@ -297,15 +299,32 @@ def _planted_roots(motion: Motion, world: World, found: np.ndarray) -> Motion:
     return dataclasses.replace(motion, trans=trans.astype(np.float32))
 
 
+def _toe_pixels(motion: Motion) -> np.ndarray | None:
+    """[N, 2, 2] the left and right toe-ball landmarks (NaN where not seen), or None
+    without 2D landmarks (TAR)."""
+    lm, vis = motion.extras.get("landmarks_2d"), motion.extras.get("landmark_visibility")
+    if lm is None or vis is None or np.shape(lm)[:2] != (motion.num_rows, NUM_LANDMARKS):
+        return None
+    toes = np.asarray(lm, np.float64)[:, list(TOE_LANDMARKS)]
+    return np.where((np.asarray(vis)[:, list(TOE_LANDMARKS)] >= MIN_VISIBILITY)[..., None], toes, np.nan)
+
+
 def _with_world(motion: Motion, world: World, summary: dict) -> Motion:
     """The `vtm.motion/2` fields: one camera row per frame with rows, the floor, contacts;
     the roots moved so planted feet stay put."""
-    joints = world_joints(motion, world)
+    camera_joints = posed_joints(motion)
+    joints = camera_joints @ world.camera_to_world[:3, :3].T + world.camera_to_world[:3, 3]
     found = np.zeros((motion.num_rows, 2), bool)
     scale = np.array([world.scales.get(int(t), 1.0) for t in motion.track_ids])
+    toe_pixels = _toe_pixels(motion)
     for t in motion.track_list():
         rows = motion.rows_of_track(t)
-        found[rows] = contact_rules.detect(joints[rows], motion.frame_ids[rows], motion.fps, scale[rows])
+        seen = None
+        if toe_pixels is not None:
+            depths = camera_joints[rows][:, [contact_rules.LEFT[1], contact_rules.RIGHT[1]], 2]
+            seen = contact_rules.image_speeds(toe_pixels[rows], depths, world.focal, motion.frame_ids[rows],
+                                              motion.fps)
+        found[rows] = contact_rules.detect(joints[rows], motion.frame_ids[rows], motion.fps, scale[rows], seen)
     motion = _planted_roots(motion, world, found)
     frames = np.unique(motion.frame_ids).astype(np.int32)
     width, height = motion.image_size

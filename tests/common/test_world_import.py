@@ -181,3 +181,31 @@ def test_contacts_grow_into_a_foot_settling_at_the_ends_but_only_briefly():
     assert first < 15 and first == 15 - grow                     # grown into the settling frames, no further
     assert not found[33:].any()                                  # not into the swing
     assert not found[:15 - grow].any()
+
+
+def test_image_speeds_read_a_toe_landmark_across_the_line_of_sight():
+    n, focal, depth = 30, 1000.0, 10.0
+    pixels = np.zeros((n, 2, 2))
+    pixels[:, 0, 0] = 400 + 10.0 * np.arange(n)                 # left toe: 10 px a frame
+    pixels[:, 1] = 600.0                                         # right toe: still...
+    pixels[12, 1] = np.nan                                       # ...and not seen on one frame
+    speeds = contacts.image_speeds(pixels, np.full((n, 2), depth), focal, np.arange(n), FPS)
+    np.testing.assert_allclose(speeds[10:20, 0], 10.0 * FPS * depth / focal, rtol=1e-6)   # 3 m/s
+    assert np.isnan(speeds[12, 1]) and np.nanmax(speeds[:, 1]) < 1e-9
+
+
+def test_a_low_foot_still_in_the_picture_is_planted_though_its_depth_wobbles():
+    n = 30
+    joints = np.zeros((n, 24, 3))
+    joints[:, (7, 8), 2], joints[:, (10, 11), 2] = 0.10, 0.045  # both feet on the floor...
+    wobble = 0.3 * np.sin(2 * np.pi * np.arange(n) / (0.5 * FPS))   # ...the depth fit swinging 30 cm
+    joints[:, (7, 8, 10, 11), 1] = wobble[:, None]
+    frames = np.arange(n)
+    assert contacts.detect(joints, frames, FPS)[:, 0].mean() < 0.5
+    still = np.full((n, 2), 0.02)
+    assert contacts.detect(joints, frames, FPS, seen_speeds=still).all()
+    crossing = np.full((n, 2), 2.0)                              # the picture sees them slide: not planted
+    assert contacts.detect(joints, frames, FPS, seen_speeds=crossing)[:, 0].mean() < 0.5
+    unseen = np.full((n, 2), np.nan)
+    np.testing.assert_array_equal(contacts.detect(joints, frames, FPS, seen_speeds=unseen),
+                                  contacts.detect(joints, frames, FPS))

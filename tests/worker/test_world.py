@@ -194,3 +194,17 @@ def test_people_on_two_levels_give_a_warning_and_a_camera_above_the_floor():
     flat = Events()
     place_people(scene_motion(crowd(6), 1000.0, 5.0, 30.0, 0.0, noise_px=1.0), None, flat)
     assert not any("slope" in w for w in flat.warnings)
+
+
+def test_people_standing_far_from_a_level_camera_keep_their_feet_planted_through_depth_noise():
+    """A root fit's depth wobbles along the line of sight; the toe landmarks, still in the
+    picture, tell the feet are planted (without them, the 3D speed alone misses frames)."""
+    people = [dict(start_xy=(x, 18.0), velocity_xy=(0.0, 0.0), yaw=0.3 * k, scale=1.0, walk=False)
+              for k, x in enumerate((-3.0, 0.0, 3.0))]
+    motion = scene_motion(people, 1500.0, 2.0, 3.0, 0.0, noise_px=0.5, frames=60)
+    pelvis = motion.trans.astype(np.float64) + motion.rest_joints[:, 0]
+    factor = 1.0 + np.random.default_rng(3).normal(0, 0.08, (motion.num_rows, 1))
+    wobbly = dataclasses.replace(motion, trans=(pelvis * factor - motion.rest_joints[:, 0]).astype(np.float32))
+    with_landmarks = place_people(wobbly, None, Events()).contacts.mean()
+    without = place_people(dataclasses.replace(wobbly, extras={}), None, Events()).contacts.mean()
+    assert with_landmarks > 0.97 and without < 0.9
