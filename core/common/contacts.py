@@ -1,7 +1,7 @@
 """Foot contacts: which foot is planted on the floor, frame by frame. numpy only.
 
 A foot is planted when its sole is near the floor and it barely moves over the floor
-(Z up, floor at Z = 0). Estimated feet wobble, so a contact read from one frame's
+(Z up, floor at Z = 0), or, where its 2D landmark is known, barely moves in the picture. Estimated feet wobble, so a contact read from one frame's
 height and speed starts late and ends early: found contacts grow (hysteresis) into the
 neighbouring frames while the foot stays fairly low and slow, for a short time. The worker stores the result in the motion file (`contacts`);
 the import locks planted feet in place (core.common.foot_lock).
