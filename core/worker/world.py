@@ -26,6 +26,7 @@ import numpy as np
 
 from ..common import camera as cam
 from ..common import contacts as contact_rules
+from ..common import foot_lock
 from ..common import ground, rotations
 from ..common.keyframes import max_gap_frames
 from ..common.motion import Motion
@@ -52,7 +53,10 @@ OUTLIER_DISTANCE = 1.0         # m off that path (plus what walking fast covers 
 SCALE_RANGE = (0.7, 1.4)       # body scales (x 1.68 m) a person may get: 1.18-2.35 m (a child to a
                                # tall adult; a calibration error also shows here)
 MAX_SPEED = 8.0                # m/s: faster than any walker or runner
-MAX_PLANT_SHIFT = 0.1          # m: the most the root is moved to keep a planted foot still
+MAX_PLANT_SHIFT = 0.25         # m: the most the root is moved to keep a planted foot still
+PIN_DEPTH_NOISE = 0.04         # a contact's position along the line of sight: this share of its distance
+PIN_ACROSS_NOISE = 0.05        # m: across it
+PIN_STEP_NOISE = 0.03          # m: how far apart two planted feet are, from the pose
 PLANT_SMOOTH_SECONDS = 0.07   # the planted-feet correction of the root is smoothed this much
 UPSIDE_DOWN = -0.3             # body axis (pelvis to neck) . up below this: the pose is flipped
 
@@ -269,34 +273,80 @@ def _split_at_gaps(motion: Motion) -> tuple[Motion, dict[int, int]]:
 
 
 def _planted_roots(motion: Motion, world: World, found: np.ndarray) -> Motion:
-    """Roots moved over the floor so that planted feet stay put: while a foot is planted the
-    root follows the pose's own leg motion instead of the (noisier) root fit; between
-    contacts the correction is interpolated, so the path stays continuous."""
+    """Roots moved over the floor so that planted feet stay put, each contact's foot pinned
+    where `contact_pins` puts it: while a foot is planted the root follows the pose's own
+    leg motion instead of the (noisier) root fit; between contacts the correction is
+    interpolated, so the path stays continuous."""
     joints = world_joints(motion, world)
     rot = world.camera_to_world[:3, :3]
+    camera_xy = world.camera_to_world[:2, 3]
+    balls = [contact_rules.LEFT[1], contact_rules.RIGHT[1]]
     trans = motion.trans.astype(np.float64).copy()
     for t in motion.track_list():
         rows = motion.rows_of_track(t)
         planted = found[rows]
         if len(rows) < 3 or not planted.any():
             continue
+        feet = joints[rows][:, balls, :2]
+        contacts = [(side, a, b) for side in range(2) for a, b in foot_lock.runs(planted[:, side])]
+        pins = contact_pins(feet, contacts, camera_xy)
         total, count = np.zeros((len(rows), 2)), np.zeros(len(rows))
-        for side, ball in enumerate((contact_rules.LEFT[1], contact_rules.RIGHT[1])):
-            edges = np.diff(np.concatenate([[0], planted[:, side].astype(np.int8), [0]]))
-            for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-                feet = joints[rows[start:stop], ball, :2]
-                total[start:stop] += np.median(feet, axis=0) - feet
-                count[start:stop] += 1
+        for (side, a, b), pin in zip(contacts, pins):
+            total[a:b] += pin - feet[a:b, side]
+            count[a:b] += 1
         have = count > 0
         frames = motion.frame_ids[rows].astype(np.float64)
         shift = np.stack([np.interp(frames, frames[have], total[have, k] / count[have]) for k in range(2)], axis=1)
         shift = temporal.local_linear(shift, frames, PLANT_SMOOTH_SECONDS * motion.fps, np.ones(len(rows)))
-        # A planted foot jitters by centimetres; more is a wrong contact, not jitter.
+        # A step's pin may move the root by a depth fit's error; more is a wrong contact.
         size = np.linalg.norm(shift, axis=1, keepdims=True)
         shift *= np.minimum(1.0, MAX_PLANT_SHIFT / np.maximum(size, 1e-9))
         world_shift = np.concatenate([shift, np.zeros((len(rows), 1))], axis=1)
         trans[rows] += world_shift @ rot                      # world -> camera frame (a rotation)
     return dataclasses.replace(motion, trans=trans.astype(np.float32))
+
+
+def contact_pins(feet: np.ndarray, contacts: list[tuple[int, int, int]], camera_xy: np.ndarray) -> np.ndarray:
+    """[C, 2] where each contact's foot stands on the floor (world XY), from feet [F, 2, 2]
+    (the toe balls' XY as placed) and contacts (side, start, stop).
+
+    Each contact's median position says where it is, well across the line of sight and
+    poorly along it (a depth fit's error, PIN_DEPTH_NOISE of the distance); where two
+    contacts overlap (both feet down) the pose says how far apart they are, to
+    PIN_STEP_NOISE. A weighted least-squares solve of both: a walk's steps chain, so its
+    length comes from the legs rather than from each step's depth.
+    """
+    n = len(contacts)
+    if n == 0:
+        return np.zeros((0, 2))
+    info = np.zeros((2 * n, 2 * n))
+    rhs = np.zeros(2 * n)
+    for i, (side, a, b) in enumerate(contacts):
+        median = np.median(feet[a:b, side], axis=0)
+        along = median - camera_xy
+        distance = float(np.linalg.norm(along))
+        along = along / distance if distance > 1e-6 else np.array([0.0, 1.0])
+        across = np.array([-along[1], along[0]])
+        w = (np.outer(along, along) / (PIN_DEPTH_NOISE * max(distance, 1.0)) ** 2
+             + np.outer(across, across) / PIN_ACROSS_NOISE ** 2)
+        info[2 * i:2 * i + 2, 2 * i:2 * i + 2] += w
+        rhs[2 * i:2 * i + 2] += w @ median
+    for i, (side_i, a_i, b_i) in enumerate(contacts):
+        for j, (side_j, a_j, b_j) in enumerate(contacts[:i]):
+            a, b = max(a_i, a_j), min(b_i, b_j)
+            if side_i == side_j or b <= a:
+                continue
+            step = np.median(feet[a:b, side_i] - feet[a:b, side_j], axis=0)   # pin_i - pin_j
+            w = 1.0 / PIN_STEP_NOISE ** 2
+            for k in range(2):
+                ii, jj = 2 * i + k, 2 * j + k
+                info[ii, ii] += w
+                info[jj, jj] += w
+                info[ii, jj] -= w
+                info[jj, ii] -= w
+                rhs[ii] += w * step[k]
+                rhs[jj] -= w * step[k]
+    return np.linalg.solve(info, rhs).reshape(n, 2)
 
 
 def _toe_pixels(motion: Motion) -> np.ndarray | None:

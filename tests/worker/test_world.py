@@ -208,3 +208,39 @@ def test_people_standing_far_from_a_level_camera_keep_their_feet_planted_through
     with_landmarks = place_people(wobbly, None, Events()).contacts.mean()
     without = place_people(dataclasses.replace(wobbly, extras={}), None, Events()).contacts.mean()
     assert with_landmarks > 0.97 and without < 0.9
+
+
+def test_contact_pins_chain_a_walks_steps_through_a_wobbling_depth():
+    """Both feet are seen with the root fit's error, which drifts along the line of sight;
+    where the feet overlap in contact their distance is the pose's, exact. The pins chain
+    the steps, so the walk's length comes out right where each contact's median does not."""
+    from video_to_motion.core.worker.world import contact_pins
+
+    n, step, frames_per_step = 90, 0.6, 15
+    camera_xy = np.array([0.0, 0.0])
+    error = 0.4 * np.sin(np.arange(n) / 9.0)                  # m along the view (+y), shared by both feet
+    contacts, pins_true = [], []
+    feet = np.zeros((n, 2, 2))
+    for k in range(n // frames_per_step):
+        side, start = k % 2, k * frames_per_step
+        stop = min(n, start + frames_per_step + 4)             # 4 frames with both feet down
+        contacts.append((side, start, stop))
+        pins_true.append([0.1 * (1 if side else -1), 8.0 + k * step])
+    pins_true = np.array(pins_true)
+    for (side, start, stop), pin in zip(contacts, pins_true):
+        feet[start:stop, side] = pin
+    for side in range(2):                                       # a swinging foot between its contacts
+        down = np.zeros(n, bool)
+        for s, a, b in contacts:
+            if s == side:
+                down[a:b] = True
+        t = np.arange(n)
+        for k in range(2):
+            feet[~down, side, k] = np.interp(t[~down], t[down], feet[down, side, k])
+    feet[..., 1] += error[:, None]
+    pins = contact_pins(feet, contacts, camera_xy)
+    medians = np.array([np.median(feet[a:b, s], axis=0) for s, a, b in contacts])
+    walk_true = pins_true[-1] - pins_true[0]
+    assert np.linalg.norm((medians[-1] - medians[0]) - walk_true) > 0.15
+    assert np.linalg.norm((pins[-1] - pins[0]) - walk_true) < 0.02
+    np.testing.assert_allclose(np.diff(pins, axis=0), np.diff(pins_true, axis=0), atol=0.02)
