@@ -57,6 +57,7 @@ MAX_PLANT_SHIFT = 0.25         # m: the most the root is moved to keep a planted
 PIN_DEPTH_NOISE = 0.04         # a contact's position along the line of sight: this share of its distance
 PIN_ACROSS_NOISE = 0.05        # m: across it
 PIN_STEP_NOISE = 0.03          # m: how far apart two planted feet are, from the pose
+PIN_PAIR_WINDOW = 8            # contacts before each (in time) checked for an overlap
 PLANT_SMOOTH_SECONDS = 0.07   # the planted-feet correction of the root is smoothed this much
 UPSIDE_DOWN = -0.3             # body axis (pelvis to neck) . up below this: the pose is flipped
 
@@ -316,10 +317,21 @@ def contact_pins(feet: np.ndarray, contacts: list[tuple[int, int, int]], camera_
     PIN_STEP_NOISE. A weighted least-squares solve of both: a walk's steps chain, so its
     length comes from the legs rather than from each step's depth.
     """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.linalg import spsolve
+
     n = len(contacts)
     if n == 0:
         return np.zeros((0, 2))
-    info = np.zeros((2 * n, 2 * n))
+    rows, cols, values = [], [], []                          # the information matrix, 2 x 2 blocks
+
+    def add(i: int, j: int, block: np.ndarray) -> None:
+        for r in range(2):
+            for c in range(2):
+                rows.append(2 * i + r)
+                cols.append(2 * j + c)
+                values.append(block[r, c])
+
     rhs = np.zeros(2 * n)
     for i, (side, a, b) in enumerate(contacts):
         median = np.median(feet[a:b, side], axis=0)
@@ -329,24 +341,28 @@ def contact_pins(feet: np.ndarray, contacts: list[tuple[int, int, int]], camera_
         across = np.array([-along[1], along[0]])
         w = (np.outer(along, along) / (PIN_DEPTH_NOISE * max(distance, 1.0)) ** 2
              + np.outer(across, across) / PIN_ACROSS_NOISE ** 2)
-        info[2 * i:2 * i + 2, 2 * i:2 * i + 2] += w
+        add(i, i, w)
         rhs[2 * i:2 * i + 2] += w @ median
-    for i, (side_i, a_i, b_i) in enumerate(contacts):
-        for j, (side_j, a_j, b_j) in enumerate(contacts[:i]):
+    # Overlapping contacts are near each other in time order: each is paired with the few
+    # before it (a long clip's solve stays linear in its contacts).
+    order = sorted(range(n), key=lambda c: contacts[c][1])
+    w = np.eye(2) / PIN_STEP_NOISE ** 2
+    for at, i in enumerate(order):
+        side_i, a_i, b_i = contacts[i]
+        for j in order[max(0, at - PIN_PAIR_WINDOW):at]:
+            side_j, a_j, b_j = contacts[j]
             a, b = max(a_i, a_j), min(b_i, b_j)
             if side_i == side_j or b <= a:
                 continue
             step = np.median(feet[a:b, side_i] - feet[a:b, side_j], axis=0)   # pin_i - pin_j
-            w = 1.0 / PIN_STEP_NOISE ** 2
-            for k in range(2):
-                ii, jj = 2 * i + k, 2 * j + k
-                info[ii, ii] += w
-                info[jj, jj] += w
-                info[ii, jj] -= w
-                info[jj, ii] -= w
-                rhs[ii] += w * step[k]
-                rhs[jj] -= w * step[k]
-    return np.linalg.solve(info, rhs).reshape(n, 2)
+            add(i, i, w)
+            add(j, j, w)
+            add(i, j, -w)
+            add(j, i, -w)
+            rhs[2 * i:2 * i + 2] += w @ step
+            rhs[2 * j:2 * j + 2] -= w @ step
+    info = coo_matrix((values, (rows, cols)), shape=(2 * n, 2 * n)).tocsc()   # duplicates add up
+    return np.asarray(spsolve(info, rhs)).reshape(n, 2)
 
 
 def _toe_pixels(motion: Motion) -> np.ndarray | None:
