@@ -1,10 +1,11 @@
 """Foot contacts: which foot is planted on the floor, frame by frame. numpy only.
 
 A foot is planted when its sole is near the floor and it barely moves over the floor
-(Z up, floor at Z = 0), or, where its 2D landmark is known, barely moves in the picture. Estimated feet wobble, so a contact read from one frame's
-height and speed starts late and ends early: found contacts grow (hysteresis) into the
-neighbouring frames while the foot stays fairly low and slow, for a short time. The worker stores the result in the motion file (`contacts`);
-the import locks planted feet in place (core.common.foot_lock).
+(Z up, floor at Z = 0), or, where its 2D landmark is known, barely moves in the picture.
+Estimated feet wobble, so a contact read from one frame's height and speed starts late
+and ends early: found contacts grow (hysteresis) into the neighbouring frames while the
+foot stays fairly low and slow, for a short time. The worker stores the result in the
+motion file (`contacts`); the import locks planted feet in place (core.common.foot_lock).
 """
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def image_speeds(pixels: np.ndarray, depths: np.ndarray, focal: float, frames: n
                  fps: float) -> np.ndarray:
     """[F, 2] speed (m/s) of each foot's toe ball across the line of sight, read from its 2D
     landmark: pixels [F, 2, 2] (NaN where not seen), depths [F, 2] (m along the optical
-    axis), focal (px); frames [F] as in `foot_speeds`. NaN where a landmark is not seen."""
+    axis), focal (px); frames [F] as in `foot_speeds`. NaN where a landmark is not seen or
+    its foot is not in front of the camera."""
     frames = np.asarray(frames, np.float64)
     out = np.full((len(frames), 2), np.nan)
     if len(frames) < 2:
@@ -76,7 +78,9 @@ def image_speeds(pixels: np.ndarray, depths: np.ndarray, focal: float, frames: n
         # Unseen rows are filled between seen ones so that the smoothing does not spread NaN.
         filled = np.stack([np.interp(t, t[seen], pixels[seen, side, k]) for k in range(2)], axis=1)
         speed = np.linalg.norm(np.gradient(_smoothed(filled, SPEED_SMOOTH_SECONDS * float(fps)), t, axis=0), axis=1)
-        out[seen, side] = (speed * np.asarray(depths, np.float64)[:, side] / float(focal))[seen]
+        depth = np.asarray(depths, np.float64)[:, side]
+        ahead = seen & (depth > 0)                           # a foot behind the camera tells nothing
+        out[ahead, side] = (speed * depth / float(focal))[ahead]
     return out
 
 

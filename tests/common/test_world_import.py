@@ -192,6 +192,10 @@ def test_image_speeds_read_a_toe_landmark_across_the_line_of_sight():
     speeds = contacts.image_speeds(pixels, np.full((n, 2), depth), focal, np.arange(n), FPS)
     np.testing.assert_allclose(speeds[10:20, 0], 10.0 * FPS * depth / focal, rtol=1e-6)   # 3 m/s
     assert np.isnan(speeds[12, 1]) and np.nanmax(speeds[:, 1]) < 1e-9
+    depths = np.full((n, 2), depth)
+    depths[20, 1] = -1.0                                         # behind the camera: no reading, not "still"
+    speeds = contacts.image_speeds(pixels, depths, focal, np.arange(n), FPS)
+    assert np.isnan(speeds[20, 1]) and np.isfinite(speeds[19, 1])
 
 
 def test_a_low_foot_still_in_the_picture_is_planted_though_its_depth_wobbles():
