@@ -277,12 +277,11 @@ def _split_at_gaps(motion: Motion) -> tuple[Motion, dict[int, int]]:
     return moved.select(order), split
 
 
-def _planted_roots(motion: Motion, world: World, found: np.ndarray) -> Motion:
+def _planted_roots(motion: Motion, world: World, found: np.ndarray, joints: np.ndarray) -> Motion:
     """Roots moved over the floor so that planted feet stay put, each contact's foot pinned
     where `contact_pins` puts it: while a foot is planted the root follows the pose's own
     leg motion instead of the (noisier) root fit; between contacts the correction is
-    interpolated, so the path stays continuous."""
-    joints = world_joints(motion, world)
+    interpolated, so the path stays continuous. joints [N, 24, 3]: the rows' world joints."""
     rot = world.camera_to_world[:3, :3]
     camera_xy = world.camera_to_world[:2, 3]
     balls = [contact_rules.LEFT[1], contact_rules.RIGHT[1]]
@@ -395,7 +394,7 @@ def _with_world(motion: Motion, world: World, summary: dict) -> Motion:
             seen = contact_rules.image_speeds(toe_pixels[rows], depths, world.focal, motion.frame_ids[rows],
                                               motion.fps)
         found[rows] = contact_rules.detect(joints[rows], motion.frame_ids[rows], motion.fps, scale[rows], seen)
-    motion = _planted_roots(motion, world, found)
+    motion = _planted_roots(motion, world, found, joints)
     frames = np.unique(motion.frame_ids).astype(np.int32)
     width, height = motion.image_size
     k = np.tile(cam.intrinsics(world.focal, width, height), (len(frames), 1))
