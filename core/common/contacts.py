@@ -15,6 +15,7 @@ import numpy as np
 # a flat foot on the default skeleton (metres; scaled with the body).
 LEFT, RIGHT = (7, 10), (8, 11)
 FOOT_JOINTS = (LEFT, RIGHT)
+TOE_BALLS = (LEFT[1], RIGHT[1])  # the joints whose speed tells a planted foot
 SOLE_OFFSETS = np.array([0.10, 0.045])
 CONTACT_HEIGHT = 0.08   # m: the sole's height above the floor below which a foot may be planted
 CONTACT_SPEED = 0.5     # m/s: smoothed horizontal speed below which it is (a stance foot ~0, a swing foot 2-4)
@@ -55,7 +56,7 @@ def foot_speeds(joints: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarra
     frames = np.asarray(frames, np.float64)
     if len(frames) < 2:
         return np.zeros((len(frames), 2))
-    balls = _smoothed(joints[:, [LEFT[1], RIGHT[1]], :2], SPEED_SMOOTH_SECONDS * float(fps))
+    balls = _smoothed(joints[:, TOE_BALLS, :2], SPEED_SMOOTH_SECONDS * float(fps))
     t = frames / float(fps)
     return np.linalg.norm(np.gradient(balls, t, axis=0), axis=-1)
 

@@ -284,14 +284,13 @@ def _planted_roots(motion: Motion, world: World, found: np.ndarray, joints: np.n
     interpolated, so the path stays continuous. joints [N, 24, 3]: the rows' world joints."""
     rot = world.camera_to_world[:3, :3]
     camera_xy = world.camera_to_world[:2, 3]
-    balls = [contact_rules.LEFT[1], contact_rules.RIGHT[1]]
     trans = motion.trans.astype(np.float64).copy()
     for t in motion.track_list():
         rows = motion.rows_of_track(t)
         planted = found[rows]
         if len(rows) < 3 or not planted.any():
             continue
-        feet = joints[rows][:, balls, :2]
+        feet = joints[rows][:, contact_rules.TOE_BALLS, :2]
         contacts = [(side, a, b) for side in range(2) for a, b in foot_lock.runs(planted[:, side])]
         pins = contact_pins(feet, contacts, camera_xy)
         total, count = np.zeros((len(rows), 2)), np.zeros(len(rows))
@@ -390,7 +389,7 @@ def _with_world(motion: Motion, world: World, summary: dict) -> Motion:
         rows = motion.rows_of_track(t)
         seen = None
         if toe_pixels is not None:
-            depths = camera_joints[rows][:, [contact_rules.LEFT[1], contact_rules.RIGHT[1]], 2]
+            depths = camera_joints[rows][:, contact_rules.TOE_BALLS, 2]
             seen = contact_rules.image_speeds(toe_pixels[rows], depths, world.focal, motion.frame_ids[rows],
                                               motion.fps)
         found[rows] = contact_rules.detect(joints[rows], motion.frame_ids[rows], motion.fps, scale[rows], seen)
