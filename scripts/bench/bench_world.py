@@ -7,7 +7,7 @@ and on real footage.
     python scripts/bench/bench_world.py --real-video vtest.avi [--end-frame 200]   (runs the worker first)
 
 Generated scenes (fast mode): people driven by retargeted CMU motion capture (walking,
-standing, boxing; a seated pose; 1-6 people, heights 1.5-1.85 m) stand on a floor seen by
+jumping, standing, boxing; a seated pose; 1-6 people, heights 1.5-1.85 m) stand on a floor seen by
 a static camera 1-10 m high, pitched 0-45 degrees down, rolled up to 5 degrees, with a
 focal length of 500-3000 px (1280x720). Instead of rendering and running BlazePose, the
 estimator's input is made from the truth: the 2D landmarks are the projected joints plus
@@ -58,9 +58,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 W, H, FPS = 1280, 720, 30.0
 CLIP_FRAMES = 60
-# Motion capture windows (file, first frame at 30 fps) by kind of motion.
-CLIPS = {"walk": [("01_03.bvh", 0), ("01_03.bvh", 390), ("01_03.bvh", 450), ("01_01.bvh", 90)],
+# Motion capture windows (file, first frame at 30 fps) by kind of motion. CMU's subject 01
+# plays in a playground: two of its windows are walks, two are jumps (01_03 from 450 up and
+# back down on the spot; 01_01 from 90 a forward jump, both feet off the ground 7 frames).
+CLIPS = {"walk": [("01_03.bvh", 0), ("01_03.bvh", 390)], "jump": [("01_03.bvh", 450), ("01_01.bvh", 90)],
          "stand": [("01_01.bvh", 0), ("Boxing_Toes.bvh", 0), ("Boxing_Toes.bvh", 400)]}
+MOVES = ("walk", "jump")     # the scenes' moving people ("move"): any window of these kinds
 FOOT_JOINTS = (10, 11)       # SMPL's toe-ball joints
 PLANTED_HEIGHT = 0.03        # m above the foot joint's lowest height: the true foot is down
 PLANTED_SPEED = 0.15         # m/s: and still
@@ -116,6 +119,7 @@ def load_clips(bvh_dir: Path) -> dict[str, list]:
                 cache[name] = load_smpl_motion(bvh_dir / name, fps=FPS)
             m = cache[name]
             out.setdefault(kind, []).append((m.poses[start:start + CLIP_FRAMES], m.trans[start:start + CLIP_FRAMES]))
+    out["move"] = [clip for kind in MOVES for clip in out[kind]]
     return out
 
 
@@ -157,7 +161,7 @@ def make_scene(rng, clips, case: int) -> Scene:
     r = camera_rotation(pitch, roll)
     scene = Scene(focal, height, pitch, roll, r, [])
     count = int(rng.integers(1, 7))
-    kinds = ["walk", "stand", "sit"]
+    kinds = ["move", "stand", "sit"]
     for _ in range(count):
         kind = kinds[0] if rng.random() < 0.6 else kinds[int(rng.integers(1, 3))]
         for _attempt in range(200):

@@ -244,3 +244,82 @@ def test_contact_pins_chain_a_walks_steps_through_a_wobbling_depth():
     assert np.linalg.norm((medians[-1] - medians[0]) - walk_true) > 0.15
     assert np.linalg.norm((pins[-1] - pins[0]) - walk_true) < 0.02
     np.testing.assert_allclose(np.diff(pins, axis=0), np.diff(pins_true, axis=0), atol=0.02)
+
+
+def _looking_down(height: float, pitch_deg: float) -> np.ndarray:
+    """camera_to_world [4, 4] of a camera `height` m above the origin, looking along +Y,
+    pitched down."""
+    from video_to_motion.core.common import camera as cam
+
+    m = np.eye(4)
+    m[:3, :3] = cam.camera_rotation(math.radians(pitch_deg), 0.0)
+    m[:3, 3] = [0.0, 0.0, height]
+    return m
+
+
+def test_toe_floor_points_put_a_planted_toe_where_its_pixel_meets_the_floor():
+    """A toe ball 4.5 cm above the floor, seen with a pixel of noise: its floor point is
+    centimetres from the truth, known better across the line of sight than along it; a
+    toe seen on too few of its contact's frames, or of a body lying down, gives nothing."""
+    from video_to_motion.core.worker.world import toe_floor_points
+
+    focal, principal, sole = 1200.0, np.array([640.0, 360.0]), 0.045
+    to_world = _looking_down(2.5, 12.0)
+    toe = np.array([0.4, 7.0, sole])
+    in_camera = (toe - to_world[:3, 3]) @ to_world[:3, :3]
+    assert in_camera[2] > 0
+    pixel = focal * in_camera[:2] / in_camera[2] + principal
+    frames = 12
+    pixels = np.tile(pixel, (frames, 2, 1)) + np.random.default_rng(0).normal(0, 1.0, (frames, 2, 2))
+    pixels[:8, 1] = np.nan                                   # the right toe is hidden most of the time
+    sizes = np.full(frames, 250.0)
+    upright = np.ones(frames, bool)
+    found = toe_floor_points(pixels, sizes, upright, [(0, 0, frames), (1, 0, frames)], focal, principal, to_world,
+                             sole)
+    assert found[1] is None
+    point, info = found[0]
+    assert np.linalg.norm(point - toe[:2]) < 0.05
+    along = toe[:2] / np.linalg.norm(toe[:2])
+    across = np.array([-along[1], along[0]])
+    assert along @ info @ along < across @ info @ across / 4   # the depth is the unsure direction
+    # A camera below the toe's height: its ray never meets that floor.
+    low = _looking_down(0.02, 0.0)
+    assert toe_floor_points(pixels, sizes, upright, [(0, 0, frames)], focal, principal, low, sole) == [None]
+    # A body lying down: its feet are not flat on the floor.
+    lying = np.zeros(frames, bool)
+    assert toe_floor_points(pixels, sizes, lying, [(0, 0, frames)], focal, principal, to_world, sole) == [None]
+
+
+def test_contact_pins_follow_the_picture_where_the_depth_fit_drifts():
+    """Two contacts far apart in time (no overlap to chain them), each placed by a depth
+    fit that is 30 cm off along the line of sight in opposite directions: where the toes'
+    floor points are given, the pins land on them, and the step between them is right."""
+    from video_to_motion.core.worker.world import contact_pins
+
+    camera_xy = np.zeros(2)
+    truth = np.array([[0.0, 8.0], [1.2, 8.0]])
+    sight = truth / np.linalg.norm(truth, axis=1, keepdims=True)
+    feet = np.zeros((40, 2, 2))
+    feet[:15, 0] = truth[0] + 0.3 * sight[0]
+    feet[25:, 1] = truth[1] - 0.3 * sight[1]
+    contacts = [(0, 0, 15), (1, 25, 40)]
+    info = np.eye(2) / 0.03 ** 2
+    without = contact_pins(feet, contacts, camera_xy)
+    pins = contact_pins(feet, contacts, camera_xy, [(truth[0], info), (truth[1], info)])
+    assert np.linalg.norm((without[1] - without[0]) - (truth[1] - truth[0])) > 0.4
+    np.testing.assert_allclose(pins, truth, atol=0.05)
+
+
+def test_the_planted_feet_shift_may_go_far_along_the_line_of_sight_only():
+    """Seen from near eye height, a shift along the line of sight barely moves the person
+    in the picture, so it keeps what the depth's error allows; across the line of sight,
+    or seen from high up (over the floor the shift then moves the person up or down the
+    picture), it is held to what keeps the person on their landmarks."""
+    from video_to_motion.core.worker.world import MAX_PLANT_SHIFT, _capped_shift
+
+    sight = np.array([[0.0, 8.0], [0.0, 8.0], [0.0, 8.0]])
+    shift = np.array([[0.0, 0.3], [0.3, 0.0], [0.0, 0.3]])
+    capped = _capped_shift(shift, sight, np.array([0.8, 0.8, 6.0]))
+    np.testing.assert_allclose(capped[0], [0.0, 0.3])
+    np.testing.assert_allclose(capped[1], [MAX_PLANT_SHIFT, 0.0])
+    np.testing.assert_allclose(capped[2], [0.0, MAX_PLANT_SHIFT * 10.0 / 6.0])
