@@ -293,7 +293,8 @@ def test_toe_floor_points_put_a_planted_toe_where_its_pixel_meets_the_floor():
 def test_contact_pins_follow_the_picture_where_the_depth_fit_drifts():
     """Two contacts far apart in time (no overlap to chain them), each placed by a depth
     fit that is 30 cm off along the line of sight in opposite directions: where the toes'
-    floor points are given, the pins land on them, and the step between them is right."""
+    floor points are given, the pins land on them, and the step between them is right,
+    unless a floor point cannot be the foot's."""
     from video_to_motion.core.worker.world import contact_pins
 
     camera_xy = np.zeros(2)
@@ -308,6 +309,11 @@ def test_contact_pins_follow_the_picture_where_the_depth_fit_drifts():
     pins = contact_pins(feet, contacts, camera_xy, [(truth[0], info), (truth[1], info)])
     assert np.linalg.norm((without[1] - without[0]) - (truth[1] - truth[0])) > 0.4
     np.testing.assert_allclose(pins, truth, atol=0.05)
+    # A floor point a metre across the line of sight from where the pose's foot is (a
+    # landmark on something else) is left out.
+    across = np.array([-sight[0, 1], sight[0, 0]])
+    astray = contact_pins(feet, contacts, camera_xy, [(truth[0] + 1.0 * across, info), (truth[1], info)])
+    np.testing.assert_allclose(astray[0], without[0], atol=0.05)
 
 
 def test_the_planted_feet_shift_may_go_far_along_the_line_of_sight_only():
