@@ -94,6 +94,9 @@ def main(argv: list[str]) -> int:
     (workdir / "package").mkdir()
     (workdir / "package" / "video_to_motion").symlink_to(REPO, target_is_directory=True)
     sys.path[:0] = [str(TESTS), str(workdir / "package")]
+    # Blender makes its own temp folder when bpy loads and does not remove it as a module:
+    # inside the work folder it goes with it.
+    os.environ["TMPDIR"] = str(workdir)
     try:
         import bpy
         import addon_utils  # importable once bpy is

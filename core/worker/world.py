@@ -53,11 +53,12 @@ OUTLIER_DISTANCE = 1.0         # m off that path (plus what walking fast covers 
 SCALE_RANGE = (0.7, 1.4)       # body scales (x 1.68 m) a person may get: 1.18-2.35 m (a child to a
                                # tall adult; a calibration error also shows here)
 MAX_SPEED = 8.0                # m/s: faster than any walker or runner
-# m: the most the root is moved to keep a planted foot still. More keeps a walk's chained
-# steps better (bench_camera_motion: 0.25 m gave 17 % end error, 0.1 m 19 %) but takes the
-# skeleton off its landmarks in the picture (the worker's test on vtest.avi: their 90th
-# percentile distance 0.143 box heights at 0.25 m, 0.105 at 0.1 m).
-MAX_PLANT_SHIFT = 0.1
+# m: the most the root is moved across the line of sight to keep a planted foot still.
+# There the pelvis's pixel places the root better than a planted foot and the pose's leg
+# do (bench_camera_motion, walks with the toes' floor points: end error 7.0 % at 0.05 m,
+# 9.2 % at 0.1 m; the skeleton's 90th percentile distance to its landmarks on vtest.avi
+# 0.079 and 0.086 box heights); the import's foot lock keeps the feet planted.
+MAX_PLANT_SHIFT = 0.05
 MAX_ALONG_SIGHT = 2.0          # along the line of sight the shift may reach this many depth errors
 PIN_DEPTH_NOISE = 0.04         # a contact's position along the line of sight: this share of its distance
 PIN_ACROSS_NOISE = 0.05        # m: across it
