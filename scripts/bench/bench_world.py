@@ -201,13 +201,14 @@ def pixel_height(uvz: np.ndarray) -> np.ndarray:
 
 def smooth_noise(rng, shape: tuple, std: float, sigma_frames: float = 3.0) -> np.ndarray:
     """Gaussian noise along axis 0 correlated over `sigma_frames` (an estimator smooths its
-    rotations over time, so its errors drift rather than jump), with standard deviation `std`."""
-    x = rng.normal(0, 1, shape)
-    t = np.arange(-3 * int(sigma_frames), 3 * int(sigma_frames) + 1)
+    rotations over time, so its errors drift rather than jump), with standard deviation `std`
+    on every frame (drawn beyond both ends, so the first and last frames are no noisier)."""
+    half = 3 * int(sigma_frames)
+    t = np.arange(-half, half + 1)
     k = np.exp(-0.5 * (t / sigma_frames) ** 2)
     k /= np.sqrt((k**2).sum())
-    pad = np.pad(x, [(len(t) // 2, len(t) // 2)] + [(0, 0)] * (x.ndim - 1), mode="reflect")
-    out = sum(k[i] * pad[i:i + shape[0]] for i in range(len(t)))
+    x = rng.normal(0, 1, (shape[0] + 2 * half,) + tuple(shape[1:]))
+    out = sum(k[i] * x[i:i + shape[0]] for i in range(len(t)))
     return std * out
 
 
