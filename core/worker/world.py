@@ -63,6 +63,7 @@ MAX_ALONG_SIGHT = 2.0          # along the line of sight the shift may reach thi
 PIN_DEPTH_NOISE = 0.04         # a contact's position along the line of sight: this share of its distance
 PIN_ACROSS_NOISE = 0.05        # m: across it
 TOE_GATE = 9.21               # chi-square (2 dof, 99 %): a toe's floor point this far from its foot is wrong
+TOE_HEIGHT_NOISE = 0.03        # m: a planted toe ball's height off a flat foot's (the foot rolls, floors are uneven)
 TOE_PIXEL_NOISE = 0.02         # a planted toe landmark's error: this share of the person's height in the picture
 PIN_STEP_NOISE = 0.1           # m: how far apart two planted feet are, from the pose
 PIN_PAIR_WINDOW = 8            # contacts before each (in time) checked for an overlap
@@ -421,7 +422,8 @@ def toe_floor_points(pixels: np.ndarray, sizes: np.ndarray, upright: np.ndarray,
     The picture places a planted foot far better than the depth fit does: its pixel's
     error (TOE_PIXEL_NOISE of the person's size) moves the point r * e across the line of
     sight and r^2 * e / h along it (r the ray's length, h the camera's height above the
-    sole, e the error's angle)."""
+    sole, e the error's angle); a toe ball higher or lower than a flat foot's (the foot
+    rolling, an uneven floor: TOE_HEIGHT_NOISE) moves it r * dz / h along it."""
     rot, centre = camera_to_world[:3, :3], camera_to_world[:3, 3]
     out: list = []
     for side, a, b in contacts:
@@ -442,8 +444,8 @@ def toe_floor_points(pixels: np.ndarray, sizes: np.ndarray, upright: np.ndarray,
         along = along / max(float(np.linalg.norm(along)), 1e-9)
         across = np.array([-along[1], along[0]])
         angle = TOE_PIXEL_NOISE * float(np.median(sizes[a:b])) / focal
-        info = (np.outer(along, along) / (reach ** 2 * angle / height) ** 2
-                + np.outer(across, across) / (reach * angle) ** 2)
+        along_sd = math.hypot(reach ** 2 * angle, TOE_HEIGHT_NOISE * reach) / height
+        info = np.outer(along, along) / along_sd ** 2 + np.outer(across, across) / (reach * angle) ** 2
         out.append((point, info))
     return out
 
