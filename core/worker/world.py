@@ -240,12 +240,25 @@ def world_joints(motion: Motion, world: World) -> np.ndarray:
     return posed_joints(motion) @ m[:3, :3].T + m[:3, 3]
 
 
+def _body_up(joints: np.ndarray) -> np.ndarray:
+    """[N] cosine between the body axis (pelvis to neck) of world joints [N, 24, 3] and up."""
+    axis = joints[:, 12] - joints[:, 0]
+    return axis[:, 2] / np.maximum(np.linalg.norm(axis, axis=1), 1e-9)
+
+
+def _sight_axes(offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors along and across the line of sight for floor offsets [..., 2] from
+    the camera (world XY); straight ahead (+Y) for a point under the camera."""
+    distance = np.linalg.norm(offset, axis=-1, keepdims=True)
+    along = np.where(distance > 1e-6, offset / np.maximum(distance, 1e-9), [0.0, 1.0])
+    return along, np.stack([-along[..., 1], along[..., 0]], axis=-1)
+
+
 def _without_outliers(motion: Motion, world: World) -> tuple[Motion, int]:
     """Drop rows whose root leaves its track's median path, or whose body is upside down."""
     joints = world_joints(motion, world)
     bad = np.zeros(motion.num_rows, bool)
-    axis = joints[:, 12] - joints[:, 0]
-    bad |= axis[:, 2] / np.maximum(np.linalg.norm(axis, axis=1), 1e-9) < UPSIDE_DOWN
+    bad |= _body_up(joints) < UPSIDE_DOWN
     radius = 0.5 * OUTLIER_WINDOW_SECONDS * motion.fps
     for t in motion.track_list():
         rows = motion.rows_of_track(t)
@@ -303,8 +316,7 @@ def _planted_roots(motion: Motion, world: World, found: np.ndarray, joints: np.n
         if toe_pixels is not None:
             sizes = motion.bboxes[rows, 3].astype(np.float64) - motion.bboxes[rows, 1]
             sole = SOLE_HEIGHTS[2] * world.scales.get(int(t), 1.0)
-            axis = joints[rows, 12] - joints[rows, 0]
-            upright = axis[:, 2] > UPRIGHT * np.linalg.norm(axis, axis=1)
+            upright = _body_up(joints[rows]) > UPRIGHT
             seen = toe_floor_points(toe_pixels[rows], sizes, upright, contacts, world.focal,
                                     np.asarray(motion.image_size, np.float64) / 2, world.camera_to_world, sole)
         pins = contact_pins(feet, contacts, camera_xy, seen)
@@ -334,8 +346,7 @@ def _capped_shift(shift: np.ndarray, sight: np.ndarray, rise: np.ndarray) -> np.
     there the shift may go further where the picture lets it: up to MAX_ALONG_SIGHT depth
     errors."""
     distance = np.linalg.norm(sight, axis=1, keepdims=True)
-    along = sight / np.maximum(distance, 1e-9)
-    across = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    along, across = _sight_axes(sight)
     a = np.einsum("fk,fk->f", shift, along)[:, None]
     c = np.einsum("fk,fk->f", shift, across)[:, None]
     rise = np.abs(np.asarray(rise, np.float64))[:, None]
@@ -373,10 +384,8 @@ def contact_pins(feet: np.ndarray, contacts: list[tuple[int, int, int]], camera_
     rhs = np.zeros(2 * n)
     for i, (side, a, b) in enumerate(contacts):
         median = np.median(feet[a:b, side], axis=0)
-        along = median - camera_xy
-        distance = float(np.linalg.norm(along))
-        along = along / distance if distance > 1e-6 else np.array([0.0, 1.0])
-        across = np.array([-along[1], along[0]])
+        distance = float(np.linalg.norm(median - camera_xy))
+        along, across = _sight_axes(median - camera_xy)
         w = (np.outer(along, along) / (PIN_DEPTH_NOISE * max(distance, 1.0)) ** 2
              + np.outer(across, across) / PIN_ACROSS_NOISE ** 2)
         add(i, i, w)
@@ -425,11 +434,11 @@ def toe_floor_points(pixels: np.ndarray, sizes: np.ndarray, upright: np.ndarray,
     sole, e the error's angle); a toe ball higher or lower than a flat foot's (the foot
     rolling, an uneven floor: TOE_HEIGHT_NOISE) moves it r * dz / h along it."""
     rot, centre = camera_to_world[:3, :3], camera_to_world[:3, 3]
+    height = centre[2] - sole
     out: list = []
     for side, a, b in contacts:
         px = pixels[a:b, side]
         ok = np.isfinite(px).all(axis=1) & upright[a:b]
-        height = centre[2] - sole
         if ok.sum() < max(1, (b - a) / 2) or height <= 0:
             out.append(None)
             continue
@@ -439,10 +448,8 @@ def toe_floor_points(pixels: np.ndarray, sizes: np.ndarray, upright: np.ndarray,
             continue
         points = centre + rays * (-height / rays[:, 2])[:, None]
         point = np.median(points[:, :2], axis=0)
-        along = point - centre[:2]
-        reach = float(np.hypot(np.linalg.norm(along), height))
-        along = along / max(float(np.linalg.norm(along)), 1e-9)
-        across = np.array([-along[1], along[0]])
+        reach = float(np.hypot(np.linalg.norm(point - centre[:2]), height))
+        along, across = _sight_axes(point - centre[:2])
         angle = TOE_PIXEL_NOISE * float(np.median(sizes[a:b])) / focal
         along_sd = math.hypot(reach ** 2 * angle, TOE_HEIGHT_NOISE * reach) / height
         info = np.outer(along, along) / along_sd ** 2 + np.outer(across, across) / (reach * angle) ** 2
