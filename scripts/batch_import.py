@@ -431,5 +431,7 @@ if __name__ == "__main__":
     except ImportError:
         module_mode = True
     if module_mode:
+        if "bpy" in sys.modules:  # os._exit skips Blender's own clean-up of its temp folder
+            shutil.rmtree(sys.modules["bpy"].app.tempdir, ignore_errors=True)
         os._exit(code)  # bpy 4.5 may hang at interpreter exit
     sys.exit(code)  # inside Blender: Blender exits with this code

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -99,6 +100,8 @@ def main() -> int:
         print(f"| {label:34} | {total:7.3f} | {cpu:7.3f} | {keys_s:12.3f} | {keys:10,} |")
     sys.stdout.flush()
     resources.cleanup()
+    if "bpy" in sys.modules:  # os._exit skips Blender's own clean-up of its temp folder
+        shutil.rmtree(sys.modules["bpy"].app.tempdir, ignore_errors=True)
     os._exit(0)  # bpy 4.5 can hang at exit; nothing is registered here, but be safe
 
 

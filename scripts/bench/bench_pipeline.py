@@ -46,6 +46,7 @@ import os
 import platform
 import re
 import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -344,6 +345,8 @@ def import_child(spec: str) -> None:
     print(json.dumps(results), flush=True)
     sys.stdout.flush()
     resources.cleanup()
+    if "bpy" in sys.modules:  # os._exit skips Blender's own clean-up of its temp folder
+        shutil.rmtree(sys.modules["bpy"].app.tempdir, ignore_errors=True)
     os._exit(0)  # bpy 4.5 can hang at exit
 
 

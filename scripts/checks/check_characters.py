@@ -24,6 +24,7 @@ import argparse
 import importlib
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -381,6 +382,8 @@ def main(argv=None) -> int:
         print(f"| {row['rig']} | " + " | ".join(cells) + " |")
     sys.stdout.flush()
     scratch.cleanup()
+    if "bpy" in sys.modules:  # os._exit skips Blender's own clean-up of its temp folder
+        shutil.rmtree(sys.modules["bpy"].app.tempdir, ignore_errors=True)
     os._exit(0 if all("error" not in r for r in rows) else 1)
 
 

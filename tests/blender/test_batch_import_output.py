@@ -14,11 +14,12 @@ from motions import random_motion
 from test_batch_import import batch, blender  # noqa: F401 - the fixture runs on each Blender
 
 OPEN_BLEND = """
-import bpy, json, os, sys
+import bpy, json, os, shutil, sys
 bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
 clips = [(c.filepath, os.path.isfile(bpy.path.abspath(c.filepath))) for c in bpy.data.movieclips]
 sys.stdout.flush()
 os.write(1, ("CLIPS " + json.dumps(clips) + "\\n").encode())
+shutil.rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's clean-up
 os._exit(0)
 """
 

@@ -20,6 +20,8 @@ def batch(cwd: Path, *args, timeout=300):
     report = cwd / "report.json"
     env = dict(os.environ)
     env["BLENDER_USER_RESOURCES"] = str(cwd / "blender_user")
+    env["TMPDIR"] = str(cwd / "tmp")           # Blender's temp folder goes there
+    (cwd / "tmp").mkdir(exist_ok=True)
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
     env.setdefault("YOLO_OFFLINE", "1")
     proc = subprocess.run([sys.executable, str(SCRIPT), "--", *map(str, args), "--report", str(report)],
@@ -44,6 +46,7 @@ def test_relative_paths_from_another_folder_land_in_that_folder(tmp_path):
     assert (elsewhere / entry["outputs"]["glb"][0]).resolve() == (elsewhere / "out" / "clip.glb").resolve()
     assert (elsewhere / "out" / "clip.glb").is_file()
     assert _repo_files() == before, "nothing may be written into the extension's folder"
+    assert not list((elsewhere / "tmp").glob("blender_*")), "Blender's temp folder is left behind"
 
 
 def test_an_output_naming_the_input_is_refused_and_the_input_kept(tmp_path):

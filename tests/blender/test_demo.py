@@ -25,12 +25,13 @@ def demo(cwd, *args, timeout=300):
 
 
 OPEN_BLEND = """
-import bpy, json, os, sys
+import bpy, json, os, shutil, sys
 bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
 clips = [c.filepath for c in bpy.data.movieclips]
 print("SCENE " + json.dumps({"armatures": sum(o.type == "ARMATURE" for o in bpy.data.objects),
       "camera": bpy.context.scene.camera is not None, "footage": clips,
       "footage_found": all(os.path.isfile(bpy.path.abspath(c)) for c in clips)}), flush=True)
+shutil.rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's clean-up
 os._exit(0)
 """
 
