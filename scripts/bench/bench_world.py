@@ -2,7 +2,7 @@
 """The 3D scene as a whole: camera, floor and people, on generated scenes with known cameras
 and on real footage.
 
-    python scripts/bench/bench_world.py [--cases 12] [--seed 0] [--noise 0.01]
+    python scripts/bench/bench_world.py [--cases 12] [--seed 0] [--noise 0.01] [--rot-noise 4]
     python scripts/bench/bench_world.py --real-motion motion.npz [--place]   (a worker's motion of real footage)
     python scripts/bench/bench_world.py --real-video vtest.avi [--end-frame 200]   (runs the worker first)
 
@@ -370,7 +370,7 @@ def run_generated(args) -> int:
     clips = load_clips(bvh_dir)
     stage = world_stage()
     print(f"generated scenes, {W}x{H}, {CLIP_FRAMES} frames at {FPS:g} fps, landmark noise {args.noise:g} x person "
-          f"height; world stage: {'yes' if stage else 'none (import-time floor fit)'}")
+          f"height, rotation noise {args.rot_noise:g} deg; world stage: {'yes' if stage else 'none (import-time floor fit)'}")
     head = (f"{'case':>4} {'people':>17} {'f px':>5} {'h m':>4} {'pitch':>5} {'roll':>4} | {'f':>4} {'f err%':>6} "
             f"{'h err%':>6} {'h sd%':>5} {'pitch°':>6} {'roll°':>5} {'foot cm':>7} {'skate':>6} {'in det':>6} {'found%':>6} {'extra%':>6} "
             f"{'root m':>6} {'vmax':>5} {'flips':>5} {'ms/row':>6}")
@@ -381,7 +381,7 @@ def run_generated(args) -> int:
         scene = make_scene(rng, clips, case)
         if not scene.people:
             continue
-        motion = observe(scene, rng, args.noise)
+        motion = observe(scene, rng, args.noise, args.rot_noise)
         cpu = time.process_time()
         if stage is not None:
             motion = stage(motion, None, SilentEvents())
@@ -452,6 +452,7 @@ def main() -> int:
     p.add_argument("--cases", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--noise", type=float, default=0.01, help="landmark noise, fraction of the person's pixel height")
+    p.add_argument("--rot-noise", type=float, default=4.0, help="joint rotation noise, degrees (0: the true pose)")
     p.add_argument("--real-motion", type=Path, help="consistency figures of a motion file of real footage")
     p.add_argument("--place", action="store_true",
                    help="with --real-motion: run the worker's world stage on the file first (a /1 file of the "
