@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
     (workdir / "package").mkdir()
     (workdir / "package" / "video_to_motion").symlink_to(REPO, target_is_directory=True)
     sys.path[:0] = [str(TESTS), str(workdir / "package")]
-    # Blender makes its own temp folder when bpy loads and does not remove it as a module:
+    # Blender makes its own temp folder when bpy loads; the os._exit below skips its clean-up:
     # inside the work folder it goes with it.
     os.environ["TMPDIR"] = str(workdir)
     try:

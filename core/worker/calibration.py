@@ -37,6 +37,7 @@ import numpy as np
 
 from ..common import camera as cam
 from ..common import rotations
+from ..common.contacts import SOLE_OFFSETS
 from ..common.skeleton import forward_kinematics
 
 # The head joint, and the feet (ankles and toe balls) whose mean is the centre of the
@@ -45,8 +46,9 @@ HEAD, FEET = 15, (7, 8, 10, 11)
 # BlazePose landmarks: ears for the head joint's height; ankles and toe tips for the feet.
 EAR_LANDMARKS, FEET_LANDMARKS = (7, 8), (27, 28, 31, 32)
 MIN_VISIBILITY = 0.5
-# Height above the sole of the ankle and toe-ball joints of a flat foot (default skeleton, m).
-SOLE_HEIGHTS = np.array([0.10, 0.10, 0.045, 0.045])
+# Height above the sole of the ankle and toe-ball joints of a flat foot (default skeleton, m),
+# in FEET's order: both ankles, then both toe balls.
+SOLE_HEIGHTS = np.repeat(SOLE_OFFSETS, 2)
 HEIGHT_SPREAD = 0.06        # log-normal spread of adult body heights
 UNEVEN_SPREAD = 2 * HEIGHT_SPREAD  # fitted heights spread beyond this: the people are not on one plane
 FOCAL_SPREAD = 0.7          # log spread of the focal prior (weak: the evidence should decide)

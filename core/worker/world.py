@@ -315,7 +315,7 @@ def _planted_roots(motion: Motion, world: World, found: np.ndarray, joints: np.n
         seen = None
         if toe_pixels is not None:
             sizes = motion.bboxes[rows, 3].astype(np.float64) - motion.bboxes[rows, 1]
-            sole = SOLE_HEIGHTS[2] * world.scales.get(int(t), 1.0)
+            sole = contact_rules.SOLE_OFFSETS[1] * world.scales.get(int(t), 1.0)   # the toe ball's
             upright = _body_up(joints[rows]) > UPRIGHT
             seen = toe_floor_points(toe_pixels[rows], sizes, upright, contacts, world.focal,
                                     np.asarray(motion.image_size, np.float64) / 2, world.camera_to_world, sole)
