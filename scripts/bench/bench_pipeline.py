@@ -433,7 +433,9 @@ def measure_worker(video: Path, frames: int, workdir: Path, estimator_args: list
               "cpu_ms": 1e3 * (usage.ru_utime + usage.ru_stime) / frames,
               "startup_s": stage_start.get("detect", t0) - t0,
               "pass1_fps": frames / stages.get("detect", math.nan),
-              "pass2_fps": frames / stages.get("estimate", math.nan)}
+              "pass2_fps": frames / stages.get("estimate", math.nan),
+              "camera_s": stages.get("camera", math.nan),
+              "world_write_s": stages.get("world", 0.0) + stages.get("write", 0.0)}
     split = re.search(r"detect\+track ([\d.]+) s, landmarks ([\d.]+) s, solve ([\d.]+) s", log_text)
     cpu = re.search(r"cpu: detect\+track ([\d.]+) s, landmarks ([\d.]+) s, solve ([\d.]+) s", log_text)
     world = re.search(r"world stage: ([\d.]+) s, cpu ([\d.]+) s", log_text)
@@ -716,6 +718,10 @@ def main(argv=None) -> int:
                 fmt(s * FPS / (gwk[s]["seconds"] - gwk[s]["startup_s"])) for s in lengths if s in gwk)]),
             ("  pass 1 / pass 2 (fps)", "", ["-"] * len(cases) + [" / ".join(
                 f"{fmt(gwk[s]['pass1_fps'])}, {fmt(gwk[s]['pass2_fps'])}" for s in lengths if s in gwk)]),
+            ("  camera stage, CPU (s)", "every frame", ["-"] * len(cases) + [" / ".join(
+                fmt(gwk[s]["camera_s"]) for s in lengths if s in gwk)]),
+            ("  world + writing + exit (s)", "", ["-"] * len(cases) + [" / ".join(
+                fmt(gwk[s]["world_write_s"]) for s in lengths if s in gwk)]),
             ("  rows written", "", ["-"] * len(cases) + [" / ".join(f"{gwk[s]['rows']:,}" for s in lengths
                                                                       if s in gwk)]),
         ]
