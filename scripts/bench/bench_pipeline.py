@@ -16,8 +16,8 @@ Stages, and how much of each video they run on:
   crop         the 256² CLIFF square around the person (`video_to_motion.core.worker.crops`), every frame.
   detect+track the worker's detector (yolo11n.pt, or the offline fallback YOLOv8s) with
                ByteTrack at 640 px, on a slice; its cost does not depend on the length.
-  backbone     the `paper` preset's HRNet-W48 (ReFit's head; random weights, fp32 on the CPU) + per-frame LTE encoding,
-               per crop, on a slice (independent of the video size).
+  backbone     the `paper` preset's HRNet-W48 (ReFit's head; random weights, fp32 on the
+               CPU) + per-frame LTE encoding, per crop, on a slice (independent of the video size).
   GTE/LTE/RRM  TAR's temporal part, S = 64, per window (one per output frame), on a slice.
   writing      `video_to_motion.core.common.motion.write_motion` of one track's rows, full length.
   import       the Blender import (`addon.importer`, panel defaults) of one track, full
