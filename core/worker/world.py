@@ -246,12 +246,13 @@ def _body_up(joints: np.ndarray) -> np.ndarray:
     return axis[:, 2] / np.maximum(np.linalg.norm(axis, axis=1), 1e-9)
 
 
-def _sight_axes(offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors along and across the line of sight for floor offsets [..., 2] from
-    the camera (world XY); straight ahead (+Y) for a point under the camera."""
-    distance = np.linalg.norm(offset, axis=-1, keepdims=True)
-    along = np.where(distance > 1e-6, offset / np.maximum(distance, 1e-9), [0.0, 1.0])
-    return along, np.stack([-along[..., 1], along[..., 0]], axis=-1)
+def _sight_axes(offset: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distance [...], along [..., 2], across [..., 2]) for floor offsets [..., 2] from the
+    camera (world XY): unit vectors along and across the line of sight, straight ahead (+Y)
+    for a point under the camera."""
+    distance = np.linalg.norm(offset, axis=-1)
+    along = np.where(distance[..., None] > 1e-6, offset / np.maximum(distance, 1e-9)[..., None], [0.0, 1.0])
+    return distance, along, np.stack([-along[..., 1], along[..., 0]], axis=-1)
 
 
 def _without_outliers(motion: Motion, world: World) -> tuple[Motion, int]:
@@ -345,8 +346,8 @@ def _capped_shift(shift: np.ndarray, sight: np.ndarray, rise: np.ndarray) -> np.
     line of sight the depth fit is what is unsure (PIN_DEPTH_NOISE of the distance), so
     there the shift may go further where the picture lets it: up to MAX_ALONG_SIGHT depth
     errors."""
-    distance = np.linalg.norm(sight, axis=1, keepdims=True)
-    along, across = _sight_axes(sight)
+    distance, along, across = _sight_axes(sight)
+    distance = distance[:, None]
     a = np.einsum("fk,fk->f", shift, along)[:, None]
     c = np.einsum("fk,fk->f", shift, across)[:, None]
     rise = np.abs(np.asarray(rise, np.float64))[:, None]
@@ -384,8 +385,7 @@ def contact_pins(feet: np.ndarray, contacts: list[tuple[int, int, int]], camera_
     rhs = np.zeros(2 * n)
     for i, (side, a, b) in enumerate(contacts):
         median = np.median(feet[a:b, side], axis=0)
-        distance = float(np.linalg.norm(median - camera_xy))
-        along, across = _sight_axes(median - camera_xy)
+        distance, along, across = _sight_axes(median - camera_xy)
         w = (np.outer(along, along) / (PIN_DEPTH_NOISE * max(distance, 1.0)) ** 2
              + np.outer(across, across) / PIN_ACROSS_NOISE ** 2)
         add(i, i, w)
@@ -448,8 +448,8 @@ def toe_floor_points(pixels: np.ndarray, sizes: np.ndarray, upright: np.ndarray,
             continue
         points = centre + rays * (-height / rays[:, 2])[:, None]
         point = np.median(points[:, :2], axis=0)
-        reach = float(np.hypot(np.linalg.norm(point - centre[:2]), height))
-        along, across = _sight_axes(point - centre[:2])
+        distance, along, across = _sight_axes(point - centre[:2])
+        reach = float(np.hypot(distance, height))
         angle = TOE_PIXEL_NOISE * float(np.median(sizes[a:b])) / focal
         along_sd = math.hypot(reach ** 2 * angle, TOE_HEIGHT_NOISE * reach) / height
         info = np.outer(along, along) / along_sd ** 2 + np.outer(across, across) / (reach * angle) ** 2
