@@ -707,7 +707,7 @@ def main(argv=None) -> int:
                    + 1 / stages["backbone_fps"] + 1 / stages["temporal_fps"]
                    + (1 / wr[c[1]]["fps"] if c[1] in wr else 0))
             return 1 / spf
-        on_gpu = e2e(gpu_case, gpu_res.get("detect"), gtar) if gtar else None
+        on_gpu = e2e(gpu_case, gpu_res["detect"], gtar) if gtar and "detect" in gpu_res else None
         rows.append(("TAR end to end, 1 person (video fps)", "estimate from the stages",
                      [fmt(e2e(c), 2) for c in cases] + [fmt(on_gpu) if on_gpu else gpu_cell]))
     if gwk:

@@ -178,13 +178,12 @@ def main() -> int:
                 cmd += ["--seed", str(k)]
             if args.steps:
                 cmd += ["--steps", str(args.steps)]
-            active[(v, k)] = (run(cmd, folder / "train.log", threads), time.time())
+            active[(v, k)] = (run(cmd, folder / "train.log", threads), time.time(), folder)
             say(f"training '{folder.name}' ... (log: {folder / 'train.log'})")
         time.sleep(2)
-        for (v, k), (proc, started) in list(active.items()):
+        for key, (proc, started, folder) in list(active.items()):
             if proc.poll() is not None:
-                del active[(v, k)]
-                folder = run_folder(runs, v, k)
+                del active[key]
                 walls[folder.name] = time.time() - started
                 if proc.returncode != 0:
                     say((folder / "train.log").read_text()[-2000:])
