@@ -87,7 +87,7 @@ class TarEstimator:
         tracks = find_people(run, self.options.detector, device, max_people=self.options.max_people,
                              track_id=self.options.track_id,
                              # TAR's cost dwarfs the detector's: every frame unless asked otherwise.
-                             detect_every=self.options.detect_every or 1)
+                             detect_every=self.options.detect_every or 1, imgsz=self.options.detector_size)
 
         width, height = run.video.width, run.video.height
         focal = self.options.focal_length or default_focal_length(width, height)

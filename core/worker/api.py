@@ -18,6 +18,7 @@ from ..common.motion import Motion
 from ..common.options import WorkerOptions
 from ..common.protocol import SilentEvents
 from ..estimators import EstimatorError, RunContext, load_estimator_class, resolve_name
+from .detection import MIN_DETECTOR_SIZE
 from .same_person import without_repeats
 from . import camera_motion
 from .world import place_people
@@ -56,6 +57,9 @@ def check_options(options: WorkerOptions) -> None:
     if options.focal_length is not None and not (math.isfinite(options.focal_length) and options.focal_length > 0):
         raise EstimatorError("bad_argument",
                              f"--focal-length must be a positive finite number of pixels (got {options.focal_length})")
+    if options.detector_size is not None and options.detector_size < MIN_DETECTOR_SIZE:
+        raise EstimatorError("bad_argument", f"--detector-size must be at least {MIN_DETECTOR_SIZE} pixels "
+                                             f"(got {options.detector_size})")
     if options.detect_every is not None and options.detect_every < 1:
         raise EstimatorError("bad_argument", f"--detect-every must be at least 1 (got {options.detect_every})")
     if not (math.isfinite(options.max_detect_interval) and options.max_detect_interval >= 0):

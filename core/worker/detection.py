@@ -46,6 +46,21 @@ FALLBACK_MAX_BOX_AREA = 0.9  # of the frame
 # ByteTrack's second association stage works on low-score boxes; the detector hands the
 # tracker boxes down to this score, while `conf` decides which boxes can start a track.
 TRACKER_LOW_SCORE = 0.1
+# The detector's input (its longer side) when the user gives none: half the frame's longer
+# side, within these bounds. At 640 a 1080p frame is shrunk three times and people under
+# about 100 px tall (35 px at the input) go unseen; halving keeps them at 50 px or more.
+# The cost grows with the square of the size (1080p: 960, about twice 640's).
+DETECTOR_SIZE_RANGE = (640, 1280)
+MIN_DETECTOR_SIZE = 64
+YOLO_STRIDE = 32  # ultralytics rounds the input size up to a multiple of this
+
+
+def detector_input_size(width: int, height: int, requested: int | None = None) -> int:
+    """The detector's input size (longer side, a multiple of YOLO_STRIDE) for frames of
+    width x height: `requested`, else half the longer side within DETECTOR_SIZE_RANGE."""
+    low, high = DETECTOR_SIZE_RANGE
+    size = requested if requested is not None else min(max(max(width, height) / 2, low), high)
+    return int(-(-int(round(size)) // YOLO_STRIDE) * YOLO_STRIDE)
 
 
 @dataclasses.dataclass

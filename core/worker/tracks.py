@@ -539,20 +539,22 @@ def steady_max_stride(device: str, fps: float, max_interval_s: float | None) -> 
 
 def find_people(run: RunContext, weights: str | None, device: str, *, max_people: int | None = None,
                 track_id: int | None = None, detect_every: int | None = 1, batch_size: int | None = None,
-                max_detect_interval: float | None = None, imgsz: int = 640,
+                max_detect_interval: float | None = None, imgsz: int | None = None,
                 conf: float = 0.25, tracker: str = "bytetrack.yaml") -> Tracks:
     """Pass 1 as the estimators run it: build the detector, detect and track, post-process.
 
     Reports the detector in use and the tracks kept through `run.info`. batch_size None:
     `DETECT_BATCH` of the detector's device; detect_every None: `default_detect_every`,
-    adapting up to `max_detect_interval` seconds (`steady_max_stride`).
+    adapting up to `max_detect_interval` seconds (`steady_max_stride`); imgsz None:
+    `detector_input_size` of the video's frames.
     """
-    from .detection import PersonDetector
+    from .detection import PersonDetector, detector_input_size
 
     t0, c0 = time.perf_counter(), time.process_time()
+    imgsz = detector_input_size(run.video.width, run.video.height, imgsz)
     detector = PersonDetector(weights, device, run.warn, conf=conf, imgsz=imgsz, tracker=tracker)
     log.info("detector loaded: %.2f s, cpu %.2f s", time.perf_counter() - t0, time.process_time() - c0)
-    run.info(detector=detector.source)
+    run.info(detector=detector.source, detector_size=imgsz)
     kind = str(detector.device).split(":")[0]
     if batch_size is None:
         batch_size = DETECT_BATCH.get(kind, DETECT_BATCH["cpu"])

@@ -6,7 +6,8 @@
 
 Data: the test data of a public repository (scripts/bench/estimator_data.json records
 repo, commit, path and sha256 of every file): COCO and PoseTrack18 frames with 2D joints
-(several people, crowds), Human3.6M and MPI-INF-3DHP frames with 2D and 3D joints
+(several people, crowds), MPII frames with one labelled person each (others in the
+picture are not labelled), OCHuman frames of people hidden behind each other, Human3.6M and MPI-INF-3DHP frames with 2D and 3D joints
 (camera frame, metres).
 
 Each labelled image becomes a still clip (--frames frames at 10 fps, written with OpenCV)
@@ -52,6 +53,7 @@ JOINT_NAMES = ("l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_w
 SMPL_IDS = [16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8]
 BLAZEPOSE_IDS = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
 COCO_IDS = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+MPII_IDS = [13, 12, 14, 11, 15, 10, 3, 2, 4, 1, 5, 0]
 H36M_IDS = [11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]
 MPI_INF_3DHP_IDS = [5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10]
 L_SHOULDER, R_HIP = 0, 7
@@ -76,6 +78,17 @@ def load_coco_like(data: Path, annotations: str, image_dir: str) -> list[tuple[P
     return [(data / image_dir / im["file_name"], people.get(im["id"], [])) for im in spec["images"]]
 
 
+def load_mpii(data: Path, annotations: str, image_dir: str) -> list[tuple[Path, list[dict]]]:
+    """MPII-format annotations (one labelled person per entry; unlabelled joints at -1) -> [(image, people)]."""
+    people: dict[str, list[dict]] = {}
+    for a in json.loads((data / annotations).read_text()):
+        kp = np.asarray(a["joints"], np.float64)[MPII_IDS]
+        visible = (np.asarray(a["joints_vis"])[MPII_IDS] > 0) & np.all(kp >= 0, axis=-1)
+        if visible.sum() >= MIN_LABELLED:
+            people.setdefault(a["image"], []).append(_person(kp, visible))
+    return [(data / image_dir / name, found) for name, found in people.items()]
+
+
 def load_3d(data: Path, archive: str, image_dir: str, ids: list[int]) -> list[tuple[Path, list[dict]]]:
     """mmpose's body3d archives (imgname, part [N,17,3] px, S [N,17,4] camera metres)."""
     arrays = np.load(data / archive)
@@ -89,6 +102,8 @@ DATASETS = {
     "coco": lambda d: load_coco_like(d, "tests/data/coco/test_coco.json", "tests/data/coco"),
     "posetrack18": lambda d: load_coco_like(d, "tests/data/posetrack18/annotations/test_posetrack18_val.json",
                                             "tests/data/posetrack18"),
+    "mpii": lambda d: load_mpii(d, "tests/data/mpii/test_mpii.json", "tests/data/mpii"),
+    "ochuman": lambda d: load_coco_like(d, "tests/data/ochuman/test_ochuman.json", "tests/data/ochuman"),
     "h36m": lambda d: load_3d(d, "tests/data/h36m/test_h36m_body3d.npz", "tests/data/h36m", H36M_IDS),
     "mpi_inf_3dhp": lambda d: load_3d(d, "tests/data/mpi_inf_3dhp/test_3dhp_test.npz", "tests/data/mpi_inf_3dhp",
                                       MPI_INF_3DHP_IDS),

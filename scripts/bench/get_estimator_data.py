@@ -8,7 +8,8 @@ Each file of scripts/bench/estimator_data.json is read at the manifest's commit 
 local clone or bare git directory of the repository when given, else from GitHub's raw
 file address), checked against its sha256 and written to OUT_DIR/<path> (temp file, then
 rename). Files already there with the right hash are kept. The data is not committed: the
-images belong to their datasets (COCO, PoseTrack18, Human3.6M, MPI-INF-3DHP).
+images belong to their datasets (COCO, PoseTrack18, MPII, OCHuman, Human3.6M,
+MPI-INF-3DHP).
 """
 from __future__ import annotations
 

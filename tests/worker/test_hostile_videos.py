@@ -95,6 +95,14 @@ def test_infinite_focal_length_is_a_bad_argument(tmp_path):
     assert rc == 1 and events[-1]["code"] == "bad_argument" and "finite" in events[-1]["message"]
 
 
+def test_a_tiny_detector_size_is_a_bad_argument(tmp_path):
+    video = write_video(tmp_path / "clip.mp4", frames=6)
+    rc, events, _ = run_worker(video, "-o", tmp_path / "o.npz", "--detector-size", "16",
+                               "--estimator", "doubles:FakeEstimator")
+    assert rc == 1 and events[-1]["code"] == "bad_argument" and "--detector-size" in events[-1]["message"]
+    assert not (tmp_path / "o.npz").exists()
+
+
 def test_the_detection_pass_goes_past_damage_and_says_so(tmp_path, offline):
     """The real first pass (detector + tracker): it used to stop at the damage and call it 'no person in frames 0-0'."""
     from video_to_motion.core.estimators import EstimatorError, RunContext

@@ -159,7 +159,8 @@ class BlazePoseEstimator:
         t0, c0 = time.perf_counter(), time.process_time()
         tracks = find_people(run, self.options.detector, self.options.device, max_people=self.options.max_people,
                              track_id=self.options.track_id, detect_every=self.options.detect_every,
-                             max_detect_interval=self.options.max_detect_interval, batch_size=DETECT_BATCH)
+                             max_detect_interval=self.options.max_detect_interval, batch_size=DETECT_BATCH,
+                             imgsz=self.options.detector_size)
         t1, c1 = time.perf_counter(), time.process_time()
         found = self._landmarks_pass(run, tracks, focal)
         false = false_people(tracks, found)
