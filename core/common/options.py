@@ -56,10 +56,10 @@ WORKER = (
     Option("checkpoint", str, None, "TAR checkpoint (.pt) made by scripts/training/train.py"),
     Option("smpl_model", str, None, "SMPL model file (.pkl or .npz)"),
     Option("detector", str, None, "YOLO detector weights (default: yolo11n.pt, or the offline fallback)"),
-    Option("detector_size", int, None,
-           "the person detector's input size in pixels, its longer side (default: half the video's longer "
-           "side, 640 to 1280: at 640 people under about 100 px tall in a 1080p frame are missed; "
-           "larger finds smaller people, at a cost that grows with its square)"),
+    Option("detector_size", int, 640,
+           "the person detector's input size in pixels, its longer side: larger finds smaller people "
+           "(at 640, people under about 100 px tall in a 1080p frame go unseen) at a cost that grows "
+           "with its square"),
     Option("device", str, "auto", "where the networks run", choices=("auto", "cpu", "cuda")),
     Option("focal_length", float, None,
            "camera focal length in pixels, if known (default: sqrt(width^2 + height^2))"),

@@ -57,7 +57,7 @@ def check_options(options: WorkerOptions) -> None:
     if options.focal_length is not None and not (math.isfinite(options.focal_length) and options.focal_length > 0):
         raise EstimatorError("bad_argument",
                              f"--focal-length must be a positive finite number of pixels (got {options.focal_length})")
-    if options.detector_size is not None and options.detector_size < MIN_DETECTOR_SIZE:
+    if options.detector_size < MIN_DETECTOR_SIZE:
         raise EstimatorError("bad_argument", f"--detector-size must be at least {MIN_DETECTOR_SIZE} pixels "
                                              f"(got {options.detector_size})")
     if options.detect_every is not None and options.detect_every < 1:

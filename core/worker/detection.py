@@ -46,21 +46,20 @@ FALLBACK_MAX_BOX_AREA = 0.9  # of the frame
 # ByteTrack's second association stage works on low-score boxes; the detector hands the
 # tracker boxes down to this score, while `conf` decides which boxes can start a track.
 TRACKER_LOW_SCORE = 0.1
-# The detector's input (its longer side) when the user gives none: half the frame's longer
-# side, within these bounds. At 640 a 1080p frame is shrunk three times and people under
-# about 100 px tall (35 px at the input) go unseen; halving keeps them at 50 px or more.
-# The cost grows with the square of the size (1080p: 960, about twice 640's).
-DETECTOR_SIZE_RANGE = (640, 1280)
+# The detector's input, its longer side. 640 (ultralytics' own) shrinks a 1080p frame three
+# times, and people under about 100 px tall (35 px at the input) go unseen; a larger input
+# finds them at a cost that grows with its square. Not larger by default: on the offline
+# fallback detector, 960 on 1080p doubles the detector's time and, on upscaled footage,
+# splits a walker's track and boxes whole frames (scripts/bench/bench_pipeline.py at 1080p
+# with --blazepose-args '--detector-size 960'; bench_estimator.py --detector-size 960).
+DETECTOR_SIZE = 640
 MIN_DETECTOR_SIZE = 64
 YOLO_STRIDE = 32  # ultralytics rounds the input size up to a multiple of this
 
 
-def detector_input_size(width: int, height: int, requested: int | None = None) -> int:
-    """The detector's input size (longer side, a multiple of YOLO_STRIDE) for frames of
-    width x height: `requested`, else half the longer side within DETECTOR_SIZE_RANGE."""
-    low, high = DETECTOR_SIZE_RANGE
-    size = requested if requested is not None else min(max(max(width, height) / 2, low), high)
-    return int(-(-int(round(size)) // YOLO_STRIDE) * YOLO_STRIDE)
+def detector_input_size(requested: int) -> int:
+    """The detector's input size: `requested` rounded up to a multiple of YOLO_STRIDE."""
+    return int(-(-int(requested) // YOLO_STRIDE) * YOLO_STRIDE)
 
 
 @dataclasses.dataclass
@@ -206,14 +205,14 @@ class PersonDetector:
     """
 
     def __init__(self, weights: str | None, device: str, warn: Callable[[str], None], conf: float = 0.25,
-                 imgsz: int = 640, tracker: str = "bytetrack.yaml"):
+                 imgsz: int = DETECTOR_SIZE, tracker: str = "bytetrack.yaml"):
         from .devices import resolve_device
 
         if not 0.0 < conf < 1.0:
             raise EstimatorError("bad_argument", f"detector confidence must be between 0 and 1 (got {conf})")
         self.device = resolve_device(device, warn)
         self.conf = float(conf)
-        self.imgsz = int(imgsz)
+        self.imgsz = detector_input_size(imgsz)
         self.model, self.source, all_classes_are_people = self._load(weights, warn)
         self.is_fallback = all_classes_are_people
         # Boxes covering more than this fraction of the frame are not reported (None: all are).

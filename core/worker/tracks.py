@@ -546,15 +546,14 @@ def find_people(run: RunContext, weights: str | None, device: str, *, max_people
     Reports the detector in use and the tracks kept through `run.info`. batch_size None:
     `DETECT_BATCH` of the detector's device; detect_every None: `default_detect_every`,
     adapting up to `max_detect_interval` seconds (`steady_max_stride`); imgsz None:
-    `detector_input_size` of the video's frames.
+    `detection.DETECTOR_SIZE`.
     """
-    from .detection import PersonDetector, detector_input_size
+    from .detection import DETECTOR_SIZE, PersonDetector
 
     t0, c0 = time.perf_counter(), time.process_time()
-    imgsz = detector_input_size(run.video.width, run.video.height, imgsz)
-    detector = PersonDetector(weights, device, run.warn, conf=conf, imgsz=imgsz, tracker=tracker)
+    detector = PersonDetector(weights, device, run.warn, conf=conf, imgsz=imgsz or DETECTOR_SIZE, tracker=tracker)
     log.info("detector loaded: %.2f s, cpu %.2f s", time.perf_counter() - t0, time.process_time() - c0)
-    run.info(detector=detector.source, detector_size=imgsz)
+    run.info(detector=detector.source, detector_size=detector.imgsz)
     kind = str(detector.device).split(":")[0]
     if batch_size is None:
         batch_size = DETECT_BATCH.get(kind, DETECT_BATCH["cpu"])

@@ -2,7 +2,7 @@
 """Accuracy and coverage of the default (BlazePose) estimator on real frames labelled by people.
 
     python scripts/bench/get_estimator_data.py DATA          # once (see estimator_data.json)
-    python scripts/bench/bench_estimator.py --data DATA [--datasets coco h36m] [--frames 8]
+    python scripts/bench/bench_estimator.py --data DATA [--datasets coco h36m] [--frames 8] [--detector-size PX]
 
 Data: the test data of a public repository (scripts/bench/estimator_data.json records
 repo, commit, path and sha256 of every file): COCO and PoseTrack18 frames with 2D joints
@@ -205,14 +205,14 @@ class StageClock:
         setattr(owner, name, timed)
 
 
-def run_clip(clip: Path, clock: StageClock, world_lm: dict):
+def run_clip(clip: Path, clock: StageClock, world_lm: dict, **options):
     from video_to_motion.core.estimators import RunContext
     from video_to_motion.core.estimators.blazepose import estimator as bp
     from video_to_motion.core.common.options import WorkerOptions
     from video_to_motion.core.worker.same_person import without_repeats
     from video_to_motion.core.worker.video import probe, resolve_range
 
-    options = WorkerOptions()
+    options = WorkerOptions(**options)
     info = probe(clip)
     start, stop = resolve_range(info, None, None)
     run = RunContext(video=info, start_frame=start, stop_frame=stop, progress=lambda *a: None,
@@ -266,6 +266,8 @@ def main() -> int:
     p.add_argument("--data", type=Path, required=True, help="folder rebuilt by get_estimator_data.py")
     p.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=list(DATASETS))
     p.add_argument("--frames", type=int, default=8, help="length of each still clip")
+    p.add_argument("--detector-size", type=int, default=None,
+                   help="the worker's --detector-size (default: the worker's own)")
     args = p.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
     from video_to_motion.core.estimators.blazepose import estimator as bp
@@ -290,7 +292,8 @@ def main() -> int:
                 clip = Path(tmp) / f"{name}_{k}.avi"
                 still_clip(image, clip, args.frames)
                 world_lm: dict = {}
-                motion = run_clip(clip, clock, world_lm)
+                motion = run_clip(clip, clock, world_lm, **({} if args.detector_size is None else
+                                                            {"detector_size": args.detector_size}))
                 if motion is None:
                     scores += [{"posed": False} for _ in people]
                 else:

@@ -214,18 +214,17 @@ def test_find_people_without_a_stride_takes_the_default_for_device_and_frame_rat
     assert detected and detected <= {0, 5, 10}
 
 
-def test_the_detector_input_is_half_the_frame_within_bounds():
-    from video_to_motion.core.worker.detection import detector_input_size
+def test_the_detector_input_is_rounded_up_to_the_network_stride():
+    from video_to_motion.core.worker.detection import DETECTOR_SIZE, detector_input_size
 
-    assert [detector_input_size(w, h) for w, h in ((1280, 720), (1920, 1080), (3840, 2160), (640, 480), (720, 1280),
-                                                   (1080, 1920), (2000, 1000))] == [640, 960, 1280, 640, 640, 960, 1024]
-    assert detector_input_size(1920, 1080, requested=640) == 640
-    assert detector_input_size(1920, 1080, requested=700) == 704  # up to the network's stride
+    assert [detector_input_size(size) for size in (640, 700, 960, 1000, 64)] == [640, 704, 960, 1024, 64]
+    assert make_detector().imgsz == DETECTOR_SIZE == 640
+    assert make_detector(imgsz=1000).imgsz == 1024
 
 
-def test_small_people_in_a_large_frame_are_found_at_the_default_size(tmp_path, vtest, offline):
-    """vtest's walkers (75-80 px tall) pasted into 1080p frames: at 640 the detector sees them
-    35 px tall and finds nobody; the default size (half the frame, 960) finds them."""
+def test_a_larger_detector_input_finds_small_people_in_a_large_frame(tmp_path, vtest, offline):
+    """vtest's walkers (75-80 px tall) pasted into 1080p frames: at the default 640 the detector
+    sees them 30 px tall and finds nobody; at 960 it finds them."""
     from video_to_motion.core.worker.tracks import find_people
 
     cap = cv2.VideoCapture(str(vtest))
@@ -240,10 +239,10 @@ def test_small_people_in_a_large_frame_are_found_at_the_default_size(tmp_path, v
     writer.release()
     cap.release()
     with pytest.raises(EstimatorError) as small_input:
-        find_people(Recorder().context(video, 0, None), None, "cpu", detect_every=1, imgsz=640)
+        find_people(Recorder().context(video, 0, None), None, "cpu", detect_every=1)
     assert small_input.value.code == "no_person"
     rec = Recorder()
-    tracks = find_people(rec.context(video, 0, None), None, "cpu", detect_every=1)
+    tracks = find_people(rec.context(video, 0, None), None, "cpu", detect_every=1, imgsz=960)
     assert any(info.get("detector_size") == 960 for info in rec.infos)
     assert len(tracks) >= 2
     assert all(np.median(t.boxes[:, 3] - t.boxes[:, 1]) < 120 for t in tracks)
