@@ -86,3 +86,59 @@ def test_false_people_are_still_things_rarely_posed():
     false = false_people([coat, walker_hard_to_pose, person_standing, short], found)
     assert list(false) == [1] and "3 of its 40 frames" in false[1]
     assert false_people([coat], {}) == {1: false[1].replace("3 of", "0 of")}
+
+
+def _in_front(vtest, dx: int, dy: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame 0 with a copy of walker C pasted dx, dy px lower right: in front, hiding the
+    walker's legs. -> (frame, the walker's box, the copy's box)."""
+    from video_to_motion.core.worker.video import iter_frames
+
+    frame = next(iter(iter_frames(vtest, 0, 1)))[1].copy()
+    x1, y1, x2, y2 = WALKER
+    frame[y1 + dy:y2 + dy, x1 + dx:x2 + dx] = frame[y1:y2, x1:x2].copy()
+    behind = np.array(WALKER, float)
+    return frame, behind, behind + [dx, dy, dx, dy]
+
+
+def test_a_pose_that_fills_another_tracks_box_is_not_this_tracks():
+    from video_to_motion.core.estimators.blazepose.estimator import fits_box
+
+    own, other = np.array([100.0, 100, 160, 260]), np.array([105.0, 180, 165, 340])
+    pixels = np.zeros((33, 2))
+    # A body filling `other` (head at its top, ankles at its bottom) whose torso lies in `own` too.
+    pixels[:, 0] = 135.0
+    pixels[:, 1] = 185.0
+    pixels[[LM["left_shoulder"], LM["right_shoulder"]], 1] = 215.0
+    pixels[[LM["left_hip"], LM["right_hip"]], 1] = 255.0
+    pixels[[LM["left_knee"], LM["right_knee"]], 1] = 295.0
+    pixels[[LM["left_ankle"], LM["right_ankle"]], 1] = 335.0
+    pixels[[LM["left_shoulder"], LM["left_hip"], LM["left_knee"], LM["left_ankle"]], 0] = 112.0
+    pixels[[LM["right_shoulder"], LM["right_hip"], LM["right_knee"], LM["right_ankle"]], 0] = 158.0
+    assert fits_box(pixels, own)                       # alone, the box takes it
+    assert not fits_box(pixels, own, other[None])      # the other track's person
+    assert fits_box(pixels, other, own[None])
+    assert fits_box(pixels, own, np.zeros((0, 4)))
+
+
+@pytest.mark.parametrize("dx, dy", [(5, 45), (0, 50)])
+def test_the_person_behind_is_posed_not_the_one_in_front(vtest, dx, dy):
+    """BlazePose following the crop of the walker behind takes the copy in front, and the box
+    alone cannot tell (its torso is inside it); the other track's box can, and the masked
+    retry then poses the walker behind."""
+    from video_to_motion.core.estimators.blazepose.estimator import fits_box, masked_retry
+    from video_to_motion.core.estimators.blazepose.mediapipe_pose import BlazePoseCrops
+
+    frame, behind, front = _in_front(vtest, dx, dy)
+    centre = lambda box: (box[:2] + box[2:]) / 2
+    with BlazePoseCrops(static_mode=False) as video, BlazePoseCrops(static_mode=True) as single:
+        c, side = square_box(behind, 2.2)
+        crop, m = crop_square(frame, c, float(side), 256, rgb=True)
+        taken = video.process(1, crop, m)
+        found = masked_retry(single, frame, behind, front[None])
+    assert taken is not None and fits_box(taken.image, behind)
+    torso = taken.image[TORSO].mean(axis=0)
+    assert np.linalg.norm(torso - centre(front)) < np.linalg.norm(torso - centre(behind))  # the one in front
+    assert not fits_box(taken.image, behind, front[None])
+    assert found is not None
+    torso = found.image[TORSO].mean(axis=0)
+    assert np.linalg.norm(torso - centre(behind)) < np.linalg.norm(torso - centre(front))

@@ -59,6 +59,7 @@ from .root_fit import (body_height, crop_camera_rotation, depth_confidence, fit_
                         smooth_translation)
 from ...common.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
 from ...worker.prefetch import prefetched
+from ...worker.tracks import box_iou
 from ...worker.video import iter_frames
 from .. import EstimatorError, WorkerOptions, RunContext
 
@@ -100,6 +101,9 @@ MAX_SKELETON_SPAN = 1.6
 # visibility is scaled by HIDDEN_VISIBILITY, so they pull the fit less.
 RETRY_CROPS = ((CROP_SCALE, 0.1), (1.5, 0.05))
 HIDDEN_VISIBILITY = 0.3
+# A pose belongs to another track when its body's extent overlaps that track's box by this
+# much more (IoU) than its own: BlazePose took the person in front, whose box it fills.
+NEIGHBOUR_MARGIN = 0.1
 # A tracked thing that is not a person (`false_people`): posed on fewer than this share
 # of at least this many frames, its box centre moving less than this many box heights.
 FALSE_MIN_FRAMES = 10
@@ -206,17 +210,20 @@ class BlazePoseEstimator:
             retries = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vtm-retry")
             try:
                 for index, frame in decoded:
-                    for track_id, row in per_frame.get(index, ()):
+                    here = per_frame.get(index, ())
+                    boxes = np.array([tracks[t].boxes[r] for t, r in here], np.float64).reshape(-1, 4)
+                    for k, (track_id, row) in enumerate(here):
                         track = tracks[track_id]
+                        others = np.delete(boxes, k, axis=0)
                         center, side = square_box(track.boxes[row], CROP_SCALE)
                         crop, m = crop_square(frame, center, float(side), CROP_SIZE, rgb=True)
                         result = pose.process(track_id, crop, m)
-                        if result is not None and not fits_box(result.image, track.boxes[row]):
+                        if result is not None and not fits_box(result.image, track.boxes[row], others):
                             # Start this track's pose afresh: following a wrong lock-on keeps it.
                             pose.forget(track_id)
                             result = None
                         if result is None:
-                            result = retries.submit(masked_retry, single, frame, track.boxes[row])
+                            result = retries.submit(masked_retry, single, frame, track.boxes[row], others)
                             retrying.append(result)
                             while len(retrying) > MAX_PENDING_RETRIES:  # each holds a frame
                                 retrying.popleft().result()
@@ -333,9 +340,10 @@ def false_people(tracks, found: dict[int, _TrackLandmarks]) -> dict[int, str]:
     return out
 
 
-def masked_retry(pose, frame: np.ndarray, box: np.ndarray):
+def masked_retry(pose, frame: np.ndarray, box: np.ndarray, others: np.ndarray | None = None):
     """BlazePose (one-image mode) on crops around `box` [4] with its surroundings greyed
-    out (RETRY_CROPS), the first pose that fits the box, or None.
+    out (RETRY_CROPS), the first pose that fits the box (`fits_box`, with the other
+    tracks' boxes `others` [K,4]), or None.
 
     Landmarks outside the box get HIDDEN_VISIBILITY x their visibility.
     """
@@ -345,7 +353,7 @@ def masked_retry(pose, frame: np.ndarray, box: np.ndarray):
         center, side = square_box(box, scale)
         crop, m = crop_square(frame, center, float(side), CROP_SIZE, rgb=True)
         result = pose.process(0, mask_outside(crop, m, box, margin), m)
-        if result is not None and fits_box(result.image, box):
+        if result is not None and fits_box(result.image, box, others):
             grow = margin * np.array([box[2] - box[0], box[3] - box[1]])
             inside = np.all((result.image >= box[:2] - grow) & (result.image <= box[2:] + grow), axis=-1)
             result.visibility = np.where(inside, result.visibility, HIDDEN_VISIBILITY * result.visibility)
@@ -353,19 +361,27 @@ def masked_retry(pose, frame: np.ndarray, box: np.ndarray):
     return None
 
 
-def fits_box(pixels: np.ndarray, box: np.ndarray) -> bool:
+def fits_box(pixels: np.ndarray, box: np.ndarray, others: np.ndarray | None = None) -> bool:
     """Whether BlazePose found the tracked person: landmarks [33,2] against the box [4].
 
     Its torso centre must lie inside the box and its body landmarks must span a
     plausible part of it; otherwise it latched onto a neighbour in the crop or onto
-    something that is not a person.
+    something that is not a person. `others` [K,4], the other tracks' boxes on the frame:
+    the body's extent must not overlap one of them NEIGHBOUR_MARGIN (IoU) more than its
+    own box, as the pose of a person in front does from the crop of the person behind.
     """
     body = pixels[_BODY_LANDMARKS]
     span = float(np.max(body.max(axis=0) - body.min(axis=0)))
     side = float(max(box[2] - box[0], box[3] - box[1]))
     torso = pixels[_TORSO_LANDMARKS].mean(axis=0)
     inside = box[0] <= torso[0] <= box[2] and box[1] <= torso[1] <= box[3]
-    return inside and MIN_SKELETON_SPAN * side <= span <= MAX_SKELETON_SPAN * side
+    if not (inside and MIN_SKELETON_SPAN * side <= span <= MAX_SKELETON_SPAN * side):
+        return False
+    if others is None or len(others) == 0:
+        return True
+    extent = np.concatenate([body.min(axis=0), body.max(axis=0)])
+    return bool(box_iou(extent, np.asarray(box, np.float64)) + NEIGHBOUR_MARGIN
+                >= box_iou(extent[None], np.asarray(others, np.float64)).max())
 
 
 def _concatenate(parts: list[Motion], estimator: str, fps: float, image_size: tuple[int, int], focal: float) -> Motion:
