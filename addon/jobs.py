@@ -60,7 +60,7 @@ def request_from_context(context) -> RunRequest:
     worker = WorkerOptions(
         estimator=estimator, checkpoint=checkpoint or None, smpl_model=smpl_model or None,
         detector=(common.abspath(prefs.detector_weights) or None) if prefs else None,
-        device=settings.device.lower(),
+        device=settings.device.lower(), detector_size=settings.detector_size,
         start_frame=settings.frame_start if settings.use_frame_range else None,
         end_frame=settings.frame_end if settings.use_frame_range else None,
         max_people=1 if settings.people == "LARGEST" else None, camera_motion=settings.camera_motion)

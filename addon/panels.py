@@ -39,6 +39,7 @@ class VTM_PT_main(_VTMPanel, Panel):
         if settings.estimator in {"AUTO", "TAR"}:
             col.prop(settings, "checkpoint")
         col.prop(settings, "device")
+        col.prop(settings, "detector_size")
         col.prop(settings, "people")
         if settings.people == "TRACK":
             col.prop(settings, "track_id")

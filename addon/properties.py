@@ -6,7 +6,7 @@ from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, P
                        StringProperty)
 from bpy.types import PropertyGroup
 
-from ..core.common.options import IMPORT, WORKER
+from ..core.common.options import IMPORT, MIN_DETECTOR_SIZE, WORKER
 
 ESTIMATORS = [
     ("AUTO", "Auto", "TAR when a checkpoint is set, else BlazePose"),
@@ -40,6 +40,10 @@ class VTM_SceneSettings(PropertyGroup):
     checkpoint: StringProperty(name="Checkpoint", subtype="FILE_PATH",
                                description="TAR checkpoint (.pt); empty: the default from the preferences")
     device: EnumProperty(name="Device", items=DEVICES, default=WORKER_DEFAULT["device"].upper())
+    detector_size: IntProperty(name="Detector Size", default=WORKER_DEFAULT["detector_size"], min=MIN_DETECTOR_SIZE,
+                               soft_max=1920, step=32, subtype="PIXEL",
+                               description="The person detector's input, its longer side: larger finds smaller "
+                                           "people (e.g. 960 for a crowd in 1080p video) and is slower")
     people: EnumProperty(name="People", items=PEOPLE, default=IMPORT_DEFAULT["people"].upper())
     track_id: IntProperty(name="Track", default=1, min=0, description="The track to import")
     root_smoothing: FloatProperty(name="Root Smoothing", default=IMPORT_DEFAULT["root_smoothing"], min=0.0, max=1.0,

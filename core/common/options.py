@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any, Callable, Sequence
 
 NO_SMOOTHING = ("none", "off")
+MIN_DETECTOR_SIZE = 64  # pixels: the smallest input the detector is given (--detector-size)
 
 
 def strength(text: str | float) -> float:

@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 from ..common.motion import Motion
-from ..common.options import WorkerOptions
+from ..common.options import MIN_DETECTOR_SIZE, WorkerOptions
 from ..common.protocol import SilentEvents
 from ..estimators import EstimatorError, RunContext, load_estimator_class, resolve_name
-from .detection import MIN_DETECTOR_SIZE
 from .same_person import without_repeats
 from . import camera_motion
 from .world import place_people

@@ -53,7 +53,6 @@ TRACKER_LOW_SCORE = 0.1
 # splits a walker's track and boxes whole frames (scripts/bench/bench_pipeline.py at 1080p
 # with --blazepose-args '--detector-size 960'; bench_estimator.py --detector-size 960).
 DETECTOR_SIZE = 640
-MIN_DETECTOR_SIZE = 64
 YOLO_STRIDE = 32  # ultralytics rounds the input size up to a multiple of this
 
 

@@ -47,7 +47,7 @@ def case_extension_registers_operators_panel_and_preferences(ctx):
     options = ctx.module("core.common.options")
     shared = [o for o in options.WORKER + options.IMPORT if o.name in settings.bl_rna.properties]
     assert {o.name for o in shared} >= {"estimator", "device", "people", "root_smoothing", "rotation_smoothing",
-                                        "ground", "camera", "camera_motion"}
+                                        "ground", "camera", "camera_motion", "detector_size"}
     for o in shared:
         value = getattr(settings, o.name)
         if o.default is None:  # unset: a path the panel leaves empty (its track_id feeds `people`)
@@ -162,8 +162,11 @@ def case_run_with_smpl_model_converts_the_mesh_once(ctx):
     assert bpy.ops.vtm.run() == {"FINISHED"}
     meshes = [o for o in bpy.data.objects if o.type == "MESH" and o.parent and "vtm_track_id" in o.parent]
     assert len(meshes) == 2 and all(len(m.data.vertices) == 6890 for m in meshes)
+    assert request.worker.detector_size == 640
+    bpy.context.scene.vtm.detector_size = 960
     again = jobs.request_from_context(bpy.context)
     assert again.mesh_source is None, "the converted mesh is cached"
+    assert again.worker.detector_size == 960
 
 
 def case_set_up_worker_button_installs_offline_and_reports_pip_errors(ctx):
