@@ -12,7 +12,15 @@ import dataclasses
 from typing import Any, Callable, Sequence
 
 NO_SMOOTHING = ("none", "off")
-MIN_DETECTOR_SIZE = 64  # pixels: the smallest input the detector is given (--detector-size)
+# The person detector's input, its longer side (--detector-size). 640 (ultralytics' own)
+# shrinks a 1080p frame three times, and people under about 100 px tall (35 px at the input)
+# go unseen; a larger input finds them at a cost that grows with its square. Not larger by
+# default: on the offline fallback detector, 960 on 1080p doubles the detector's time and, on
+# upscaled footage, splits a walker's track and boxes whole frames (scripts/bench/
+# bench_pipeline.py at 1080p with --blazepose-args '--detector-size 960';
+# bench_estimator.py --detector-size 960).
+DETECTOR_SIZE = 640
+MIN_DETECTOR_SIZE = 64  # pixels: the smallest input the detector is given
 
 
 def strength(text: str | float) -> float:
@@ -57,7 +65,7 @@ WORKER = (
     Option("checkpoint", str, None, "TAR checkpoint (.pt) made by scripts/training/train.py"),
     Option("smpl_model", str, None, "SMPL model file (.pkl or .npz)"),
     Option("detector", str, None, "YOLO detector weights (default: yolo11n.pt, or the offline fallback)"),
-    Option("detector_size", int, 640,
+    Option("detector_size", int, DETECTOR_SIZE,
            "the person detector's input size in pixels, its longer side: larger finds smaller people "
            "(at 640, people under about 100 px tall in a 1080p frame go unseen) at a cost that grows "
            "with its square"),

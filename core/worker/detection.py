@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..common.options import DETECTOR_SIZE
 from ..estimators import EstimatorError
 
 DEFAULT_WEIGHTS = "yolo11n.pt"
@@ -46,13 +47,6 @@ FALLBACK_MAX_BOX_AREA = 0.9  # of the frame
 # ByteTrack's second association stage works on low-score boxes; the detector hands the
 # tracker boxes down to this score, while `conf` decides which boxes can start a track.
 TRACKER_LOW_SCORE = 0.1
-# The detector's input, its longer side. 640 (ultralytics' own) shrinks a 1080p frame three
-# times, and people under about 100 px tall (35 px at the input) go unseen; a larger input
-# finds them at a cost that grows with its square. Not larger by default: on the offline
-# fallback detector, 960 on 1080p doubles the detector's time and, on upscaled footage,
-# splits a walker's track and boxes whole frames (scripts/bench/bench_pipeline.py at 1080p
-# with --blazepose-args '--detector-size 960'; bench_estimator.py --detector-size 960).
-DETECTOR_SIZE = 640
 YOLO_STRIDE = 32  # ultralytics rounds the input size up to a multiple of this
 
 

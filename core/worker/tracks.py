@@ -546,9 +546,10 @@ def find_people(run: RunContext, weights: str | None, device: str, *, max_people
     Reports the detector in use and the tracks kept through `run.info`. batch_size None:
     `DETECT_BATCH` of the detector's device; detect_every None: `default_detect_every`,
     adapting up to `max_detect_interval` seconds (`steady_max_stride`); imgsz None:
-    `detection.DETECTOR_SIZE`.
+    `options.DETECTOR_SIZE`.
     """
-    from .detection import DETECTOR_SIZE, PersonDetector
+    from ..common.options import DETECTOR_SIZE
+    from .detection import PersonDetector
 
     t0, c0 = time.perf_counter(), time.process_time()
     detector = PersonDetector(weights, device, run.warn, conf=conf, imgsz=imgsz or DETECTOR_SIZE, tracker=tracker)

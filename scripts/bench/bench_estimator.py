@@ -7,8 +7,8 @@
 Data: the test data of a public repository (scripts/bench/estimator_data.json records
 repo, commit, path and sha256 of every file): COCO and PoseTrack18 frames with 2D joints
 (several people, crowds), MPII frames with one labelled person each (others in the
-picture are not labelled), OCHuman frames of people hidden behind each other, Human3.6M and MPI-INF-3DHP frames with 2D and 3D joints
-(camera frame, metres).
+picture are not labelled), OCHuman frames of people hidden behind each other, Human3.6M
+and MPI-INF-3DHP frames with 2D and 3D joints (camera frame, metres).
 
 Each labelled image becomes a still clip (--frames frames at 10 fps, written with OpenCV)
 and goes through the estimator as the worker runs it: the worker's detector and tracker
@@ -205,14 +205,14 @@ class StageClock:
         setattr(owner, name, timed)
 
 
-def run_clip(clip: Path, clock: StageClock, world_lm: dict, **options):
+def run_clip(clip: Path, clock: StageClock, world_lm: dict, detector_size: int):
     from video_to_motion.core.estimators import RunContext
     from video_to_motion.core.estimators.blazepose import estimator as bp
     from video_to_motion.core.common.options import WorkerOptions
     from video_to_motion.core.worker.same_person import without_repeats
     from video_to_motion.core.worker.video import probe, resolve_range
 
-    options = WorkerOptions(**options)
+    options = WorkerOptions(detector_size=detector_size)
     info = probe(clip)
     start, stop = resolve_range(info, None, None)
     run = RunContext(video=info, start_frame=start, stop_frame=stop, progress=lambda *a: None,
@@ -262,12 +262,14 @@ def summarise(name: str, scores: list[dict]) -> list[str]:
 
 
 def main() -> int:
+    from video_to_motion.core.common.options import DETECTOR_SIZE
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, required=True, help="folder rebuilt by get_estimator_data.py")
     p.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=list(DATASETS))
     p.add_argument("--frames", type=int, default=8, help="length of each still clip")
-    p.add_argument("--detector-size", type=int, default=None,
-                   help="the worker's --detector-size (default: the worker's own)")
+    p.add_argument("--detector-size", type=int, default=DETECTOR_SIZE,
+                   help=f"the worker's --detector-size (default: the worker's own, {DETECTOR_SIZE})")
     args = p.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
     from video_to_motion.core.estimators.blazepose import estimator as bp
@@ -292,8 +294,7 @@ def main() -> int:
                 clip = Path(tmp) / f"{name}_{k}.avi"
                 still_clip(image, clip, args.frames)
                 world_lm: dict = {}
-                motion = run_clip(clip, clock, world_lm, **({} if args.detector_size is None else
-                                                            {"detector_size": args.detector_size}))
+                motion = run_clip(clip, clock, world_lm, args.detector_size)
                 if motion is None:
                     scores += [{"posed": False} for _ in people]
                 else:

@@ -215,7 +215,8 @@ def test_find_people_without_a_stride_takes_the_default_for_device_and_frame_rat
 
 
 def test_the_detector_input_is_rounded_up_to_the_network_stride():
-    from video_to_motion.core.worker.detection import DETECTOR_SIZE, detector_input_size
+    from video_to_motion.core.common.options import DETECTOR_SIZE
+    from video_to_motion.core.worker.detection import detector_input_size
 
     assert [detector_input_size(size) for size in (640, 700, 960, 1000, 64)] == [640, 704, 960, 1024, 64]
     assert make_detector().imgsz == DETECTOR_SIZE == 640
